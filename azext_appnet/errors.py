@@ -1,0 +1,63 @@
+"""Errors raised by the engine.
+
+The engine must stay usable without az, so it raises these plain exceptions; the az layer
+(`custom.py`) maps each kind to the matching `azure.cli.core.azclierror` class. Every
+error carries a message that says what is wrong and, where there is one, how to fix it.
+Messages must never contain key material or tokens.
+"""
+
+
+class AppNetError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    #: Short machine-readable code, stored in a failed resource's `error.code`.
+    code = "AppNetError"
+
+    def __init__(self, message, recommendation=None, code=None):
+        super().__init__(message)
+        self.message = message
+        self.recommendation = recommendation
+        if code:
+            self.code = code
+
+    def to_error(self):
+        """The ARM-style error object kept on a Failed resource."""
+        err = {"code": self.code, "message": self.message}
+        if self.recommendation:
+            err["recommendation"] = self.recommendation
+        return err
+
+
+class InvalidInputError(AppNetError):
+    """A value given by the user is malformed or not allowed."""
+    code = "InvalidInput"
+
+
+class UsageError(AppNetError):
+    """Arguments that cannot be used together, or a rule of the product broken."""
+    code = "InvalidUsage"
+
+
+class NotFoundError(AppNetError):
+    """A resource the user named does not exist (az exits 3 on show)."""
+    code = "NotFound"
+
+
+class ConflictError(AppNetError):
+    """The resource is busy (an operation is running) or in a state that forbids this."""
+    code = "Conflict"
+
+
+class ClusterError(AppNetError):
+    """A member cluster failed a check, could not be reached, or refused a request."""
+    code = "ClusterError"
+
+
+class StateError(AppNetError):
+    """The state store is unreadable, corrupted or was changed underneath us."""
+    code = "StateError"
+
+
+class KeyStoreError(AppNetError):
+    """A private key could not be created, stored or read."""
+    code = "KeyStoreError"
