@@ -1,0 +1,1 @@
+"""pytest fixtures of the Kubernetes API emulator (filled in by the kubesim work)."""
