@@ -1,1 +1,38 @@
-"""pytest fixtures of the Kubernetes API emulator (filled in by the kubesim work)."""
+"""pytest fixtures of the Kubernetes API emulator.
+
+Registered from the repository's root conftest.py, so every test can ask for `kubesim`.
+"""
+import pytest
+
+
+@pytest.fixture
+def kubesim(tmp_path):
+    """Factory: ``kubesim(n=1, names=None, **KubeSim kwargs) -> list[KubeSim]``.
+
+    Starts n clusters (named c1..cn unless ``names`` is given), each on its own loopback
+    port, and merges all their contexts into ``tmp_path/"kubeconfig"`` (each cluster also
+    has its own ``sim.kubeconfig_path``). Every cluster started is stopped at teardown.
+    """
+    # Imported lazily so that collecting tests never pays for (or breaks on) the emulator.
+    from tests.kubesim import KubeSim
+
+    started = []
+    merged = tmp_path / "kubeconfig"
+
+    def make(n=1, names=None, **kwargs):
+        names = list(names) if names else ["c%d" % (len(started) + i + 1) for i in range(n)]
+        sims = []
+        for name in names:
+            sim = KubeSim(name=name, **kwargs)
+            sim.start()
+            started.append(sim)
+            sim.write_kubeconfig(str(merged))
+            sims.append(sim)
+        return sims
+
+    make.kubeconfig_path = str(merged)
+    try:
+        yield make
+    finally:
+        for sim in started:
+            sim.stop()
