@@ -1,0 +1,27 @@
+"""Cluster access: kubeconfig -> Cluster, server-side apply in phases, readiness, prune,
+preflight checks.
+
+Modules, each with one job:
+    config      kubeconfig -> server URL, TLS context, credential source
+    client      Cluster: raw REST with bounded retries, get/list/apply/delete
+    discovery   kind -> plural/scope, with few discovery requests
+    apply       apply_phases, wait_ready, prune
+    preflight   the checks a cluster must pass before a join
+
+This module imports nothing heavy: az imports extension packages while building its
+command table, and the kubernetes client alone takes a large part of a second to import.
+"""
+
+
+def connect(kubeconfig=None, context=None, timeout=10):
+    """Open a Cluster for `context` (default: the current context) of `kubeconfig`
+    (default: $KUBECONFIG, else ~/.kube/config). The kubeconfig is read now, at each call;
+    no credential is stored. InvalidInputError for a missing file or unknown context.
+    No request is sent until the first call on the returned Cluster."""
+    from .client import Cluster
+    from .config import load
+
+    return Cluster(load(kubeconfig, context), timeout=timeout)
+
+
+__all__ = ["connect"]

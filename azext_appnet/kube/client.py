@@ -1,0 +1,375 @@
+"""The `Cluster` class: raw REST against one API server, with bounded retries.
+
+Raw REST over one urllib3 PoolManager (thread-safe, keeps connections alive) rather than the
+kubernetes dynamic client: the dynamic client fetches discovery documents on its own and
+costs many requests; here every request is ours and counted in `request_count`.
+"""
+
+import json
+import logging
+import random
+import threading
+import time
+from urllib.parse import quote, urlencode
+
+from ..errors import ClusterError
+
+logger = logging.getLogger(__name__)
+
+#: HTTP statuses worth retrying: the server or something in front of it is overloaded or
+#: restarting. 500 is included because apiservers answer 500 for transient etcd errors.
+TRANSIENT_STATUSES = frozenset((429, 500, 502, 503, 504))
+
+
+class ApiError(ClusterError):
+    """The API server answered with an error status. `status` is the HTTP status,
+    `reason` the Status reason (e.g. "NotFound", "Conflict", "Invalid")."""
+
+    def __init__(self, message, status=None, reason=None, server_message=None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.server_message = server_message
+
+
+class RetryPolicy:
+    """Jittered exponential backoff, bounded in attempts, honouring Retry-After.
+
+    Connection failures get fewer attempts than HTTP errors: an API server that refuses
+    connections is usually down or the kubeconfig points at the wrong place, and the user
+    should learn that in about a second, not after a minute of backoff.
+    """
+
+    def __init__(self, attempts=6, base=0.1, cap=4.0, max_retry_after=10.0,
+                 connect_attempts=3, rng=None, sleep=time.sleep):
+        self.attempts = attempts
+        self.base = base
+        self.cap = cap
+        self.max_retry_after = max_retry_after
+        self.connect_attempts = connect_attempts
+        self._rng = rng or random.Random()
+        self.sleep = sleep
+
+    def should_retry(self, attempt, status=None, connection_error=False):
+        """`attempt` counts from 1 (the attempt that just failed)."""
+        if connection_error:
+            return attempt < self.connect_attempts
+        return status in TRANSIENT_STATUSES and attempt < self.attempts
+
+    def delay(self, attempt, retry_after=None):
+        """Seconds to wait after failed attempt number `attempt` (from 1)."""
+        backoff = min(self.cap, self.base * (2 ** (attempt - 1)))
+        # "Equal jitter": at least half the backoff, so clients that failed together
+        # spread out but none retries immediately.
+        jittered = backoff / 2 + self._rng.uniform(0, backoff / 2)
+        ra = parse_retry_after(retry_after)
+        if ra is not None:
+            # The server said when; wait that long (capped so a bogus value cannot hang
+            # us) plus a little jitter so a crowd of clients does not return at once.
+            return min(ra, self.max_retry_after) + self._rng.uniform(0, self.base)
+        return jittered
+
+
+def parse_retry_after(value):
+    """Retry-After in seconds (delta-seconds form; HTTP dates are not used by apiservers)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None
+    return max(0.0, seconds)
+
+
+def build_label_selector(labels=None, **kw):
+    """A label selector string from a mapping: {"a": "b", "c": None} -> "a=b,c".
+    A value None means "key exists"; a value starting with "!" means "not equal"."""
+    labels = dict(labels or {}, **kw)
+    parts = []
+    for key in sorted(labels):
+        value = labels[key]
+        if value is None:
+            parts.append(key)
+        elif isinstance(value, str) and value.startswith("!"):
+            parts.append("%s!=%s" % (key, value[1:]))
+        else:
+            parts.append("%s=%s" % (key, value))
+    return ",".join(parts)
+
+
+def api_path(api_version, plural, name=None, namespace=None, subresource=None):
+    """REST path of a resource: /api/v1/... for the core group, /apis/G/V/... otherwise."""
+    base = "/api/v1" if api_version == "v1" else "/apis/" + api_version
+    if namespace:
+        base += "/namespaces/" + quote(namespace, safe="")
+    base += "/" + plural
+    if name:
+        base += "/" + quote(name, safe="")
+    if subresource:
+        base += "/" + subresource
+    return base
+
+
+def describe(obj_or_kind, namespace=None, name=None):
+    """'Kind namespace/name' or 'Kind name', the way we name objects in messages."""
+    if isinstance(obj_or_kind, dict):
+        meta = obj_or_kind.get("metadata") or {}
+        kind = obj_or_kind.get("kind", "?")
+        namespace, name = meta.get("namespace"), meta.get("name")
+    else:
+        kind = obj_or_kind
+    return "%s %s/%s" % (kind, namespace, name) if namespace else "%s %s" % (kind, name)
+
+
+class Cluster:
+    """One Kubernetes cluster reached through one kubeconfig context."""
+
+    def __init__(self, config, timeout=10, retry=None, pool_size=8):
+        import urllib3
+
+        self.config = config
+        self.server = config.server
+        self.context = config.context
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._count = 0
+        self._count_lock = threading.Lock()
+        kw = {"maxsize": pool_size, "block": False, "retries": False}
+        if config.ssl_context is not None:
+            kw["ssl_context"] = config.ssl_context
+            if config.server_hostname:
+                kw["server_hostname"] = config.server_hostname
+        if config.proxy:
+            self._http = urllib3.ProxyManager(config.proxy, **kw)
+        else:
+            self._http = urllib3.PoolManager(**kw)
+        self._urllib3 = urllib3
+        # Discovery is cached per Cluster (i.e. per connect()).
+        from .discovery import Discovery
+        self.discovery = Discovery(self)
+
+    def __repr__(self):
+        return "Cluster(server=%r, context=%r)" % (self.server, self.context)
+
+    @property
+    def request_count(self):
+        """Number of HTTP requests sent, retries included."""
+        return self._count
+
+    def close(self):
+        self._http.clear()
+
+    # -- low level ---------------------------------------------------------------------
+
+    def request(self, method, path, body=None, query=None, content_type="application/json",
+                ok_missing=False, what=None, timeout=None):
+        """Send one API request, retrying transient failures. Returns the decoded JSON body
+        (a dict), or None for a 404 when `ok_missing`. Raises ApiError for an error status
+        and ClusterError when the server cannot be reached. `what` names the object in
+        messages ("Deployment ns/name")."""
+        url = self.server + path
+        if query:
+            url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
+        headers = {"Accept": "application/json", "User-Agent": "az-appnet"}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            headers["Content-Type"] = content_type
+        timeout = self.timeout if timeout is None else timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            auth = self.config.auth_header()
+            if auth:
+                headers["Authorization"] = auth
+            with self._count_lock:
+                self._count += 1
+            try:
+                resp = self._http.request(method, url, body=data, headers=headers,
+                                          timeout=timeout, retries=False,
+                                          preload_content=True, redirect=False)
+            except self._urllib3.exceptions.HTTPError as e:
+                # Connection refused/reset, TLS failure, timeout. TLS errors are not
+                # transient: retrying a bad certificate only delays the message.
+                tls = isinstance(e, self._urllib3.exceptions.SSLError) or "SSL" in str(e)
+                if not tls and self.retry.should_retry(attempt, connection_error=True):
+                    self.retry.sleep(self.retry.delay(attempt))
+                    continue
+                raise self._unreachable(e) from None
+            status = resp.status
+            if 200 <= status < 300:
+                if not resp.data:
+                    return {}
+                try:
+                    return json.loads(resp.data)
+                except ValueError:
+                    raise ClusterError(
+                        "the API server at %s answered %s %s with a body that is not JSON. "
+                        "Check that context '%s' points at a Kubernetes API server."
+                        % (self.server, method, path, self.context)) from None
+            if status == 404 and ok_missing:
+                return None
+            if self.retry.should_retry(attempt, status=status):
+                ra = resp.headers.get("Retry-After")
+                if ra is None:
+                    ra = _status_retry_after(resp.data)
+                delay = self.retry.delay(attempt, ra)
+                logger.debug("%s %s: HTTP %s, retry %d in %.2fs", method, path, status,
+                             attempt, delay)
+                self.retry.sleep(delay)
+                continue
+            raise self._api_error(method, path, status, resp.data, what)
+
+    def _unreachable(self, exc):
+        reason = _short_reason(exc)
+        return ClusterError(
+            "cannot reach the API server at %s: %s. Check that the cluster is running and "
+            "that context '%s' of kubeconfig %s points at it (try: kubectl --context %s "
+            "version)." % (self.server, reason, self.context, self.config.kubeconfig,
+                           self.context))
+
+    def _api_error(self, method, path, status, data, what):
+        reason, message = None, None
+        try:
+            st = json.loads(data) if data else {}
+            if isinstance(st, dict):
+                reason, message = st.get("reason"), st.get("message")
+        except ValueError:
+            pass
+        message = message or (data or b"").decode("utf-8", "replace")[:300] or "no message"
+        target = what or "%s %s" % (method, path)
+        if status == 401:
+            text = ("the API server at %s rejected the credentials of context '%s' (401 "
+                    "Unauthorized). Refresh them (e.g. az aks get-credentials, or your exec "
+                    "plugin's login) and retry." % (self.server, self.context))
+        elif status == 403:
+            text = ("%s: forbidden (403): %s. The identity of context '%s' needs "
+                    "cluster-admin rights to join the cluster." % (target, message,
+                                                                   self.context))
+        elif status in TRANSIENT_STATUSES:
+            text = ("%s: the API server at %s kept failing (HTTP %s: %s) after %d attempts. "
+                    "Retry later; if it persists, check the API server's health."
+                    % (target, self.server, status, message, self.retry.attempts))
+        else:
+            text = "%s: the API server refused it (HTTP %s %s): %s" % (
+                target, status, reason or "", message)
+        return ApiError(text, status=status, reason=reason, server_message=message)
+
+    # -- API ---------------------------------------------------------------------------
+
+    def server_version(self):
+        """'MAJOR.MINOR' of the API server, e.g. '1.33'."""
+        v = self.request("GET", "/version")
+        return parse_version(v)
+
+    def get(self, api_version, kind_or_plural, name, namespace=None):
+        """The object, or None when it does not exist (or its kind is not served)."""
+        res = self.discovery.resolve(api_version, kind_or_plural)
+        if res is None:
+            return None
+        return self.request("GET", api_path(api_version, res.plural, name,
+                                            namespace if res.namespaced else None),
+                            ok_missing=True, what=describe(res.kind, namespace, name))
+
+    def list(self, api_version, plural, namespace=None, label_selector=None, limit=500):
+        """Every object (all pages), each with apiVersion and kind filled in (list items
+        lack them). [] when the kind is not served. `label_selector`: a string or a dict
+        (see build_label_selector)."""
+        if isinstance(label_selector, dict):
+            label_selector = build_label_selector(label_selector)
+        res = self.discovery.resolve(api_version, plural)
+        if res is None:
+            return []
+        path = api_path(api_version, res.plural, namespace=namespace if res.namespaced else None)
+        items, cont = [], None
+        while True:
+            page = self.request("GET", path, query={"labelSelector": label_selector or None,
+                                                    "limit": limit, "continue": cont},
+                                ok_missing=True)
+            if page is None:
+                return []
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", res.kind)
+                items.append(item)
+            cont = (page.get("metadata") or {}).get("continue")
+            if not cont:
+                return items
+
+    def apply(self, obj, field_manager="az-appnet", force=True):
+        """Server-side apply of `obj` (PATCH application/apply-patch+yaml). Returns the
+        object as the server stored it."""
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        meta = obj.get("metadata") or {}
+        name, namespace = meta.get("name"), meta.get("namespace")
+        what = describe(kind, namespace, name)
+        if not (api_version and kind and name):
+            raise ClusterError("%s: an object to apply needs apiVersion, kind and "
+                               "metadata.name." % what)
+        res = self.discovery.resolve(api_version, kind)
+        if res is None:
+            raise ClusterError(
+                "%s: the API server does not serve kind %s in %s. Install its "
+                "CustomResourceDefinition (or the API it belongs to) first."
+                % (what, kind, api_version))
+        if res.namespaced and not namespace:
+            raise ClusterError("%s: kind %s is namespaced; set metadata.namespace."
+                               % (what, kind))
+        path = api_path(api_version, res.plural, name, namespace if res.namespaced else None)
+        query = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        # JSON is YAML, so the apply-patch+yaml content type takes a JSON body.
+        return self.request("PATCH", path, body=obj, query=query,
+                            content_type="application/apply-patch+yaml", what=what)
+
+    def delete(self, api_version, plural, name, namespace=None):
+        """Delete one object (dependents in the background). False if already gone."""
+        res = self.discovery.resolve(api_version, plural)
+        if res is None:
+            return False
+        path = api_path(api_version, res.plural, name, namespace if res.namespaced else None)
+        out = self.request("DELETE", path, query={"propagationPolicy": "Background"},
+                           ok_missing=True, what=describe(res.kind, namespace, name))
+        return out is not None
+
+
+def parse_version(version_info):
+    """'1.33' from a /version answer; minor may read '33+' on managed clusters."""
+    import re
+    major = re.sub(r"\D", "", str(version_info.get("major", "")))
+    minor = re.sub(r"\D", "", str(version_info.get("minor", "")))
+    if not (major and minor):
+        m = re.match(r"v?(\d+)\.(\d+)", str(version_info.get("gitVersion", "")))
+        if not m:
+            raise ClusterError("the API server's /version answer has no version: %r. Check "
+                               "that the kubeconfig points at a Kubernetes API server."
+                               % (version_info,))
+        major, minor = m.group(1), m.group(2)
+    return "%d.%d" % (int(major), int(minor))
+
+
+def _status_retry_after(data):
+    """Status.details.retryAfterSeconds, which some apiservers send instead of a header."""
+    try:
+        st = json.loads(data)
+        return (st.get("details") or {}).get("retryAfterSeconds")
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _short_reason(exc):
+    """A one-line reason from a urllib3 error chain ("connection refused", ...)."""
+    inner = getattr(exc, "reason", None) or exc
+    text = str(inner)
+    low = text.lower()
+    for needle, short in (("connection refused", "connection refused"),
+                          ("connection reset", "connection reset"),
+                          ("timed out", "timed out"),
+                          ("name or service not known", "host name not found"),
+                          ("nodename nor servname", "host name not found"),
+                          ("certificate verify failed", "TLS certificate verification "
+                                                        "failed (check certificate-authority)"),
+                          ("no route to host", "no route to host")):
+        if needle in low:
+            return short
+    # urllib3 messages embed the connection object's repr; keep just the tail.
+    return text.split(": ", 1)[-1][:200]
