@@ -1,0 +1,237 @@
+"""The local key store: one directory per network under `<az config dir>/appnet/keys`.
+
+Private keys are PKCS#8 PEM, encrypted with `APPNET_KEYSTORE_PASSPHRASE` when it is set.
+Without it they are stored in clear, readable by their owner only (0600 in a 0700
+directory), and a warning says so once per process.
+
+Every file is written atomically (temp file, fsync, rename, fsync of the directory): a
+crash or Ctrl-C leaves either the old content or the new one, never a truncated key.
+"""
+
+import logging
+import os
+import shutil
+import stat
+import tempfile
+import time
+
+from ..errors import KeyStoreError
+from .signers import LocalSigner, generate_private_key, key_type_of
+
+logger = logging.getLogger("azext_appnet.pki")
+
+PASSPHRASE_ENV = "APPNET_KEYSTORE_PASSPHRASE"
+_TEMP_SUFFIX = ".tmp"
+_STALE_TEMP_SECONDS = 600
+
+_warned_unencrypted = False
+
+
+def _passphrase():
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode("utf-8") if value else None
+
+
+def atomic_write(path, data, mode=0o600):
+    """Replace `path` with `data` so that readers see the old or the new file, never a mix."""
+    directory, base = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=_TEMP_SUFFIX, dir=directory)
+    try:
+        os.fchmod(fd, mode)  # mkstemp already creates 0600; say it explicitly
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory):
+    # The rename is only durable once the directory entry is on disk.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # not possible on every platform (Windows)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _make_private_dir(path):
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o077:
+        # makedirs honours the umask and leaves an existing directory alone; a key
+        # directory readable by others is a leak, so tighten it rather than trust it.
+        os.chmod(path, 0o700)
+        logger.warning("Restricted permissions of key store directory %s to 0700 (were %o).", path, mode)
+
+
+class LocalKeyStore:
+    """Keys and public objects of one network, as files in one directory."""
+
+    location = "local"
+
+    def __init__(self, keys_dir, dirname, label):
+        self.keys_dir = keys_dir
+        self.directory = os.path.join(keys_dir, dirname)
+        self._dirname = dirname
+        self._label = label
+
+    def __repr__(self):
+        return f"LocalKeyStore({self.directory!r})"
+
+    # -- directory ------------------------------------------------------------------------
+
+    def _ensure_dir(self):
+        _make_private_dir(self.keys_dir)
+        _make_private_dir(self.directory)
+        self._remove_stale_temp_files()
+
+    def _remove_stale_temp_files(self):
+        # A process killed mid-write leaves its temp file behind (possibly holding a key).
+        # Only old ones are removed, so a writer running right now is not disturbed.
+        cutoff = time.time() - _STALE_TEMP_SECONDS
+        for entry in os.scandir(self.directory):
+            if entry.name.startswith(".") and entry.name.endswith(_TEMP_SUFFIX):
+                try:
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                except FileNotFoundError:
+                    pass
+
+    def _path(self, name):
+        if os.sep in name or name.startswith("."):
+            raise ValueError(f"bad object name {name!r}")
+        return os.path.join(self.directory, name)
+
+    # -- public objects (manifest, certificates) -------------------------------------------
+
+    def read_text(self, name):
+        try:
+            with open(self._path(name), encoding="utf-8") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise KeyStoreError(
+                f"Cannot read {self._path(name)} of the key store of network {self._label}: {exc.strerror}.",
+                recommendation="Check that the file is readable by the user running az.",
+            ) from None
+
+    def write_text(self, name, text):
+        self._ensure_dir()
+        self._write(self._path(name), text.encode("utf-8"))
+
+    def delete_text(self, name):
+        self._unlink(self._path(name))
+
+    # -- private keys ---------------------------------------------------------------------
+
+    def private_key_id(self, name):
+        return f"local:{self._dirname}/{name}.key.pem"
+
+    def save_private_key(self, name, key):
+        from cryptography.hazmat.primitives import serialization
+
+        passphrase = _passphrase()
+        if passphrase:
+            encryption = serialization.BestAvailableEncryption(passphrase)
+        else:
+            encryption = serialization.NoEncryption()
+            _warn_unencrypted(self.keys_dir)
+        data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+        self._ensure_dir()
+        self._write(self._path(f"{name}.key.pem"), data)
+
+    def load_private_key(self, name):
+        from cryptography.hazmat.primitives import serialization
+
+        path = self._path(f"{name}.key.pem")
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            raise KeyStoreError(
+                f"The CA key {name} of network {self._label} is missing from {self.directory}.",
+                recommendation="Run the command on the machine that created the network, restore the key "
+                "store directory, or create networks with --key-vault so that keys are shared.",
+            ) from None
+        encrypted = b"ENCRYPTED PRIVATE KEY" in data
+        passphrase = _passphrase()
+        if encrypted and not passphrase:
+            raise KeyStoreError(
+                f"The CA key {name} of network {self._label} is encrypted and {PASSPHRASE_ENV} is not set.",
+                recommendation=f"Set {PASSPHRASE_ENV} to the passphrase the key store was created with.",
+            )
+        try:
+            # A key written before a passphrase was set is still clear text: read it as such.
+            return serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
+        except ValueError:
+            if encrypted:
+                raise KeyStoreError(
+                    f"Cannot decrypt the CA key {name} of network {self._label}: the passphrase in "
+                    f"{PASSPHRASE_ENV} is wrong.",
+                    recommendation=f"Set {PASSPHRASE_ENV} to the passphrase the key store was created with.",
+                ) from None
+            raise KeyStoreError(
+                f"The CA key file {path} is damaged (not a PEM private key).",
+                recommendation="Restore it from a backup, or rotate the CA.",
+            ) from None
+
+    def delete_private_key(self, name):
+        self._unlink(self._path(f"{name}.key.pem"))
+
+    # -- root keys (here simply private keys wrapped in a signer) ---------------------------
+
+    def new_root_signer(self, name, key_type):
+        key = generate_private_key(key_type)
+        self.save_private_key(name, key)
+        return LocalSigner(key, key_type, self.private_key_id(name))
+
+    def root_signer(self, name):
+        key = self.load_private_key(name)
+        return LocalSigner(key, key_type_of(key.public_key()), self.private_key_id(name))
+
+    def delete_root_key(self, name):
+        self.delete_private_key(name)
+
+    def destroy(self):
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _write(self, path, data):
+        try:
+            atomic_write(path, data)
+        except OSError as exc:
+            raise KeyStoreError(
+                f"Cannot write {path} in the key store of network {self._label}: {exc.strerror}.",
+                recommendation="Check free disk space and that the directory is writable by the user running az.",
+            ) from None
+
+    def _unlink(self, path):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _warn_unencrypted(keys_dir):
+    global _warned_unencrypted
+    if not _warned_unencrypted:
+        _warned_unencrypted = True
+        logger.warning(
+            "CA private keys are stored unencrypted under %s (readable only by you). "
+            "Set %s to encrypt them, or use --key-vault to keep the root key in Azure Key Vault.",
+            keys_dir, PASSPHRASE_ENV,
+        )
