@@ -61,3 +61,8 @@ class StateError(AppNetError):
 class KeyStoreError(AppNetError):
     """A private key could not be created, stored or read."""
     code = "KeyStoreError"
+
+
+class OperationFailedError(AppNetError):
+    """A long-running operation that was waited for ended Failed, or the wait timed out."""
+    code = "OperationFailed"

@@ -1,0 +1,1 @@
+"""ARM-shaped resources: ids, names, provisioning states and the resource documents."""

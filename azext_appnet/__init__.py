@@ -1,0 +1,29 @@
+"""az appnet: Azure Kubernetes Application Network on your own clusters.
+
+This module is imported on every command-index miss of az, for every installed extension:
+it must stay cheap. Command and argument tables load lazily; nothing heavy is imported here.
+"""
+
+from azure.cli.core import AzCommandsLoader
+
+from azext_appnet._help import helps  # pylint: disable=unused-import
+
+
+class AppNetCommandsLoader(AzCommandsLoader):
+
+    def __init__(self, cli_ctx=None):
+        from azure.cli.core.commands import CliCommandType
+        custom = CliCommandType(operations_tmpl="azext_appnet.custom#{}")
+        super().__init__(cli_ctx=cli_ctx, custom_command_type=custom)
+
+    def load_command_table(self, args):
+        from azext_appnet.commands import load_command_table
+        load_command_table(self, args)
+        return self.command_table
+
+    def load_arguments(self, command):
+        from azext_appnet._params import load_arguments
+        load_arguments(self, command)
+
+
+COMMAND_LOADER_CLS = AppNetCommandsLoader

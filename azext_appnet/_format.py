@@ -1,0 +1,71 @@
+"""Table transformers for -o table. Each turns command output into ordered rows."""
+
+from collections import OrderedDict
+
+
+def _na(value):
+    return "N/A" if value in (None, "") else value
+
+
+def _network_row(r):
+    props = r.get("properties", {})
+    return OrderedDict([
+        ("Name", r.get("name")),
+        ("ResourceGroup", r.get("resourceGroup")),
+        ("Location", r.get("location")),
+        ("ProvisioningState", props.get("provisioningState")),
+    ])
+
+
+def appnet_list_table(result):
+    return [_network_row(r) for r in result]
+
+
+def appnet_show_table(result):
+    return _network_row(result)
+
+
+def _member_row(r):
+    props = r.get("properties", {})
+    profile = props.get("upgradeProfile") or {}
+    resource_id = (props.get("metadata") or {}).get("resourceId")
+    cluster = props.get("cluster") or {}
+    # The real extension reads a non-existent `properties.mode`, leaving this column empty;
+    # we show the member's actual upgrade mode.
+    return OrderedDict([
+        ("Name", r.get("name")),
+        ("Location", r.get("location")),
+        ("ClusterType", props.get("clusterType")),
+        ("Mode", _na(profile.get("mode"))),
+        ("Version", _na(props.get("installedVersion"))),
+        ("ProvisioningState", props.get("provisioningState")),
+        ("ResourceGroup", _na(r.get("resourceGroup"))),
+        ("ClusterName", _na(resource_id.rstrip("/").split("/")[-1] if resource_id else cluster.get("context"))),
+    ])
+
+
+def member_list_table(result):
+    return [_member_row(r) for r in result]
+
+
+def member_show_table(result):
+    return _member_row(result)
+
+
+def versions_table(result):
+    rows = []
+    for item in result:
+        props = item.get("properties", {})
+        kube = props.get("kubernetesVersion")
+        for channel in (props.get("fullyManagedVersions") or {}).get("releaseChannels") or []:
+            rows.append(OrderedDict([
+                ("KubernetesVersion", _na(kube)), ("Mode", "FullyManaged"),
+                ("ReleaseChannel", _na(channel.get("releaseChannel"))),
+                ("Version", _na(channel.get("version"))), ("AvailableUpgrades", "N/A")]))
+        for version in (props.get("selfManagedVersions") or {}).get("versions") or []:
+            upgrades = version.get("upgrades") or []
+            rows.append(OrderedDict([
+                ("KubernetesVersion", _na(kube)), ("Mode", "SelfManaged"), ("ReleaseChannel", "N/A"),
+                ("Version", _na(version.get("version"))),
+                ("AvailableUpgrades", ", ".join(upgrades) if upgrades else "None")]))
+    return rows

@@ -1,0 +1,175 @@
+"""Help text for every group and command (YAML strings; nothing is imported)."""
+
+from knack.help_files import helps
+
+helps["appnet"] = """
+type: group
+short-summary: Azure Kubernetes Application Network.
+long-summary: >-
+  An Application Network holds a shared root CA; each cluster that joins it gets an
+  intermediate CA and an Istio ambient data plane in namespace applink-system. Services
+  labelled istio.io/global=true are reachable from every member with mTLS end to end.
+  Without an Azure login, resources live under the local subscription
+  00000000-0000-0000-0000-000000000000 in the state file under the az config dir
+  (override with APPNET_STATE_PATH).
+"""
+
+helps["appnet create"] = """
+type: command
+short-summary: Create an Azure Kubernetes Application Network resource.
+long-summary: Creates the network's root CA (12 months, rotated at 6). Running the same command again converges.
+examples:
+  - name: Create an Application Network.
+    text: az appnet create --resource-group test_rg --appnet-name appnet-test-01 --location westus2
+  - name: Create one with a system-assigned identity and tags, without waiting.
+    text: az appnet create -g test_rg -n appnet-test-01 -l westus2 --identity-type SystemAssigned --tags env=dev --no-wait
+  - name: Keep the root CA key in Azure Key Vault as a non-exportable key.
+    text: az appnet create -g test_rg -n appnet-test-01 -l westus2 --key-vault my-vault
+"""
+
+helps["appnet show"] = """
+type: command
+short-summary: Show the details of an Azure Kubernetes Application Network.
+long-summary: Exits with code 3 when the Application Network does not exist.
+examples:
+  - name: Get an Application Network resource.
+    text: az appnet show --resource-group test_rg --appnet-name appnet-test-01
+  - name: Print only its provisioning state.
+    text: az appnet show -g test_rg -n appnet-test-01 --query properties.provisioningState -o tsv
+"""
+
+helps["appnet list"] = """
+type: command
+short-summary: List Azure Kubernetes Application Network resources.
+examples:
+  - name: List Application Networks in the default subscription.
+    text: az appnet list
+  - name: List Application Networks in a resource group, as a table.
+    text: az appnet list --resource-group test_rg -o table
+"""
+
+helps["appnet update"] = """
+type: command
+short-summary: Update an Azure Kubernetes Application Network resource.
+examples:
+  - name: Replace the tags of an Application Network.
+    text: az appnet update --resource-group test_rg --appnet-name appnet-test-01 --tags "{key2913:test_tag}"
+  - name: The same with key=value pairs.
+    text: az appnet update -g test_rg -n appnet-test-01 --tags env=prod team=platform
+"""
+
+helps["appnet delete"] = """
+type: command
+short-summary: Delete an Azure Kubernetes Application Network resource.
+long-summary: All members must be removed first. Deletes the network's CA keys.
+examples:
+  - name: Delete an Application Network.
+    text: az appnet delete --resource-group test_rg --appnet-name appnet-test-01
+  - name: Delete without a prompt and without waiting.
+    text: az appnet delete -g test_rg -n appnet-test-01 --yes --no-wait
+"""
+
+helps["appnet wait"] = """
+type: command
+short-summary: Place the CLI in a waiting state until a condition of the Application Network is met.
+examples:
+  - name: Wait until an Application Network created with --no-wait is ready.
+    text: az appnet wait -g test_rg -n appnet-test-01 --created
+  - name: Wait until it is deleted, polling every 5 seconds.
+    text: az appnet wait -g test_rg -n appnet-test-01 --deleted --interval 5
+"""
+
+helps["appnet list-versions"] = """
+type: command
+short-summary: List available Application Network versions by location.
+long-summary: One item per Kubernetes minor version, with the versions behind each release channel and the SelfManaged versions with their allowed upgrades.
+examples:
+  - name: List Application Network versions in westus2.
+    text: az appnet list-versions --location westus2
+  - name: List compatible Application Network versions with Kubernetes 1.33 on westus2, as a table.
+    text: az appnet list-versions --location westus2 --kubernetes-version 1.33 -o table
+"""
+
+helps["appnet member"] = """
+type: group
+short-summary: Commands to manage members in an Azure Kubernetes Application Network.
+"""
+
+helps["appnet member join"] = """
+type: command
+short-summary: Join a kubernetes cluster to an Application Network.
+long-summary: >-
+  Checks the cluster (reachable, Kubernetes 1.30 or newer, Linux nodes, Gateway API CRDs,
+  no other mesh, not a member of another network), issues the member's intermediate CA and
+  installs the Istio ambient data plane in applink-system. Any cluster joins with
+  --kubeconfig/--context; the kubeconfig is read at each operation and no credential is stored.
+  If the command fails or is interrupted, running it again resumes where it stopped.
+examples:
+  - name: Join any Kubernetes cluster from a kubeconfig context (SelfManaged, version N-1).
+    text: az appnet member join -g test_rg --appnet-name appnet-test-01 --member-name member-01 --kubeconfig ~/.kube/config --context kind-east
+  - name: Join at a chosen version with an external east-west gateway.
+    text: az appnet member join -g test_rg --appnet-name appnet-test-01 --member-name member-01 --kubeconfig ./east.yaml --upgrade-mode SelfManaged --version 1.5 --east-west-gateway External
+  - name: Join a fully managed AKS member on the Stable channel.
+    text: az appnet member join --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01 --cluster-type AKS --member-resource-id /subscriptions/bc7e0da9-5e4c-4a91-9252-9658837006cf/resourcegroups/test-rg/providers/Microsoft.ContainerService/managedClusters/test-member1 --kubeconfig ./aks.yaml --upgrade-mode FullyManaged --release-channel Stable
+  - name: Start the join and wait for it in a later pipeline step.
+    text: az appnet member join -g test_rg --appnet-name appnet-test-01 --member-name member-01 --kubeconfig ./east.yaml --no-wait && az appnet member wait -g test_rg --appnet-name appnet-test-01 --member-name member-01 --created
+"""
+
+helps["appnet member show"] = """
+type: command
+short-summary: Get a member of an Application Network resource.
+long-summary: Exits with code 3 when the member does not exist.
+examples:
+  - name: Get an Application Network member.
+    text: az appnet member show --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01
+  - name: Show the installed AppNet version.
+    text: az appnet member show -g test_rg --appnet-name appnet-test-01 --member-name member-01 --query properties.installedVersion -o tsv
+"""
+
+helps["appnet member list"] = """
+type: command
+short-summary: List members of an Application Network resource.
+examples:
+  - name: List the members of an Application Network.
+    text: az appnet member list --resource-group test_rg --appnet-name appnet-test-01
+  - name: As a table with upgrade mode and version.
+    text: az appnet member list -g test_rg --appnet-name appnet-test-01 --output table
+"""
+
+helps["appnet member update"] = """
+type: command
+short-summary: Update an Application Network member resource.
+long-summary: >-
+  SelfManaged members upgrade one minor version at a time (N to N+1) and may roll back once,
+  to the version installed before. The upgrade mode cannot be changed.
+examples:
+  - name: Update the release channel of an Application Network member.
+    text: az appnet member update --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01 --release-channel Stable
+  - name: Update the Application Network version of an Application Network member.
+    text: az appnet member update --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01 --version 1.6
+  - name: Make the east-west gateway public.
+    text: az appnet member update -g test_rg --appnet-name appnet-test-01 --member-name member-01 --east-west-gateway External
+"""
+
+helps["appnet member remove"] = """
+type: command
+short-summary: Removes a member from an Application Network.
+long-summary: >-
+  Deletes everything the join applied to the cluster and retires the member's intermediate
+  CA. Finishes even when the cluster is gone, with a warning naming what could not be cleaned.
+examples:
+  - name: Delete an Application Network member.
+    text: az appnet member remove --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01
+  - name: Remove without a prompt (for pipelines).
+    text: az appnet member remove -g test_rg --appnet-name appnet-test-01 --member-name member-01 --yes
+"""
+
+helps["appnet member wait"] = """
+type: command
+short-summary: Place the CLI in a waiting state until a condition of the member is met.
+examples:
+  - name: Wait until a join started with --no-wait has succeeded.
+    text: az appnet member wait -g test_rg --appnet-name appnet-test-01 --member-name member-01 --created
+  - name: Wait until a member is removed.
+    text: az appnet member wait -g test_rg --appnet-name appnet-test-01 --member-name member-01 --deleted
+"""

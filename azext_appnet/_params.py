@@ -1,0 +1,119 @@
+"""Arguments of every command: names, aliases, defaults, enums, as the real `az appnet`."""
+
+from azure.cli.core.commands.parameters import get_enum_type, get_location_type
+from knack.arguments import CLIArgumentType
+
+from azext_appnet._validators import (
+    validate_appnet_name, validate_member_name, validate_tags)
+
+UPGRADE_MODES = ["FullyManaged", "SelfManaged"]
+RELEASE_CHANNELS = ["Rapid", "Stable"]
+VISIBILITIES = ["External", "Internal"]
+IDENTITY_TYPES = ["None", "SystemAssigned", "SystemAssigned,UserAssigned", "UserAssigned"]
+CLUSTER_TYPES = ["AKS", "Kubernetes"]
+CA_KEY_TYPES = ["ec-p256", "rsa-2048", "rsa-3072", "rsa-4096"]
+
+tags_type = CLIArgumentType(
+    options_list=["--tags"], nargs="*", validator=validate_tags,
+    help="Space-separated tags: key[=value] [key[=value] ...], or a dictionary such as "
+         "\"{key1:value1,key2:value2}\". Use \"\" to clear existing tags.")
+
+
+def load_arguments(self, _):
+    appnet_name = CLIArgumentType(
+        options_list=["--appnet-name", "--name", "-n"], id_part="name", validator=validate_appnet_name,
+        help="The name of the application network.")
+    paging = dict(max_items=CLIArgumentType(
+        options_list=["--max-items"], type=int, arg_group="Pagination",
+        help="Total number of items to return in the command's output. If the total number of "
+             "items available is more than the value specified, a token is provided in the "
+             "command's output. To resume pagination, provide the token value in --next-token."),
+                  next_token=CLIArgumentType(
+        options_list=["--next-token"], arg_group="Pagination",
+        help="Token to specify where to start paginating: the token of a previous response."))
+
+    with self.argument_context("appnet") as c:
+        c.argument("appnet_name", arg_type=appnet_name)
+        c.argument("tags", arg_type=tags_type)
+
+    with self.argument_context("appnet create") as c:
+        c.argument("appnet_name", arg_type=appnet_name, id_part=None)
+        c.argument("location", arg_type=get_location_type(self.cli_ctx),
+                   help="The geo-location where the resource lives. Default: the location "
+                        "configured with 'az configure --defaults location=...'.")
+        c.argument("identity_type", arg_group="Identity", arg_type=get_enum_type(IDENTITY_TYPES),
+                   help="Type of managed service identity (where both SystemAssigned and "
+                        "UserAssigned types are allowed).")
+        c.argument("key_vault", arg_group="Certificate Authority",
+                   help="Name or URL of an Azure Key Vault that keeps the root CA key as a "
+                        "non-exportable key. Default: the local key store under the az config dir.")
+        c.argument("ca_key_type", arg_group="Certificate Authority", arg_type=get_enum_type(CA_KEY_TYPES),
+                   help="Key type of the root and intermediate CAs.")
+
+    with self.argument_context("appnet list") as c:
+        c.argument("max_items", arg_type=paging["max_items"])
+        c.argument("next_token", arg_type=paging["next_token"])
+
+    with self.argument_context("appnet list-versions") as c:
+        c.argument("location", arg_type=get_location_type(self.cli_ctx), required=True)
+        c.argument("kubernetes_version", options_list=["--kubernetes-version"],
+                   help="Kubernetes version to filter profiles, such as 1.33.")
+        c.argument("max_items", arg_type=paging["max_items"])
+        c.argument("next_token", arg_type=paging["next_token"])
+
+    for scope in ("appnet wait", "appnet member wait"):
+        with self.argument_context(scope, arg_group="Wait Condition") as c:
+            c.argument("created", action="store_true",
+                       help="Wait until created with 'provisioningState' at 'Succeeded'.")
+            c.argument("updated", action="store_true",
+                       help="Wait until updated with provisioningState at 'Succeeded'.")
+            c.argument("deleted", action="store_true", help="Wait until deleted.")
+            c.argument("exists", action="store_true", help="Wait until the resource exists.")
+            c.argument("custom", help="Wait until the condition satisfies a custom JMESPath query. "
+                                      "E.g. properties.provisioningState!='Accepted'.")
+            c.argument("interval", type=int, help="Polling interval in seconds.")
+            c.argument("timeout", type=int, help="Maximum wait in seconds.")
+
+    with self.argument_context("appnet member") as c:
+        c.argument("appnet_name", options_list=["--appnet-name"], id_part="name",
+                   validator=validate_appnet_name, help="The name of the application network.")
+        c.argument("member_name", options_list=["--member-name"], id_part="child_name_1",
+                   validator=validate_member_name, help="The name of the application network member.")
+        c.argument("tags", arg_type=tags_type)
+        c.argument("release_channel", arg_group="Upgrade", arg_type=get_enum_type(RELEASE_CHANNELS),
+                   help="Release channel of a FullyManaged member: Rapid (newest version as soon "
+                        "as available) or Stable (the version after extra validation).")
+        c.argument("version", arg_group="Upgrade",
+                   help="AppNet version of a SelfManaged member, such as 1.5 "
+                        "('az appnet list-versions' lists them).")
+        c.argument("east_west_gateway", arg_group="Connectivity", arg_type=get_enum_type(VISIBILITIES),
+                   help="Visibility of the east-west gateway: Internal (an internal load balancer) "
+                        "or External (a public one).")
+        c.argument("network_name", arg_group="Connectivity",
+                   help="Name of the network for the Application Network member "
+                        "(topology.istio.io/network). Default: '<member-name>-network'.")
+
+    with self.argument_context("appnet member join") as c:
+        c.argument("cluster_type", arg_group="Cluster", arg_type=get_enum_type(CLUSTER_TYPES),
+                   help="Kind of cluster: AKS (with --member-resource-id) or Kubernetes (any "
+                        "conformant cluster, with --kubeconfig). Default: AKS when "
+                        "--member-resource-id is given, otherwise Kubernetes.")
+        c.argument("member_resource_id", arg_group="Cluster",
+                   help="ARM resource id of the AKS cluster to join.")
+        c.argument("kubeconfig", arg_group="Cluster",
+                   help="Path of the kubeconfig file of the cluster to join. It is read at each "
+                        "operation; no credential from it is stored.")
+        c.argument("context", arg_group="Cluster",
+                   help="Context in the kubeconfig file. Default: its current context.")
+        c.argument("member_location", arg_group="Resource",
+                   help="Location of the member. Default: the location of the application network.")
+        c.argument("upgrade_mode", arg_group="Upgrade", arg_type=get_enum_type(UPGRADE_MODES),
+                   help="Upgrade mode: SelfManaged (you pick the version) or FullyManaged (a "
+                        "release channel picks it). It cannot be changed after joining.")
+        c.argument("private_connect_subnet", arg_group="Connectivity",
+                   help="Delegated Subnet to AppLink (AKS members).")
+
+    with self.argument_context("appnet member list") as c:
+        c.argument("appnet_name", id_part=None)
+        c.argument("max_items", arg_type=paging["max_items"])
+        c.argument("next_token", arg_type=paging["next_token"])

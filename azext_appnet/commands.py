@@ -1,0 +1,23 @@
+"""The command table. Declarative only: handlers live in custom.py, imported on use."""
+
+from azext_appnet._format import (
+    appnet_list_table, member_list_table, member_show_table, appnet_show_table, versions_table)
+
+
+def load_command_table(self, _):
+    with self.command_group("appnet", is_preview=True) as g:
+        g.custom_command("create", "create_appnet", supports_no_wait=True)
+        g.custom_show_command("show", "show_appnet", table_transformer=appnet_show_table)
+        g.custom_command("list", "list_appnet", table_transformer=appnet_list_table)
+        g.custom_command("update", "update_appnet", supports_no_wait=True)
+        g.custom_command("delete", "delete_appnet", supports_no_wait=True, confirmation=True)
+        g.custom_command("wait", "wait_appnet")
+        g.custom_command("list-versions", "list_versions", table_transformer=versions_table)
+
+    with self.command_group("appnet member", is_preview=True) as g:
+        g.custom_command("join", "join_member", supports_no_wait=True)
+        g.custom_show_command("show", "show_member", table_transformer=member_show_table)
+        g.custom_command("list", "list_member", table_transformer=member_list_table)
+        g.custom_command("update", "update_member", supports_no_wait=True)
+        g.custom_command("remove", "remove_member", supports_no_wait=True, confirmation=True)
+        g.custom_command("wait", "wait_member")

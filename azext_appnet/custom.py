@@ -1,0 +1,213 @@
+"""Command handlers: turn az arguments into engine calls and engine errors into az errors.
+
+Kept thin on purpose; the work is in the engine (azext_appnet.engine and below), which
+can be used and tested without az.
+"""
+
+import sys
+import threading
+
+from knack.log import get_logger
+
+logger = get_logger(__name__)
+
+
+# ---- plumbing ----------------------------------------------------------------------------
+
+class _Progress:
+    """Step messages on stderr: the az spinner on a terminal, plain lines in CI logs."""
+
+    def __init__(self, cmd):
+        self._lock = threading.Lock()
+        self._quiet = getattr(cmd.cli_ctx, "only_show_errors", False)
+        self._bar = None
+        if not self._quiet and sys.stderr.isatty():
+            from azure.cli.core.commands.progress import IndeterminateProgressBar
+            self._bar = IndeterminateProgressBar(cmd.cli_ctx, message="Running")
+            self._bar.begin()
+
+    def __call__(self, message):
+        with self._lock:
+            if self._quiet:
+                return
+            if self._bar:
+                self._bar.update_progress_with_msg(message)
+            else:
+                sys.stderr.write(f"{message}\n")
+                sys.stderr.flush()
+
+    def end(self):
+        if self._bar:
+            self._bar.end()
+
+
+def _subscription(cmd):
+    sub = cmd.cli_ctx.data.get("subscription_id")
+    if sub:
+        return sub
+    try:
+        from azure.cli.core._profile import Profile
+        return Profile(cli_ctx=cmd.cli_ctx).get_subscription_id()
+    except Exception:  # pylint: disable=broad-except
+        return None  # no Azure login: the engine uses its documented local subscription
+
+
+def _az_error(ex):
+    from azure.cli.core import azclierror as az
+    from azext_appnet import errors
+    if isinstance(ex, errors.NotFoundError):
+        error = az.ResourceNotFoundError(ex.message, ex.recommendation)
+        error.status_code = 404  # what az's show handler looks for to exit with code 3
+        return error
+    if ex.code == "RequiredArgumentMissing":
+        return az.RequiredArgumentMissingError(ex.message, ex.recommendation)
+    kinds = [(errors.InvalidInputError, az.InvalidArgumentValueError),
+             (errors.UsageError, az.ArgumentUsageError),
+             (errors.ConflictError, az.BadRequestError),
+             (errors.ClusterError, az.ValidationError),
+             (errors.StateError, az.FileOperationError),
+             (errors.KeyStoreError, az.FileOperationError),
+             (errors.OperationFailedError, az.AzureResponseError)]
+    for engine_kind, az_kind in kinds:
+        if isinstance(ex, engine_kind):
+            return az_kind(ex.message, ex.recommendation)
+    return az.CLIInternalError(ex.message, ex.recommendation)
+
+
+def _call(cmd, method, *args, **kwargs):
+    from azext_appnet.engine import AppNet
+    from azext_appnet.errors import AppNetError
+    progress = _Progress(cmd) if kwargs.get("no_wait") is False else None
+    try:
+        engine = AppNet(cmd.cli_ctx.config.config_dir, _subscription(cmd), progress=progress)
+        return getattr(engine, method)(*args, **kwargs)
+    except AppNetError as ex:
+        raise _az_error(ex) from None
+    finally:
+        if progress:
+            progress.end()
+
+
+def _page(items, max_items, next_token):
+    import base64
+    import json
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    if max_items is None:
+        return items
+    if max_items < 1:
+        raise InvalidArgumentValueError("--max-items must be a positive number.")
+    offset = 0
+    if next_token:
+        try:
+            offset = int(json.loads(base64.b64decode(next_token))["offset"])
+        except (ValueError, KeyError, TypeError):
+            raise InvalidArgumentValueError(
+                "Invalid --next-token.", "Pass the token printed by the previous command.") from None
+    page = items[offset:offset + max_items]
+    if offset + max_items < len(items):
+        token = json.dumps({"next_link": None, "offset": offset + max_items}).encode()
+        logger.warning("Token of next page: %s", base64.b64encode(token).decode())
+    return page
+
+
+# ---- az appnet ---------------------------------------------------------------------------
+
+def create_appnet(cmd, resource_group_name, appnet_name, location=None, tags=None,
+                  identity_type="SystemAssigned", key_vault=None, ca_key_type="ec-p256", no_wait=False):
+    if not location:
+        from azure.cli.core.azclierror import RequiredArgumentMissingError
+        raise RequiredArgumentMissingError(
+            "No location was given for the Application Network.",
+            "Pass --location/-l (for example westus2), or set a default with "
+            "'az configure --defaults location=westus2'.")
+    return _call(cmd, "create_network", resource_group_name, appnet_name, location, tags=tags,
+                 identity_type=identity_type, key_vault=key_vault, ca_key_type=ca_key_type,
+                 no_wait=no_wait)
+
+
+def show_appnet(cmd, resource_group_name, appnet_name):
+    return _call(cmd, "show_network", resource_group_name, appnet_name)
+
+
+def list_appnet(cmd, resource_group_name=None, max_items=None, next_token=None):
+    return _page(_call(cmd, "list_networks", resource_group_name), max_items, next_token)
+
+
+def update_appnet(cmd, resource_group_name, appnet_name, tags=None, no_wait=False):
+    return _call(cmd, "update_network", resource_group_name, appnet_name, tags=tags, no_wait=no_wait)
+
+
+def delete_appnet(cmd, resource_group_name, appnet_name, no_wait=False):
+    return _call(cmd, "delete_network", resource_group_name, appnet_name, no_wait=no_wait)
+
+
+def wait_appnet(cmd, resource_group_name, appnet_name, created=False, updated=False, deleted=False,
+                exists=False, custom=None, interval=30, timeout=3600):
+    return _wait(cmd, lambda engine: engine.store.get(engine.network_id(resource_group_name, appnet_name)),
+                 created, updated, deleted, exists, custom, interval, timeout)
+
+
+def list_versions(cmd, location, kubernetes_version=None, max_items=None, next_token=None):
+    return _page(_call(cmd, "list_versions", location, kubernetes_version), max_items, next_token)
+
+
+# ---- az appnet member --------------------------------------------------------------------
+
+def join_member(cmd, resource_group_name, appnet_name, member_name, kubeconfig=None, context=None,
+                member_resource_id=None, cluster_type=None, member_location=None, tags=None,
+                upgrade_mode="SelfManaged", release_channel=None, version=None,
+                east_west_gateway="Internal", network_name=None, private_connect_subnet=None,
+                no_wait=False):
+    return _call(cmd, "join_member", resource_group_name, appnet_name, member_name,
+                 kubeconfig=kubeconfig, context=context, member_resource_id=member_resource_id,
+                 cluster_type=cluster_type, member_location=member_location, tags=tags,
+                 upgrade_mode=upgrade_mode, release_channel=release_channel, version=version,
+                 east_west_gateway=east_west_gateway, network_name=network_name,
+                 private_connect_subnet=private_connect_subnet, no_wait=no_wait)
+
+
+def show_member(cmd, resource_group_name, appnet_name, member_name):
+    return _call(cmd, "show_member", resource_group_name, appnet_name, member_name)
+
+
+def list_member(cmd, resource_group_name, appnet_name, max_items=None, next_token=None):
+    return _page(_call(cmd, "list_members", resource_group_name, appnet_name), max_items, next_token)
+
+
+def update_member(cmd, resource_group_name, appnet_name, member_name, release_channel=None,
+                  version=None, east_west_gateway=None, network_name=None, tags=None, no_wait=False):
+    return _call(cmd, "update_member", resource_group_name, appnet_name, member_name,
+                 release_channel=release_channel, version=version,
+                 east_west_gateway=east_west_gateway, network_name=network_name, tags=tags,
+                 no_wait=no_wait)
+
+
+def remove_member(cmd, resource_group_name, appnet_name, member_name, no_wait=False):
+    return _call(cmd, "remove_member", resource_group_name, appnet_name, member_name, no_wait=no_wait)
+
+
+def wait_member(cmd, resource_group_name, appnet_name, member_name, created=False, updated=False,
+                deleted=False, exists=False, custom=None, interval=30, timeout=3600):
+    return _wait(cmd, lambda engine: engine.store.get(
+        engine.member_id(resource_group_name, appnet_name, member_name)),
+        created, updated, deleted, exists, custom, interval, timeout)
+
+
+def _wait(cmd, get, created, updated, deleted, exists, custom, interval, timeout):
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    from azext_appnet.engine import AppNet, view
+    from azext_appnet.errors import AppNetError
+    from azext_appnet.operations.wait import Condition, wait_for
+    if not any([created, updated, deleted, exists, custom]):
+        raise InvalidArgumentValueError(
+            "Name what to wait for: --created | --updated | --deleted | --exists | --custom JMESPATH")
+    condition = Condition(created=created, updated=updated, deleted=deleted, exists=exists, custom=custom)
+    progress = _Progress(cmd)
+    try:
+        engine = AppNet(cmd.cli_ctx.config.config_dir, _subscription(cmd))
+        wait_for(lambda: view(get(engine)), condition, interval=interval, timeout=timeout,
+                 tick=lambda state: progress(f"Waiting: provisioningState {state or 'absent'}"))
+    except AppNetError as ex:
+        raise _az_error(ex) from None
+    finally:
+        progress.end()

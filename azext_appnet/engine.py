@@ -1,0 +1,334 @@
+"""The engine's front door: what each `az appnet` command asks for, in plain Python.
+
+`AppNet` validates a request, records it on the resource as an operation (see
+operations/runner.py) and either runs it here or hands it to a detached worker. It knows
+nothing of az: the az layer (custom.py) turns arguments into these calls and maps the
+errors in errors.py to az's error classes. Everything it returns is a plain dict.
+"""
+
+import os
+
+from .errors import ConflictError, InvalidInputError, NotFoundError, UsageError
+from .model import ids
+from .model import resources as res
+from .operations import runner
+from .operations.catalog import steps_for
+from .operations.services import Services, default_keys_dir
+from .state import default_state_path, open_store
+
+NETWORK, MEMBER = "appLink", "appLinkMember"
+CA_KEY_TYPES = ("ec-p256", "rsa-2048", "rsa-3072", "rsa-4096")
+# What a resource shows of its operation record; the rest (pid, parameters, ...) is bookkeeping.
+_OPERATION_VIEW = ("name", "status", "step", "completedSteps", "startedAt", "endedAt", "warnings")
+
+
+def view(resource):
+    """The resource as commands print it."""
+    if resource is None:
+        return None
+    out = {k: v for k, v in resource.items() if not k.startswith("_")}
+    props = dict(out.get("properties", {}))
+    if "operation" in props:
+        props["operation"] = {k: v for k, v in props["operation"].items() if k in _OPERATION_VIEW}
+    out["properties"] = props
+    return out
+
+
+class AppNet:
+    def __init__(self, config_dir, subscription=None, progress=None, credential=None):
+        self.subscription = subscription or ids.LOCAL_SUBSCRIPTION
+        self.config_dir = config_dir
+        self.store_path = default_state_path(config_dir)
+        self.keys_dir = default_keys_dir(config_dir)
+        self.progress = progress
+        self.credential = credential
+        self._store = None
+
+    @property
+    def store(self):
+        if self._store is None:
+            self._store = open_store(self.store_path)
+        return self._store
+
+    # ---- running operations -------------------------------------------------------------
+
+    def _begin(self, resource, existing, name, parameters, running_state, no_wait, kind, parent_id=None):
+        if existing is not None:
+            runner.ensure_idle(existing)
+        previous = (existing or {}).get("properties", {}).get("operation")
+        resource["properties"]["operation"] = runner.new_operation(name, parameters, running_state, previous)
+        resource["properties"]["provisioningState"] = res.ACCEPTED
+        resource["properties"].pop("error", None)
+        res.touch(resource)
+        if existing is None:
+            saved = self.store.create(resource, kind, parent_id)
+        else:
+            resource["_version"] = existing["_version"]
+            saved = self.store.update(resource)
+        op_id = saved["properties"]["operation"]["id"]
+        if no_wait:
+            log = os.path.join(self.config_dir, "appnet", "logs", f"{op_id}.log")
+            runner.spawn_worker(self.store_path, self.keys_dir, saved["id"], op_id, log)
+            return None
+        steps = steps_for(saved, name)
+        services = Services(self.keys_dir, self.credential)
+        return view(runner.run(self.store, saved["id"], op_id, steps, services, self.progress))
+
+    # ---- Application Networks -------------------------------------------------------------
+
+    def network_id(self, resource_group, name):
+        ids.check_resource_group(resource_group)
+        ids.check_name(name, "--appnet-name")
+        return ids.network_id(self.subscription, resource_group, name)
+
+    def _get(self, resource_id, what):
+        resource = self.store.get(resource_id)
+        if resource is None:
+            raise NotFoundError(f"{what} was not found.",
+                                "Check the names and the resource group; 'az appnet list' lists "
+                                "Application Networks and 'az appnet member list' their members.")
+        return resource
+
+    def show_network(self, resource_group, name):
+        rid = self.network_id(resource_group, name)
+        return view(self._get(rid, f"Application Network '{name}' in resource group '{resource_group}'"))
+
+    def list_networks(self, resource_group=None):
+        if resource_group:
+            ids.check_resource_group(resource_group)
+        return [view(r) for r in self.store.list(NETWORK, self.subscription, resource_group)]
+
+    def create_network(self, resource_group, name, location, tags=None, identity_type="SystemAssigned",
+                       key_vault=None, ca_key_type="ec-p256", no_wait=False):
+        rid = self.network_id(resource_group, name)
+        location = ids.check_location(location)
+        if ca_key_type not in CA_KEY_TYPES:
+            raise InvalidInputError(f"Invalid --ca-key-type '{ca_key_type}'. Allowed values: "
+                                    f"{', '.join(CA_KEY_TYPES)}.")
+        key_vault = _check_key_vault(key_vault)
+        existing = self.store.get(rid)
+        if existing is None:
+            resource = res.new_network(self.subscription, resource_group, name, location, tags,
+                                       identity_type, key_vault, ca_key_type)
+        else:
+            # PUT semantics: the same command again converges; what cannot change is refused.
+            resource = dict(existing)
+            ca = existing["properties"]["certificateAuthority"]
+            if existing["location"] != location:
+                raise UsageError(f"Application Network '{name}' exists in location '{existing['location']}'; "
+                                 "the location of a resource cannot change.",
+                                 f"Run the command with --location {existing['location']}.")
+            if (ca.get("keyVault") or None) != key_vault or ca.get("keyType") != ca_key_type:
+                raise UsageError(f"Application Network '{name}' already has its root CA "
+                                 f"({ca.get('keyType')}, key in {ca.get('keyVault') or 'the local key store'}); "
+                                 "the CA key settings cannot change.",
+                                 "Run the command again with the settings the network was created with.")
+            resource["tags"] = dict(tags or {})
+            resource["identity"] = {"type": identity_type}
+        return self._begin(resource, existing, "create", {}, res.PROVISIONING, no_wait, NETWORK)
+
+    def update_network(self, resource_group, name, tags=None, no_wait=False):
+        rid = self.network_id(resource_group, name)
+        existing = self._get(rid, f"Application Network '{name}' in resource group '{resource_group}'")
+        resource = dict(existing)
+        if tags is not None:
+            resource["tags"] = dict(tags)
+        return self._begin(resource, existing, "update", {}, res.UPDATING, no_wait, NETWORK)
+
+    def delete_network(self, resource_group, name, no_wait=False):
+        rid = self.network_id(resource_group, name)
+        existing = self.store.get(rid)
+        if existing is None:
+            return None  # as ARM: deleting what is not there succeeds
+        members = self.store.list(MEMBER, parent_id=rid)
+        if members:
+            names = ", ".join(m["name"] for m in members)
+            raise UsageError(
+                f"Application Network '{name}' still has members: {names}. A network can be "
+                "deleted only after all its members are removed.",
+                f"Remove them first: az appnet member remove -g {resource_group} --appnet-name {name} "
+                "--member-name NAME")
+        self._begin(dict(existing), existing, "delete", {}, res.DELETING, no_wait, NETWORK)
+        return None
+
+    # ---- members --------------------------------------------------------------------------
+
+    def member_id(self, resource_group, network, member):
+        ids.check_name(member, "--member-name")
+        return f"{self.network_id(resource_group, network)}/appLinkMembers/{member}"
+
+    def show_member(self, resource_group, network, member):
+        rid = self.member_id(resource_group, network, member)
+        return view(self._get(rid, f"Member '{member}' of Application Network '{network}'"))
+
+    def list_members(self, resource_group, network):
+        rid = self.network_id(resource_group, network)
+        self._get(rid, f"Application Network '{network}' in resource group '{resource_group}'")
+        return [view(m) for m in self.store.list(MEMBER, parent_id=rid)]
+
+    def join_member(self, resource_group, network, member, kubeconfig=None, context=None,
+                    member_resource_id=None, cluster_type=None, member_location=None, tags=None,
+                    upgrade_mode=res.SELF_MANAGED, release_channel=None, version=None,
+                    east_west_gateway="Internal", network_name=None, private_connect_subnet=None,
+                    no_wait=False):
+        rid = self.member_id(resource_group, network, member)
+        upgrade_mode = upgrade_mode or res.SELF_MANAGED
+        if upgrade_mode == res.SELF_MANAGED and release_channel:
+            raise UsageError('Cannot use --release-channel when using "--upgrade-mode SelfManaged"')
+        if upgrade_mode == res.FULLY_MANAGED and version:
+            raise UsageError('Cannot use --version when using "--upgrade-mode FullyManaged"')
+        if version:
+            from .versions import load_catalog
+            load_catalog().get(version)
+        network_topology = _check_network_name(network_name)
+        cluster = _resolve_cluster(kubeconfig, context, member_resource_id, cluster_type)
+
+        parent = self._get(self.network_id(resource_group, network),
+                           f"Application Network '{network}' in resource group '{resource_group}'")
+        if res.state_of(parent) != res.SUCCEEDED or parent["properties"].get("operation", {}).get("name") == "delete":
+            raise ConflictError(
+                f"Application Network '{network}' is {res.state_of(parent)}; members can join only "
+                "a network whose provisioningState is Succeeded.",
+                f"Wait for it ('az appnet wait -g {resource_group} -n {network} --created') or run "
+                "'az appnet create' again to finish it.")
+        location = ids.check_location(member_location) if member_location else parent["location"]
+        parameters = {"cluster": cluster, "version": version, "upgradeMode": upgrade_mode,
+                      "releaseChannel": release_channel, "eastWestGateway": east_west_gateway,
+                      "network": network_topology}
+        existing = self.store.get(rid)
+        if existing is not None:
+            runner.ensure_idle(existing)
+            done = existing["properties"].get("operation", {})
+            if res.state_of(existing) == res.SUCCEEDED:
+                if done.get("name") == "join" and done.get("parameters") == parameters:
+                    return view(existing)  # already joined as asked: nothing to do
+                raise UsageError(
+                    f"Member '{member}' has already joined with other settings.",
+                    "Change a joined member with 'az appnet member update', or remove it and join again.")
+        resource = res.new_member(
+            parent, member, location, cluster,
+            res.upgrade_profile(upgrade_mode, version, release_channel),
+            res.connectivity_profile(east_west_gateway or "Internal", network_topology), tags)
+        if private_connect_subnet:
+            resource["properties"]["connectivityProfile"]["privateConnect"] = {
+                "subnetResourceId": private_connect_subnet}
+        if existing is not None:
+            resource["systemData"] = existing.get("systemData", resource["systemData"])
+        return self._begin(resource, existing, "join", parameters, res.PROVISIONING, no_wait, MEMBER,
+                           parent_id=parent["id"])
+
+    def update_member(self, resource_group, network, member, release_channel=None, version=None,
+                      east_west_gateway=None, network_name=None, tags=None, no_wait=False):
+        rid = self.member_id(resource_group, network, member)
+        existing = self._get(rid, f"Member '{member}' of Application Network '{network}'")
+        runner.ensure_idle(existing)
+        resource = dict(existing)
+        props = resource["properties"] = dict(existing["properties"])
+        mode = props["upgradeProfile"]["mode"]
+        switch_hint = ("The upgrade mode of a member cannot be switched: remove the member and join it "
+                       "again with the other --upgrade-mode.")
+        parameters = {}
+        if release_channel:
+            if mode != res.FULLY_MANAGED:
+                raise UsageError(f"Cannot use --release-channel: member '{member}' uses the SelfManaged "
+                                 "upgrade mode.", switch_hint)
+            props["upgradeProfile"] = res.upgrade_profile(mode, release_channel=release_channel)
+            parameters["releaseChannel"] = release_channel
+        if version:
+            if mode != res.SELF_MANAGED:
+                raise UsageError(f"Cannot use --version: member '{member}' uses the FullyManaged "
+                                 "upgrade mode; its release channel picks the version.", switch_hint)
+            from .versions import load_catalog
+            installed = props.get("installedVersion")
+            move = "upgrade"
+            if installed:
+                move = load_catalog().check_upgrade(installed, version, props.get("previousVersion"),
+                                                    props.get("rollbacksUsed", 0))
+            else:
+                load_catalog().get(version)
+            props["upgradeProfile"] = res.upgrade_profile(mode, version=version)
+            parameters.update(version=version, rollback=(move == "rollback"))
+        if east_west_gateway:
+            props["connectivityProfile"] = dict(props["connectivityProfile"],
+                                                eastWestGateway={"visibility": east_west_gateway})
+            parameters["eastWestGateway"] = east_west_gateway
+        if network_name:
+            props["connectivityProfile"] = dict(props["connectivityProfile"],
+                                                network=_check_network_name(network_name))
+            parameters["network"] = network_name
+        if tags is not None:
+            resource["tags"] = dict(tags)
+        operation = "update" if parameters else "updateTags"
+        if operation == "update" and "version" not in parameters and props.get("installedVersion"):
+            # Re-apply the installed version with the new settings, not a silently newer one.
+            parameters["version"] = props["installedVersion"] if mode == res.SELF_MANAGED else None
+        return self._begin(resource, existing, operation, parameters, res.UPDATING, no_wait, MEMBER)
+
+    def remove_member(self, resource_group, network, member, no_wait=False):
+        rid = self.member_id(resource_group, network, member)
+        existing = self.store.get(rid)
+        if existing is None:
+            return None
+        self._begin(dict(existing), existing, "remove", {}, res.DELETING, no_wait, MEMBER)
+        return None
+
+    # ---- versions -------------------------------------------------------------------------
+
+    @staticmethod
+    def list_versions(location, kubernetes_version=None):
+        from .versions import load_catalog
+        ids.check_location(location)
+        return load_catalog().available_versions(kubernetes_version)
+
+
+def _check_key_vault(value):
+    import re
+    if not value:
+        return None
+    if re.match(r"^https://[a-zA-Z0-9.-]+(:\d+)?/?$", value):
+        return value.rstrip("/")
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$", value) and "--" not in value:
+        return value
+    raise InvalidInputError(
+        f"Invalid --key-vault '{value}': give a vault name (3-24 letters, digits and hyphens) "
+        "or its URL (https://NAME.vault.azure.net).")
+
+
+def _check_network_name(value):
+    import re
+    if value is None:
+        return None
+    if not re.match(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$", value):
+        raise InvalidInputError(
+            f"Invalid --network-name '{value}': it becomes the Kubernetes label "
+            "topology.istio.io/network, so it must be 1-63 lower-case letters, digits, '-' or '.', "
+            "starting and ending with a letter or digit.")
+    return value
+
+
+def _resolve_cluster(kubeconfig, context, member_resource_id, cluster_type):
+    """Which cluster to join, as recorded on the member (a path and a context, never a credential)."""
+    if cluster_type == "Kubernetes" and member_resource_id:
+        raise UsageError("--member-resource-id names an AKS cluster; it cannot be used with "
+                         "--cluster-type Kubernetes.",
+                         "Drop --member-resource-id, or use --cluster-type AKS.")
+    if not kubeconfig and not member_resource_id:
+        raise InvalidInputError(
+            "No cluster to join was given.",
+            "Pass --kubeconfig FILE [--context NAME] for any cluster, or --member-resource-id "
+            "with the resource id of an AKS cluster.", code="RequiredArgumentMissing")
+    cluster = {"type": cluster_type or ("AKS" if member_resource_id else "Kubernetes")}
+    if member_resource_id:
+        import re
+        if not re.match(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+                        r"Microsoft\.ContainerService/managedClusters/[^/]+$", member_resource_id, re.I):
+            raise InvalidInputError(
+                f"Invalid --member-resource-id '{member_resource_id}'.",
+                "Give the id of an AKS cluster: /subscriptions/SUB/resourceGroups/RG/providers/"
+                "Microsoft.ContainerService/managedClusters/NAME ('az aks show --query id').")
+        cluster["resourceId"] = member_resource_id
+    if kubeconfig:
+        from .model.kubeconfig import check_kubeconfig
+        path, context = check_kubeconfig(kubeconfig, context)
+        cluster.update(kubeconfig=path, context=context)
+    return cluster

@@ -1,0 +1,177 @@
+"""The steps of the member operations: join, update, remove.
+
+Join: reach the cluster -> preflight -> pick the version -> intermediate CA -> apply the
+data plane -> wait until it is ready. Update re-renders and re-applies, pruning what the
+new rendering no longer has. Remove deletes what join applied and retires the CA; it
+finishes even when the cluster is gone.
+"""
+
+from ..errors import AppNetError, ClusterError, InvalidInputError
+from ..model import ids
+from ..versions import load_catalog
+from .runner import Finished, Step
+from .network_ops import _public
+
+READY_TIMEOUT_SECONDS = 600
+
+
+def _network(ctx):
+    parts = ids.parse_id(ctx.resource["id"])
+    network = ctx.store.get(ids.network_id(parts["subscription"], parts["resource_group"], parts["network"]))
+    if network is None:
+        raise AppNetError(f"The Application Network of {ctx.resource['id']} no longer exists.",
+                          code="NotFound")
+    return network
+
+
+def _cluster(ctx):
+    if not hasattr(ctx, "_cluster"):
+        ctx._cluster = ctx.services.connect(ctx.resource)  # pylint: disable=protected-access
+    return ctx._cluster  # pylint: disable=protected-access
+
+
+def _reach(ctx):
+    cluster = _cluster(ctx)
+    ctx.props["cluster"]["kubernetesVersion"] = cluster.server_version()
+    ctx.props["cluster"]["server"] = getattr(cluster, "server", None)
+    ctx.save()
+
+
+def _preflight(ctx):
+    from ..kube.preflight import preflight
+    facts = preflight(_cluster(ctx), _network(ctx)["id"])
+    ctx.props["cluster"].update(kubernetesVersion=facts["kubernetesVersion"], nodes=facts["nodes"],
+                                gatewayApi=facts["gatewayApi"])
+    ctx.save()
+
+
+def _choose_version(ctx):
+    catalog = load_catalog()
+    kube_version = ctx.props["cluster"]["kubernetesVersion"]
+    profile = ctx.props["upgradeProfile"]
+    if profile["mode"] == "FullyManaged":
+        version = catalog.for_channel(profile["fullyManagedUpgradeProfile"]["releaseChannel"])
+    elif ctx.params.get("version"):
+        version = catalog.get(ctx.params["version"])
+    else:
+        version = catalog.default_self_managed(kube_version)
+    if not version.supports_kubernetes(kube_version):
+        raise ClusterError(
+            f"AppNet version {version.version} supports Kubernetes {version.kubernetes_min} to "
+            f"{version.kubernetes_max}; the cluster runs {kube_version}.",
+            "Pick a version that supports the cluster ('az appnet list-versions -l LOCATION "
+            f"--kubernetes-version {kube_version}'), or upgrade the cluster.", code="UnsupportedVersion")
+    ctx.props["targetVersion"] = version.version
+    ctx.save()
+
+
+def _certificates(ctx):
+    pki = ctx.services.pki(_network(ctx))
+    info = pki.ensure_intermediate(ctx.resource["name"])
+    ctx.props["certificateAuthority"] = {"intermediate": _public(info)}
+    ctx.save()
+
+
+def _spec(ctx):
+    from ..manifests import MemberSpec
+    network = _network(ctx)
+    pki = ctx.services.pki(network)
+    connectivity = ctx.props["connectivityProfile"]
+    return MemberSpec(
+        network_name=network["name"], network_id=network["id"], member_name=ctx.resource["name"],
+        cluster_id=ctx.resource["name"],
+        network=connectivity.get("network") or f"{ctx.resource['name']}-network",
+        mesh_id=network["name"], version=ctx.props["targetVersion"],
+        east_west_gateway=connectivity["eastWestGateway"]["visibility"],
+        cacerts=pki.cacerts(ctx.resource["name"]), root_cert_pem=pki.root_pem())
+
+
+def _apply(ctx):
+    from ..kube.apply import apply_phases, prune
+    from ..manifests import kinds_for_prune, owner_selector, render
+    if not ctx.props["cluster"].get("gatewayApi"):
+        raise ClusterError(
+            "The Gateway API CRDs are not installed on the cluster; the east-west gateway needs them.",
+            "Install the standard channel of Gateway API (for example 'kubectl apply --server-side -f "
+            "standard-install.yaml' from the kubernetes-sigs/gateway-api release that 'az appnet "
+            "list-versions' names), then run the command again.", code="GatewayApiMissing")
+    spec = _spec(ctx)
+    phases = render(spec)
+    cluster = _cluster(ctx)
+    apply_phases(cluster, phases, progress=ctx.progress)
+    keep = {(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
+            for phase in phases for o in phase.objects}
+    selector = owner_selector(spec.network_name, spec.member_name)
+    pruned = prune(cluster, selector, kinds_for_prune(), keep=keep, progress=ctx.progress)
+    if pruned:
+        ctx.progress(f"Pruned {len(pruned)} objects the new version no longer has")
+
+
+def _wait_ready(ctx):
+    from ..kube.apply import wait_ready
+    from ..manifests import render
+    objects = [o for phase in render(_spec(ctx)) for o in phase.objects]
+    wait_ready(_cluster(ctx), objects, timeout=READY_TIMEOUT_SECONDS, progress=ctx.progress)
+
+
+def _finish(ctx):
+    target = ctx.props.pop("targetVersion", None)
+    installed = ctx.props.get("installedVersion")
+    if target and target != installed:
+        if installed:
+            if ctx.params.get("rollback"):
+                ctx.props["rollbacksUsed"] = ctx.props.get("rollbacksUsed", 0) + 1
+            ctx.props["previousVersion"] = installed
+        ctx.props["installedVersion"] = target
+    ctx.save()
+
+
+def _cleanup_cluster(ctx):
+    # Prune even when no version was recorded as installed: a join that crashed midway
+    # may have applied part of the data plane.
+    from ..kube.apply import prune
+    from ..manifests import kinds_for_prune, owner_selector
+    try:
+        cluster = _cluster(ctx)
+        selector = owner_selector(_network(ctx)["name"], ctx.resource["name"])
+        deleted = prune(cluster, selector, kinds_for_prune(), progress=ctx.progress)
+        ctx.progress(f"Deleted {len(deleted)} objects from the cluster")
+    except (ClusterError, InvalidInputError) as ex:
+        ctx.warn(f"Could not clean the cluster ({ex.message}); objects labelled "
+                 f"appnet.azure.com/member={ctx.resource['name']} may remain on it.")
+
+
+def _retire_certificates(ctx):
+    ctx.services.pki(_network(ctx)).retire_intermediate(ctx.resource["name"])
+
+
+def _delete_record(ctx):
+    ctx.store.delete(ctx.resource["id"])
+    raise Finished()
+
+
+JOIN = [
+    Step("connect", "Connecting to the cluster", _reach),
+    Step("preflight", "Checking the cluster", _preflight),
+    Step("version", "Choosing the AppNet version", _choose_version),
+    Step("certificates", "Issuing the member's intermediate CA", _certificates),
+    Step("dataPlane", "Applying the Istio ambient data plane", _apply),
+    Step("ready", "Waiting for the data plane to become ready", _wait_ready),
+    Step("finish", "Finishing", _finish),
+]
+UPDATE_DATA_PLANE = [
+    Step("connect", "Connecting to the cluster", _reach),
+    Step("version", "Choosing the AppNet version", _choose_version),
+    Step("certificates", "Checking the member's intermediate CA", _certificates),
+    Step("dataPlane", "Applying the Istio ambient data plane", _apply),
+    Step("ready", "Waiting for the data plane to become ready", _wait_ready),
+    Step("finish", "Finishing", _finish),
+]
+UPDATE_TAGS = [Step("finish", "Updating the member", _finish)]
+REMOVE = [
+    Step("cleanup", "Deleting the data plane from the cluster", _cleanup_cluster),
+    Step("certificates", "Retiring the member's intermediate CA", _retire_certificates),
+    Step("delete", "Removing the member", _delete_record),
+]
+
+STEPS = {"join": JOIN, "update": UPDATE_DATA_PLANE, "updateTags": UPDATE_TAGS, "remove": REMOVE}

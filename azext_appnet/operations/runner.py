@@ -1,0 +1,200 @@
+"""Long-running operations as lists of idempotent steps, recorded in the store.
+
+An operation is written into the resource (`properties.operation`) before any work starts:
+its name, parameters (never secrets), the steps completed so far, and which process runs it.
+Running it — inline for a waiting command, or in a detached worker for --no-wait — walks the
+steps, saving after each one. If the process dies (crash, Ctrl-C, SIGKILL), the record shows
+a dead runner; the same command run again takes the operation over and resumes after the
+last completed step. A failed step leaves the resource `Failed` with the error.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+from ..errors import AppNetError, ConflictError
+from ..model import resources as res
+from ..state.sqlite import StaleWriteError
+
+IN_PROGRESS = "InProgress"
+# A runner on another machine (a shared store) is presumed alive while it keeps beating.
+_REMOTE_RUNNER_GRACE_SECONDS = 15 * 60
+
+
+class Step:
+    def __init__(self, name, message, run):
+        self.name, self.message, self.run = name, message, run
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (a killed child not yet reaped) is no runner.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def runner_alive(operation):
+    if not operation or operation.get("status") != IN_PROGRESS:
+        return False
+    if operation.get("host") == socket.gethostname():
+        return _pid_alive(operation.get("pid", -1))
+    beat = operation.get("heartbeat", 0)
+    return time.time() - beat < _REMOTE_RUNNER_GRACE_SECONDS
+
+
+def ensure_idle(resource):
+    """Refuse to start an operation while another one runs on the same resource."""
+    op = resource.get("properties", {}).get("operation")
+    if runner_alive(op):
+        raise ConflictError(
+            f"Operation '{op['name']}' (started {op.get('startedAt')}) is still running on "
+            f"{resource['id']}.",
+            "Wait for it to finish ('az appnet wait' / 'az appnet member wait' with --created or "
+            "--updated), then run this command again.")
+
+
+def new_operation(name, parameters, running_state, resume_from=None):
+    """A fresh operation record; `resume_from` carries over the completed steps of an
+    interrupted or failed run of the same operation with the same parameters."""
+    done = []
+    if resume_from and resume_from.get("name") == name and \
+            resume_from.get("parameters") == parameters and resume_from.get("status") != "Succeeded":
+        done = list(resume_from.get("completedSteps", []))
+    return {"name": name, "id": str(uuid.uuid4()), "status": IN_PROGRESS, "step": None,
+            "runningState": running_state,
+            "completedSteps": done, "parameters": parameters, "startedAt": res.now(),
+            "host": socket.gethostname(), "pid": os.getpid(), "heartbeat": time.time()}
+
+
+class Context:
+    """What a step sees: the fresh resource, the services, progress, and a way to save."""
+
+    def __init__(self, store, resource, services, progress):
+        self.store, self.resource, self.services = store, resource, services
+        self._progress = progress
+        self.warnings = []
+
+    @property
+    def props(self):
+        return self.resource["properties"]
+
+    @property
+    def params(self):
+        return self.props["operation"]["parameters"]
+
+    def progress(self, message):
+        if self._progress:
+            self._progress(message)
+
+    def warn(self, message):
+        self.warnings.append(message)
+        self.progress(f"Warning: {message}")
+
+    def save(self):
+        self.props["operation"]["heartbeat"] = time.time()
+        res.touch(self.resource)
+        self.resource = self.store.update(self.resource)
+        return self.resource
+
+    def reload(self):
+        fresh = self.store.get(self.resource["id"])
+        if fresh is not None:
+            self.resource = fresh
+        return self.resource
+
+
+class Finished(Exception):
+    """Raised by a step that ends the operation by deleting the resource."""
+
+
+def run(store, resource_id, operation_id, steps, services, progress=None):
+    """Run the recorded operation to its end. Returns the final resource (None if the
+    operation deleted it); raises AppNetError after marking the resource Failed."""
+    resource = store.get(resource_id)
+    op = (resource or {}).get("properties", {}).get("operation") or {}
+    if op.get("id") != operation_id:
+        raise ConflictError(f"Operation {operation_id} is no longer the current operation of {resource_id}.")
+    op.update(pid=os.getpid(), host=socket.gethostname())
+    resource["properties"]["provisioningState"] = op.get("runningState", res.PROVISIONING)
+    ctx = Context(store, resource, services, progress)
+    ctx.save()
+    try:
+        for step in steps:
+            if step.name in ctx.props["operation"]["completedSteps"]:
+                continue
+            ctx.props["operation"]["step"] = step.name
+            ctx.save()
+            ctx.progress(step.message)
+            step.run(ctx)
+            ctx.props["operation"]["completedSteps"].append(step.name)
+            ctx.save()
+    except Finished:
+        return None
+    except KeyboardInterrupt:
+        _end(ctx, res.CANCELED, {"code": "Canceled", "message":
+                                 "The operation was interrupted; run the same command again to resume it."})
+        raise
+    except AppNetError as ex:
+        _end(ctx, res.FAILED, ex.to_error())
+        raise
+    except Exception as ex:  # pylint: disable=broad-except
+        # Unexpected failures still leave a Failed resource naming the step, so a re-run can resume.
+        error = AppNetError(f"Step '{ctx.props['operation']['step']}' failed unexpectedly: "
+                            f"{type(ex).__name__}: {str(ex)[:500]}", code="InternalError")
+        _end(ctx, res.FAILED, error.to_error())
+        raise error from ex
+    ctx.props.pop("error", None)
+    if ctx.warnings:
+        ctx.props["operation"]["warnings"] = ctx.warnings
+    return _end(ctx, res.SUCCEEDED, None)
+
+
+def _end(ctx, state, error):
+    for _ in range(5):
+        try:
+            resource = ctx.reload()
+            if resource is None:
+                return None
+            props = resource["properties"]
+            props["provisioningState"] = state
+            props["operation"].update(status=state, endedAt=res.now())
+            if ctx.warnings:
+                props["operation"]["warnings"] = ctx.warnings
+            if error:
+                props["error"] = error
+            else:
+                props.pop("error", None)
+            return ctx.save()
+        except StaleWriteError:
+            continue
+    return ctx.resource
+
+
+def spawn_worker(store_path, keys_dir, resource_id, operation_id, log_path):
+    """Start a detached process that runs the operation (for --no-wait).
+
+    The worker gets this process's sys.path, so it finds the extension and its
+    dependencies wherever az installed them; it shares nothing else with the caller.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    os.makedirs(os.path.dirname(log_path), mode=0o700, exist_ok=True)
+    with open(log_path, "ab") as log:
+        os.chmod(log_path, 0o600)
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-m", "azext_appnet.operations.worker",
+             store_path, keys_dir, resource_id, operation_id],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+            start_new_session=True, close_fds=True)
+    return proc.pid

@@ -1,0 +1,49 @@
+"""Polling the store until a resource meets a condition (the `wait` commands)."""
+
+import time
+
+from ..errors import OperationFailedError
+
+
+class Condition:
+    def __init__(self, created=False, updated=False, deleted=False, exists=False, custom=None):
+        self.created, self.updated, self.deleted = created, updated, deleted
+        self.exists, self.custom = exists, custom
+
+    def met(self, resource):
+        if resource is None:
+            return self.deleted
+        if self.exists:
+            return True
+        state = resource.get("properties", {}).get("provisioningState")
+        if (self.created or self.updated) and state == "Succeeded":
+            return True
+        if self.custom:
+            import jmespath
+            return bool(jmespath.search(self.custom, resource))
+        return False
+
+
+def wait_for(get, condition, interval=30, timeout=3600, tick=None, sleep=time.sleep, clock=time.monotonic):
+    """Poll `get()` until `condition` holds. A resource that ends Failed (or Canceled) while
+    we wait for it to succeed raises with the operation's own error."""
+    deadline = clock() + timeout
+    while True:
+        resource = get()
+        if condition.met(resource):
+            return resource
+        state = (resource or {}).get("properties", {}).get("provisioningState")
+        if resource is not None and state in ("Failed", "Canceled") and not condition.custom:
+            error = resource["properties"].get("error") or {}
+            raise OperationFailedError(
+                f"{resource['name']} is {state}: {error.get('message', 'the operation failed')}",
+                error.get("recommendation") or "Fix the cause and run the same command again; it resumes "
+                "where it stopped.")
+        if tick:
+            tick(state)
+        if clock() + interval > deadline:
+            raise OperationFailedError(
+                f"Wait operation timed out after {timeout} seconds "
+                f"(provisioningState: {state or 'resource absent'}).",
+                "Wait again with a longer --timeout.", code="WaitTimeout")
+        sleep(interval)

@@ -1,0 +1,38 @@
+"""Entry point of the detached process that runs an operation started with --no-wait.
+
+    python -m azext_appnet.operations.worker STORE_PATH KEYS_DIR RESOURCE_ID OPERATION_ID
+
+It logs progress lines to its stdout (a log file under the az config dir); failures are
+recorded on the resource, where `az appnet ... show` and `wait` find them.
+"""
+
+import sys
+import time
+
+
+def main(argv=None):
+    store_path, keys_dir, resource_id, operation_id = (argv or sys.argv[1:])[:4]
+    from ..state import open_store
+    from .catalog import steps_for
+    from .runner import run
+    from .services import Services
+
+    def progress(message):
+        print(f"{time.strftime('%H:%M:%S')} {resource_id}: {message}", flush=True)
+
+    store = open_store(store_path)
+    resource = store.get(resource_id)
+    if resource is None:
+        return 0
+    steps = steps_for(resource, resource["properties"]["operation"]["name"])
+    try:
+        run(store, resource_id, operation_id, steps, Services(keys_dir), progress)
+        progress("Succeeded")
+    except Exception as ex:  # pylint: disable=broad-except
+        progress(f"Failed: {getattr(ex, 'message', type(ex).__name__)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
