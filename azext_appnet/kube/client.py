@@ -135,6 +135,12 @@ class Cluster:
         self._count = 0
         self._count_lock = threading.Lock()
         kw = {"maxsize": pool_size, "block": False, "retries": False}
+        if config.ssl_context is not None and config.ssl_context.verify_mode == 0:
+            # insecure-skip-tls-verify is the user's explicit choice (kubectl honours it
+            # silently); do not print urllib3's warning on every request.
+            import warnings
+            warnings.filterwarnings("ignore",
+                                    category=urllib3.exceptions.InsecureRequestWarning)
         if config.ssl_context is not None:
             kw["ssl_context"] = config.ssl_context
             if config.server_hostname:
@@ -162,11 +168,12 @@ class Cluster:
     # -- low level ---------------------------------------------------------------------
 
     def request(self, method, path, body=None, query=None, content_type="application/json",
-                ok_missing=False, what=None, timeout=None):
+                ok_missing=False, what=None, timeout=None, retry_conflict=False):
         """Send one API request, retrying transient failures. Returns the decoded JSON body
         (a dict), or None for a 404 when `ok_missing`. Raises ApiError for an error status
         and ClusterError when the server cannot be reached. `what` names the object in
-        messages ("Deployment ns/name")."""
+        messages ("Deployment ns/name"). `retry_conflict`: also retry a 409 (for a forced
+        apply a 409 can only be an optimistic-concurrency race inside the server)."""
         url = self.server + path
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
@@ -209,7 +216,8 @@ class Cluster:
                         % (self.server, method, path, self.context)) from None
             if status == 404 and ok_missing:
                 return None
-            if self.retry.should_retry(attempt, status=status):
+            if self.retry.should_retry(attempt, status=status) or (
+                    retry_conflict and status == 409 and attempt < self.retry.attempts):
                 ra = resp.headers.get("Retry-After")
                 if ra is None:
                     ra = _status_retry_after(resp.data)
@@ -246,6 +254,10 @@ class Cluster:
             text = ("%s: forbidden (403): %s. The identity of context '%s' needs "
                     "cluster-admin rights to join the cluster." % (target, message,
                                                                    self.context))
+        elif status == 409 and method == "PATCH":
+            text = ("%s: conflict (409): %s. Another field manager owns these fields; apply "
+                    "with force to take them over, or remove the other tool's changes."
+                    % (target, message))
         elif status in TRANSIENT_STATUSES:
             text = ("%s: the API server at %s kept failing (HTTP %s: %s) after %d attempts. "
                     "Retry later; if it persists, check the API server's health."
@@ -319,7 +331,8 @@ class Cluster:
         query = {"fieldManager": field_manager, "force": "true" if force else "false"}
         # JSON is YAML, so the apply-patch+yaml content type takes a JSON body.
         return self.request("PATCH", path, body=obj, query=query,
-                            content_type="application/apply-patch+yaml", what=what)
+                            content_type="application/apply-patch+yaml", what=what,
+                            retry_conflict=force)
 
     def delete(self, api_version, plural, name, namespace=None):
         """Delete one object (dependents in the background). False if already gone."""

@@ -253,3 +253,18 @@ def test_unreachable_server_fails_fast_with_fix():
     assert msg.startswith("cannot reach the API server at http://127.0.0.1:%d: " % port)
     assert "connection refused" in msg and "kubectl --context ctx" in msg
     assert cluster.request_count == 3 and len(sleeps) == 2
+
+
+def test_conflict_on_forced_apply_is_retried_but_not_on_plain_apply(stub_cluster):
+    conflict = (409, {}, _status(409, "Conflict", "Apply failed with 1 conflict: conflict "
+                                                  "with \"kubectl\": .data.k"))
+    obj = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "c", "namespace": "ns"}}
+    stub, cluster, sleeps = stub_cluster([conflict, (200, {}, obj)])
+    assert cluster.apply(obj) == obj and cluster.request_count == 2
+    stub2, cluster2, _ = stub_cluster([conflict])
+    with pytest.raises(ApiError) as e:
+        cluster2.apply(obj, force=False)
+    assert cluster2.request_count == 1 and e.value.status == 409
+    assert "ConfigMap ns/c: conflict" in e.value.message and "kubectl" in e.value.message
+    assert "force=false" in stub2.seen[0][1]
