@@ -8,7 +8,8 @@ gives the objects as plain dicts, grouped in phases to apply in order (reference
 east-west gateway. Objects within a phase are independent of each other.
 
 Every object carries OWNER_LABELS(spec) and the network-id annotation, so remove and
-upgrade can prune exactly what we own (`MANAGED_BY_SELECTOR`, `kinds_for_prune()`).
+upgrade can prune exactly what we own (`owner_selector()` for one member,
+`MANAGED_BY_SELECTOR` for all of ours, `kinds_for_prune()`).
 Plain Python: no Kubernetes client, no YAML library.
 """
 
@@ -19,11 +20,12 @@ from typing import Dict, List, Optional
 from ..errors import InvalidInputError
 from ..versions import load_catalog
 from . import cni, config, crds, gateway, istiod, ztunnel
-from .meta import (MANAGED_BY_SELECTOR, NAMESPACE, kinds_for_prune, owner_labels, stamp)
+from .meta import (MANAGED_BY_SELECTOR, NAMESPACE, kinds_for_prune, owner_labels,
+                   owner_selector, stamp)
 from .profile import Profile
 
 __all__ = ["MemberSpec", "Phase", "render", "OWNER_LABELS", "MANAGED_BY_SELECTOR",
-           "kinds_for_prune", "NAMESPACE", "PHASES"]
+           "kinds_for_prune", "owner_selector", "NAMESPACE", "PHASES"]
 
 PHASES = ("crds", "namespace", "config", "istiod", "cni", "ztunnel", "gateway")
 

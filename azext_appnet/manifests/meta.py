@@ -68,6 +68,12 @@ def owner_labels(spec):
     }
 
 
+def owner_selector(network_name, member_name):
+    """The label selector of every object one member owns (for prune and remove)."""
+    return (f"{MANAGED_BY_SELECTOR},{NETWORK_LABEL}={network_name},"
+            f"{MEMBER_LABEL}={member_name}")
+
+
 def owner_annotations(spec):
     # The ARM id is too long for a label value (63 characters), so it is an annotation.
     return {NETWORK_ID_ANNOTATION: spec.network_id, VERSION_ANNOTATION: spec.version}

@@ -11,7 +11,7 @@ import pytest
 
 from azext_appnet.errors import InvalidInputError
 from azext_appnet.manifests import (MANAGED_BY_SELECTOR, NAMESPACE, OWNER_LABELS, MemberSpec,
-                                    Phase, kinds_for_prune, render)
+                                    Phase, kinds_for_prune, owner_selector, render)
 from azext_appnet.versions import load_catalog
 
 VERSIONS = load_catalog().names()
@@ -278,6 +278,7 @@ def test_every_object_carries_the_owner_labels_and_network_id(rendered):
     assert labels == {"app.kubernetes.io/managed-by": "az-appnet",
                       "appnet.azure.com/network": "net1", "appnet.azure.com/member": "m1"}
     assert MANAGED_BY_SELECTOR == "app.kubernetes.io/managed-by=az-appnet"
+    assert owner_selector("net1", "m1") == ",".join(f"{k}={v}" for k, v in labels.items())
     for o in objects(phases):
         md = o["metadata"]
         assert labels.items() <= md["labels"].items(), md["name"]
