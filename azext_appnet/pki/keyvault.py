@@ -54,8 +54,11 @@ def vault_url(key_vault):
 def _public_key_from_jwk(jwk):
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    if str(jwk.kty).upper().startswith("EC"):
-        if str(jwk.crv).upper() != "P-256":
+    def text(value):  # the SDK gives str-valued enums; str() of those is "KeyType.ec"
+        return str(getattr(value, "value", value) or "").upper()
+
+    if text(jwk.kty).startswith("EC"):
+        if text(jwk.crv) != "P-256":
             raise KeyStoreError(f"Key Vault key {jwk.kid} uses curve {jwk.crv}; appnet expects P-256.")
         return ec.EllipticCurvePublicNumbers(
             int.from_bytes(jwk.x, "big"), int.from_bytes(jwk.y, "big"), ec.SECP256R1()).public_key()
