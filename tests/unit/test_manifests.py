@@ -493,3 +493,13 @@ def test_manifests_package_imports_only_the_standard_library():
             else:
                 continue
             assert set(mods) <= allowed, (name, mods)
+
+
+def test_consecutive_versions_render_the_same_objects():
+    """An upgrade re-applies the same objects (only their content changes), so prune after
+    an upgrade removes nothing that the new version still needs."""
+    def identities(version):
+        return {(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
+                for o in objects(render(spec(version)))}
+    for older, newer in zip(VERSIONS, VERSIONS[1:]):
+        assert identities(older) == identities(newer)
