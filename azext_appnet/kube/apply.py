@@ -63,12 +63,13 @@ def apply_phases(cluster, phases, field_manager="az-appnet", parallelism=4, prog
                     if obj.get("kind") != "CustomResourceDefinition":
                         cluster.discovery.resolve(obj.get("apiVersion"), obj.get("kind"))
                 futures = [pool.submit(cluster.apply, obj, field_manager) for obj in wave]
-                failures = []
+                failures, live = [], []
                 for obj, fut in zip(wave, futures):
                     try:
-                        results.append(fut.result())
+                        live.append(fut.result())
                     except ClusterError as e:
                         failures.append(e)
+                results.extend(live)
                 if failures:
                     if len(failures) == 1:
                         raise failures[0]
@@ -76,19 +77,26 @@ def apply_phases(cluster, phases, field_manager="az-appnet", parallelism=4, prog
                         "%d objects of %s could not be applied: %s" % (
                             len(failures), _phase_name(phase),
                             "; ".join(f.message for f in failures)))
-                crds = [o for o in wave if o.get("kind") == "CustomResourceDefinition"]
+                crds = [o for o in live if o.get("kind") == "CustomResourceDefinition"]
                 if crds:
                     wait_established(cluster, crds, progress=progress)
     return results
 
 
 def wait_established(cluster, crds, timeout=60, progress=None):
-    """Wait until every CRD is Established and the API server serves its resource."""
+    """Wait until every CRD is Established and the API server serves its resource.
+    `crds` may be the objects as the server returned them from apply: those already
+    Established there (any re-apply) cost no further request."""
     say = progress or (lambda msg: None)
-    pending = {c["metadata"]["name"]: c for c in crds}
+    pending = {}
+    for c in crds:
+        if _condition(c, "Established"):
+            cluster.discovery.register_crd(c)
+        else:
+            pending[c["metadata"]["name"]] = c
     deadline = time.monotonic() + timeout
     delay = 0.05
-    while True:
+    while pending:
         for name in list(pending):
             live = cluster.get(CRD_API, "customresourcedefinitions", name)
             if live is not None and _condition(live, "Established"):
@@ -110,15 +118,16 @@ def wait_established(cluster, crds, timeout=60, progress=None):
         spec = crd["spec"]
         for v in spec.get("versions") or []:
             if v.get("served", True):
-                gvs.setdefault("%s/%s" % (spec["group"], v["name"]), spec["names"]["plural"])
-    for gv, plural in sorted(gvs.items()):
+                gvs.setdefault("%s/%s" % (spec["group"], v["name"]), set()).add(
+                    spec["names"]["plural"])
+    for gv, plurals in sorted(gvs.items()):
         delay = 0.05
-        while not cluster.discovery.served(gv, plural):
+        while not cluster.discovery.served(gv, plurals):
             if time.monotonic() >= deadline:
                 raise ClusterError(
-                    "the API server does not serve %s in %s %ds after its "
-                    "CustomResourceDefinition was applied. Check the API server's health."
-                    % (plural, gv, timeout))
+                    "the API server does not serve %s in %s %ds after their "
+                    "CustomResourceDefinitions were applied. Check the API server's health."
+                    % (", ".join(sorted(plurals)), gv, timeout))
             time.sleep(delay)
             delay = min(1.0, delay * 2)
     say("CustomResourceDefinitions established (%d)" % len(crds))

@@ -109,12 +109,15 @@ class Discovery:
             self._learned[api_version] = _index(resources)
         return doc is not None
 
-    def served(self, api_version, plural):
-        """Whether the server serves `plural` in api_version now (always asks)."""
+    def served(self, api_version, plurals):
+        """Whether the server serves every one of `plurals` (a name or a collection) in
+        api_version now. Always asks (one request)."""
+        if isinstance(plurals, str):
+            plurals = [plurals]
         self.refresh(api_version)
         with self._lock:
-            r = self._learned.get(api_version, {}).get(plural)
-        return r is not None and r.plural == plural
+            known = self._learned.get(api_version, {})
+            return all(p in known and known[p].plural == p for p in plurals)
 
     def register_crd(self, crd):
         """Learn the kinds a CustomResourceDefinition defines, for each served version."""
