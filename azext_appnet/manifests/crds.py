@@ -38,8 +38,6 @@ ISTIO_CRDS = [
      ["v1", "v1alpha1"], "v1alpha1"),
 ]
 
-ISTIO_GROUPS = sorted({c[0] for c in ISTIO_CRDS})
-
 _OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 

@@ -13,9 +13,12 @@ from .meta import ISTIOD_ADDRESS, LINUX_NODES, NAMESPACE, TRUST_DOMAIN, obj
 _DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 # §4.4: the `waypoint` template renders waypoints *and* east-west gateways (class
 # istio-east-west). It is an istiod Go template, copied byte for byte from the Istio chart
-# (manifests/charts/istio-control/istio-discovery/files/waypoint.yaml, istio/istio master
-# of the 1.30/1.31 era). The variables it uses (.InfrastructureLabels, .ControllerLabel,
-# .KubeVersion, omitNil, ...) are all known to istiod 1.29-1.31.
+# (manifests/charts/istio-control/istio-discovery/files/waypoint.yaml of istio/istio at
+# development commit 00db3114, the only copy available offline). It is shared by every
+# catalog version and NOT yet byte-checked against the 1.29.7 / 1.30.4 / 1.31.0 tags;
+# the fields and functions it uses (.InfrastructureLabels, .ControllerLabel, .KubeVersion,
+# omitNil, the east-west ISTIO_META_REQUESTED_NETWORK_VIEW) are those of ambient
+# multi-network istiod. To pin per version, add data/waypoint-<minor>.yaml and pick it here.
 _WAYPOINT_TEMPLATE_FILE = os.path.join(_DATA_DIR, "waypoint.yaml")
 
 
