@@ -54,3 +54,40 @@ def issue_workload_cert(cacerts, namespace, service_account, *, ttl=policy.WORKL
     cert = builder.sign(ca_key, hashes.SHA256())
     chain = cert.public_bytes(serialization.Encoding.PEM).decode() + cacerts["cert-chain.pem"]
     return WorkloadCert(cert, key, chain, identity)
+
+
+def verify_with_cryptography(leaf, intermediates, roots, now=None):
+    """Verify `leaf` to one of `roots` with cryptography's RFC 5280 path builder.
+
+    Returns the verified chain (leaf first); raises
+    `cryptography.x509.verification.VerificationError` when it does not verify. A client
+    verifier is used because workload certificates carry a SPIFFE URI, not a DNS name.
+    """
+    from cryptography.x509.verification import PolicyBuilder, Store
+
+    verifier = (PolicyBuilder().store(Store(list(roots)))
+                .time(now or datetime.datetime.now(datetime.timezone.utc))
+                .build_client_verifier())
+    return verifier.verify(leaf, list(intermediates)).chain
+
+
+def verify_with_openssl(root_pem, intermediate_pem, leaf_pem, workdir, extra_args=()):
+    """`openssl verify -CAfile root.pem -untrusted intermediate.pem leaf.pem`; returns (ok, output)."""
+    import os
+    import subprocess
+
+    paths = {}
+    for name, text in (("root.pem", root_pem), ("intermediate.pem", intermediate_pem), ("leaf.pem", leaf_pem)):
+        paths[name] = os.path.join(workdir, name)
+        with open(paths[name], "w") as handle:
+            handle.write(text)
+    proc = subprocess.run(
+        ["openssl", "verify", *extra_args, "-CAfile", paths["root.pem"], "-untrusted", paths["intermediate.pem"],
+         paths["leaf.pem"]],
+        capture_output=True, text=True, check=False)
+    output = (proc.stdout + proc.stderr).strip()
+    return proc.returncode == 0 and output.endswith(": OK"), output
+
+
+def pem_of(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode()

@@ -108,6 +108,10 @@ class KeyVaultSim:
         self.export_attempts = []
         #: Requests the emulator does not implement (a test should fail if any shows up).
         self.unsupported = []
+        #: Operations to refuse with 403, as a vault without the permission would:
+        #: "keys/create", "keys/get", "keys/sign", "keys/delete", "secrets/set",
+        #: "secrets/get", "secrets/delete", "purge".
+        self.forbidden_operations = set()
         self.keys = {}          # name -> [ _Key, ... ] (versions, newest last)
         self.deleted_keys = {}
         self.secrets = {}       # name -> [ dict(version, value, contentType, tags, attributes) ]
@@ -212,6 +216,9 @@ class KeyVaultSim:
             raise self._unsupported(method, path)
         collection, name, rest = parts[0], parts[1], parts[2:]
         last = rest[-1] if rest else None
+        if _operation(method, collection, last) in self.forbidden_operations:
+            raise _Reply(403, _error("Forbidden", f"The user, group or application does not have "
+                                                  f"{_operation(method, collection, last)} permission."))
         if last in ("export", "backup", "release") or (method == "POST" and collection == "secrets" and last == "backup"):
             self.export_attempts.append((method, path))
             raise _Reply(403, _error("Forbidden", "Operation not allowed: the key is not exportable."))
@@ -347,6 +354,15 @@ class _Reply(Exception):
     def __init__(self, status, body):
         super().__init__(status)
         self.status, self.body = status, body
+
+
+def _operation(method, collection, last):
+    if collection.startswith("deleted"):
+        return "purge" if method == "DELETE" else f"{collection[7:]}/get"
+    verbs = {"GET": "get", "PUT": "set", "DELETE": "delete"}
+    if method == "POST":
+        return f"{collection}/{last}"
+    return f"{collection}/{verbs.get(method, method.lower())}"
 
 
 def _error(code, message):
