@@ -1,0 +1,25 @@
+"""Small shared helpers."""
+import datetime
+import json
+import random
+import string
+
+_GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"   # the apiserver's generateName alphabet
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def deep_copy(obj):
+    # json round trip: faster than copy.deepcopy for JSON-shaped data.
+    return json.loads(json.dumps(obj))
+
+
+def random_suffix(n=5):
+    return "".join(random.choice(_GEN_CHARS) for _ in range(n))
+
+
+def random_token(n=32):
+    return "".join(random.SystemRandom().choice(string.ascii_lowercase + string.digits)
+                   for _ in range(n))
