@@ -39,6 +39,10 @@ def parse_tags(values):
         try:
             parsed = json.loads(text)
         except ValueError:
+            if not text.endswith("}"):
+                raise InvalidArgumentValueError(
+                    f"Invalid --tags '{text}': the dictionary is not closed with '}}'.",
+                    "Write tags as key=value pairs, or as one dictionary {key:value}.") from None
             parsed = {}
             for pair in filter(None, (p.strip() for p in text[1:-1].split(","))):
                 key, sep, value = pair.partition(":")

@@ -205,6 +205,9 @@ class AppNet:
                 raise UsageError(
                     f"Member '{member}' has already joined with other settings.",
                     "Change a joined member with 'az appnet member update', or remove it and join again.")
+        # As the real service validates a join up front, a cluster that cannot join is refused
+        # before anything is recorded; the operation checks again when it runs.
+        _check_cluster_now(cluster, parent["id"])
         resource = res.new_member(
             parent, member, location, cluster,
             res.upgrade_profile(upgrade_mode, version, release_channel),
@@ -279,6 +282,14 @@ class AppNet:
         from .versions import load_catalog
         ids.check_location(location)
         return load_catalog().available_versions(kubernetes_version)
+
+
+def _check_cluster_now(cluster, network_id):
+    if not cluster.get("kubeconfig"):
+        return  # AKS credentials come from ARM inside the operation
+    from .kube import connect
+    from .operations.member_ops import check_cluster
+    check_cluster(connect(kubeconfig=cluster["kubeconfig"], context=cluster["context"]), network_id)
 
 
 def _check_key_vault(value):

@@ -37,9 +37,23 @@ def _reach(ctx):
     ctx.save()
 
 
-def _preflight(ctx):
+def check_cluster(cluster, network_id):
+    """Preflight plus what the data plane needs; raises ClusterError naming cause and fix."""
     from ..kube.preflight import preflight
-    facts = preflight(_cluster(ctx), _network(ctx)["id"])
+    facts = preflight(cluster, network_id)
+    if not facts["gatewayApi"]:
+        raise ClusterError(
+            f"The Gateway API CRDs are not installed on the cluster at {facts['server']}; the "
+            "east-west gateway is a Gateway API Gateway.",
+            "Install the standard channel of Gateway API ('kubectl apply --server-side -f "
+            "standard-install.yaml' from the kubernetes-sigs/gateway-api release for the AppNet "
+            "version; for AKS: az aks update --enable-gateway-api), then run the command again.",
+            code="GatewayApiMissing")
+    return facts
+
+
+def _preflight(ctx):
+    facts = check_cluster(_cluster(ctx), _network(ctx)["id"])
     ctx.props["cluster"].update(kubernetesVersion=facts["kubernetesVersion"], nodes=facts["nodes"],
                                 gatewayApi=facts["gatewayApi"])
     ctx.save()
@@ -89,12 +103,6 @@ def _spec(ctx):
 def _apply(ctx):
     from ..kube.apply import apply_phases, prune
     from ..manifests import kinds_for_prune, owner_selector, render
-    if not ctx.props["cluster"].get("gatewayApi"):
-        raise ClusterError(
-            "The Gateway API CRDs are not installed on the cluster; the east-west gateway needs them.",
-            "Install the standard channel of Gateway API (for example 'kubectl apply --server-side -f "
-            "standard-install.yaml' from the kubernetes-sigs/gateway-api release that 'az appnet "
-            "list-versions' names), then run the command again.", code="GatewayApiMissing")
     spec = _spec(ctx)
     phases = render(spec)
     cluster = _cluster(ctx)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine for appnet work: a virtualenv in .venv with the real azure-cli
+# from PyPI and everything the tests and the demo use, the extension's wheel in dist/,
+# and Azurite (npm) in node_modules/ when npm is present. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv" >&2
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.requirements.sha
+want=$(cat requirements-dev.txt setup.py | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> installing Python packages (azure-cli, kubernetes, ...)" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
+  .venv/bin/python -c "import azure.cli.core, kubernetes, kubernetes_validate, cryptography" 
+  echo "$want" > "$stamp"
+fi
+
+command -v kubectl >/dev/null || echo "note: kubectl is not on PATH; kubectl tests will be skipped" >&2
+command -v openssl >/dev/null || { echo "==> installing openssl" >&2; apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
+
+echo "==> building the extension wheel" >&2
+rm -rf build dist
+.venv/bin/python setup.py --quiet bdist_wheel >/dev/null 2>&1
+ls dist/appnet-*-py3-none-any.whl >&2
