@@ -37,7 +37,8 @@ def atomic_write(path, data, mode=0o600):
     directory, base = os.path.split(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=_TEMP_SUFFIX, dir=directory)
     try:
-        os.fchmod(fd, mode)  # mkstemp already creates 0600; say it explicitly
+        if hasattr(os, "fchmod"):  # POSIX; mkstemp already creates 0600, say it explicitly
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -8,6 +8,8 @@ import datetime
 import hashlib
 import re
 
+from ..errors import InvalidInputError
+
 #: Key types accepted by `--ca-key-type`. istiod and ztunnel accept both ECDSA and RSA
 #: signing CAs (reference §9.2); Ed25519 is left out because it is unconfirmed for a CA.
 KEY_TYPES = ("ec-p256", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -35,8 +37,6 @@ def rotate_after(not_before, not_after):
 
 
 def check_key_type(key_type):
-    from ..errors import InvalidInputError
-
     if key_type not in KEY_TYPES:
         raise InvalidInputError(
             f"Unsupported CA key type {key_type!r}.",

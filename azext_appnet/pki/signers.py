@@ -148,7 +148,8 @@ def sign_certificate(builder, signer, issuer_public_key=None):
     draft = builder.sign(_throwaway_key(signer.key_type), hashes.SHA256())
     tbs = draft.tbs_certificate_bytes
     tbs_elem, algorithm_identifier, _ = _der_elements(_sequence_content(draft.public_bytes(serialization.Encoding.DER)))
-    assert tbs_elem == tbs, "TBSCertificate is the first element of a certificate"
+    if tbs_elem != tbs:  # cannot happen with a well-formed certificate; never sign bytes we did not check
+        raise KeyStoreError("Internal error: could not locate the TBSCertificate in the draft certificate.")
 
     signature = signer.sign_digest(hashlib.sha256(tbs).digest())
     der = _der(0x30, tbs + algorithm_identifier + _der(0x03, b"\x00" + signature))
