@@ -116,6 +116,13 @@ class ApiServer:
             return opts.field_manager
         return (user_agent or "unknown").split("/")[0] or "unknown"
 
+    @staticmethod
+    def _has_generation(rt):
+        # Kinds whose registry strategy maintains metadata.generation (ConfigMaps, Secrets,
+        # Services... have none).
+        return rt.is_crd or rt.group in ("apps", "policy", "autoscaling", "apiextensions.k8s.io",
+                                         "admissionregistration.k8s.io")
+
     # ------------------------------------------------------------------------ defaults
     def _defaults(self, rt, obj, old):
         p = rt.plural
@@ -375,7 +382,8 @@ class ApiServer:
         if old is None:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now()
-            meta["generation"] = 1
+            if self._has_generation(rt):
+                meta["generation"] = 1
             for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
                 meta.pop(k, None)
             if has_status and subresource != "status" and rt.is_crd:
@@ -388,7 +396,8 @@ class ApiServer:
                     meta[k] = om[k]
                 else:
                     meta.pop(k, None)
-            meta["generation"] = om.get("generation", 1)
+            if "generation" in om:
+                meta["generation"] = om["generation"]
             if subresource == "status":
                 # A status write changes status only (and nothing else).
                 st = obj.get("status")
@@ -409,7 +418,8 @@ class ApiServer:
         self._defaults(rt, obj, old)
         opts.warnings = validation.validate(rt, obj, self.sim.version, opts.field_validation,
                                             old if subresource != "status" else None)
-        if old is not None and _spec_part(old, has_status) != _spec_part(obj, has_status):
+        if old is not None and "generation" in meta and \
+                _spec_part(old, has_status) != _spec_part(obj, has_status):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
         if manager is not None:
             ssa.track_update(old, obj, manager, self.node(rt), rt.api_version, subresource,

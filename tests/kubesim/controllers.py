@@ -1,0 +1,529 @@
+"""Controllers: what kube-controller-manager, a cloud provider and Istio would do to the
+objects we care about.
+
+They run as hooks after every stored write (under the store lock). Anything that should
+take time (workloads becoming ready, load balancers getting an address) goes through the
+Scheduler with the cluster's ready_delay; with ready_delay == 0 it happens at once, within
+the request that caused it, so tests never wait on timing.
+"""
+import base64
+import heapq
+import threading
+import time
+
+from .util import deep_copy, now
+
+APPS = "apps"
+GW = "gateway.networking.k8s.io"
+
+# Istio's gateway classes and the Service it creates for a Gateway of that class.
+ISTIO_CLASSES = {
+    "istio-east-west": ("{name}", "LoadBalancer"),
+    "istio": ("{name}-istio", "LoadBalancer"),
+    "istio-waypoint": ("{name}", "ClusterIP"),
+}
+
+
+class Scheduler:
+    """Runs callbacks after a delay on one background thread (or at once if delay <= 0)."""
+
+    def __init__(self, lock):
+        self.lock = lock
+        self.heap = []
+        self.seq = 0
+        self.cv = threading.Condition()
+        self.thread = None
+        self.running = False
+
+    def call_later(self, delay, fn):
+        if delay <= 0:
+            fn()
+            return
+        with self.cv:
+            self.seq += 1
+            heapq.heappush(self.heap, (time.monotonic() + delay, self.seq, fn))
+            self.cv.notify()
+
+    def start(self):
+        with self.cv:
+            if self.running:
+                return
+            self.running = True
+        self.thread = threading.Thread(target=self._run, name="kubesim-controllers",
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        with self.cv:
+            self.running = False
+            self.cv.notify()
+        if self.thread:
+            self.thread.join(5)
+            self.thread = None
+
+    def clear(self):
+        with self.cv:
+            self.heap = []
+
+    def _run(self):
+        while True:
+            with self.cv:
+                if not self.running:
+                    return
+                if not self.heap:
+                    self.cv.wait(1.0)
+                    continue
+                due = self.heap[0][0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self.cv.wait(min(wait, 1.0))
+                    continue
+                _, _, fn = heapq.heappop(self.heap)
+            with self.lock:
+                try:
+                    fn()
+                except Exception:      # a controller bug must not kill the loop
+                    import traceback
+                    traceback.print_exc()
+
+
+def _cond(ctype, status, reason, message="", generation=None):
+    c = {"type": ctype, "status": status, "reason": reason, "message": message,
+         "lastTransitionTime": now()}
+    if generation is not None:
+        c["observedGeneration"] = generation
+    return c
+
+
+def _same_conditions(a, b):
+    strip = lambda cs: [{k: v for k, v in c.items() if k not in ("lastTransitionTime",
+                                                                 "lastUpdateTime")}
+                        for c in cs or []]
+    return strip(a) == strip(b)
+
+
+def node_matches(node, pod_spec):
+    labels = node["metadata"].get("labels") or {}
+    for k, v in (pod_spec.get("nodeSelector") or {}).items():
+        if labels.get(k) != v:
+            return False
+    aff = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = aff.get("nodeSelectorTerms")
+    if terms:
+        return any(_term_matches(labels, t) for t in terms)
+    return True
+
+
+def _term_matches(labels, term):
+    for e in term.get("matchExpressions") or []:
+        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        has = k in labels
+        if op == "In" and not (has and labels[k] in vals):
+            return False
+        if op == "NotIn" and has and labels[k] in vals:
+            return False
+        if op == "Exists" and not has:
+            return False
+        if op == "DoesNotExist" and has:
+            return False
+        if op in ("Gt", "Lt"):
+            try:
+                lv, rv = int(labels.get(k)), int(vals[0])
+            except (TypeError, ValueError, IndexError):
+                return False
+            if (op == "Gt" and not lv > rv) or (op == "Lt" and not lv < rv):
+                return False
+    return True
+
+
+class Controllers:
+    def __init__(self, sim, api):
+        self.sim = sim
+        self.api = api
+        self.store = api.store
+        self.registry = api.registry
+        self.scheduler = Scheduler(self.store.lock)
+        self.never_ready = set()           # (group, plural, ns, name)
+        self._lb_next = 2
+
+    # ------------------------------------------------------------------------ plumbing
+    def _rt(self, group, plural):
+        return self.registry.lookup_plural_any_version(group, plural)
+
+    def _write_status(self, rt, cur, status):
+        if cur.get("status") == status:
+            return cur
+        new = deep_copy(cur)
+        new["status"] = status
+        return self.api.put_internal(rt, new, cur)
+
+    def _later(self, fn):
+        self.scheduler.call_later(self.sim.ready_delay, fn)
+
+    def _is_never_ready(self, rt, obj):
+        m = obj["metadata"]
+        return (rt.group, rt.plural, m.get("namespace", ""), m["name"]) in self.never_ready
+
+    def reconcile_all(self):
+        """Re-run every controller over the whole store (after restart, make_ready...)."""
+        with self.store.lock:
+            for key in list(self.store.list_keys()):
+                rt = self._rt(*key)
+                if rt is None:
+                    continue
+                for o in self.store.list(key):
+                    self.on_write(rt, o, o)
+
+    # ------------------------------------------------------------------------ dispatch
+    def on_write(self, rt, obj, old):
+        p, g = rt.plural, rt.group
+        if g == "" and p == "namespaces":
+            if old is None:
+                self._namespace_created(obj)
+        elif g == "" and p == "serviceaccounts":
+            self._fill_tokens_for_sa(obj)
+        elif g == "" and p == "secrets":
+            self._fill_token_secret(obj)
+        elif g == "" and p == "services":
+            self._service(rt, obj)
+            self._gateways_for_service(obj)
+        elif g == "" and p == "nodes":
+            if old is None or (old["metadata"].get("labels") != obj["metadata"].get("labels")):
+                self._all_daemonsets()
+        elif g == APPS and p in ("deployments", "replicasets"):
+            self._replicated(rt, obj)
+        elif g == APPS and p == "daemonsets":
+            self._daemonset(rt, obj)
+        elif g == "apiextensions.k8s.io" and p == "customresourcedefinitions":
+            self._crd(rt, obj)
+        elif g == GW and p == "gateways":
+            self._gateway(rt, obj)
+
+    def on_delete(self, rt, obj):
+        if rt.group == "apiextensions.k8s.io" and rt.plural == "customresourcedefinitions":
+            spec = obj.get("spec") or {}
+            key = (spec.get("group", ""), (spec.get("names") or {}).get("plural"))
+            for o in self.store.list(key):
+                final = deep_copy(o)
+                final["metadata"]["resourceVersion"] = str(self.store.next_rv())
+                self.store.remove(key, o["metadata"].get("namespace", ""),
+                                  o["metadata"]["name"], final)
+            self.registry.remove_crd(obj["metadata"]["name"])
+        elif rt.group == "" and rt.plural == "services":
+            self._gateways_for_service(obj)
+
+    # ------------------------------------------------------------------------ namespaces
+    def _namespace_created(self, ns):
+        name = ns["metadata"]["name"]
+        sa_rt, cm_rt = self._rt("", "serviceaccounts"), self._rt("", "configmaps")
+        self.api.create_internal(sa_rt, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                         "metadata": {"name": "default", "namespace": name}})
+        self.api.create_internal(cm_rt, {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kube-root-ca.crt", "namespace": name, "annotations": {
+                "kubernetes.io/description": "Contains a CA bundle that can be used to "
+                "verify the kube-apiserver when using internal endpoints such as the "
+                "internal service IP or kubernetes.default.svc. No other usage is "
+                "guaranteed across distributions of Kubernetes clusters."}},
+            "data": {"ca.crt": self.sim.pki.ca_pem.decode()}})
+
+    def namespace_terminating(self, ns):
+        self._later(lambda: self._finish_namespace(ns["metadata"]["name"]))
+
+    def _finish_namespace(self, name):
+        cur = self.store.get(("", "namespaces"), "", name)
+        if cur is None or not cur["metadata"].get("deletionTimestamp"):
+            return
+        for key in list(self.store.list_keys()):
+            rt = self._rt(*key)
+            if rt is None or not rt.namespaced:
+                continue
+            for o in self.store.list(key, name):
+                live = self.store.get(key, name, o["metadata"]["name"])
+                if live is None:
+                    continue
+                if live["metadata"].get("finalizers"):
+                    # Objects with finalizers would block the namespace; the emulator has no
+                    # one to run them, so it drops them as a cluster admin forcing it would.
+                    live = deep_copy(live)
+                    live["metadata"]["finalizers"] = []
+                self.api.delete_object(rt, live, "Background")
+        final = deep_copy(cur)
+        final["metadata"]["resourceVersion"] = str(self.store.next_rv())
+        final["spec"] = {"finalizers": []}
+        self.store.remove(("", "namespaces"), "", name, final)
+
+    # ------------------------------------------------------------------------ tokens
+    def _fill_tokens_for_sa(self, sa):
+        ns = sa["metadata"]["namespace"]
+        for s in self.store.list(("", "secrets"), ns):
+            self._fill_token_secret(s)
+
+    def _fill_token_secret(self, secret):
+        if secret.get("type") != "kubernetes.io/service-account-token":
+            return
+        meta = secret["metadata"]
+        ann = meta.get("annotations") or {}
+        sa_name = ann.get("kubernetes.io/service-account.name")
+        sa = self.store.get(("", "serviceaccounts"), meta["namespace"], sa_name)
+        if sa is None:
+            return
+        data = secret.get("data") or {}
+        if data.get("token") and ann.get("kubernetes.io/service-account.uid") == \
+                sa["metadata"]["uid"]:
+            return
+        new = deep_copy(secret)
+        token = self.sim.authn.legacy_token(sa, meta["name"])
+        new.setdefault("data", {}).update({
+            "token": base64.b64encode(token.encode()).decode(),
+            "ca.crt": base64.b64encode(self.sim.pki.ca_pem).decode(),
+            "namespace": base64.b64encode(meta["namespace"].encode()).decode()})
+        new["metadata"].setdefault("annotations", {})[
+            "kubernetes.io/service-account.uid"] = sa["metadata"]["uid"]
+        self.api.put_internal(self._rt("", "secrets"), new, secret)
+
+    # ------------------------------------------------------------------------ services
+    def _service(self, rt, svc):
+        spec = svc.get("spec") or {}
+        if spec.get("type") != "LoadBalancer":
+            if (svc.get("status") or {}).get("loadBalancer", {}).get("ingress"):
+                self._write_status(rt, svc, {"loadBalancer": {}})
+            return
+        if (svc.get("status") or {}).get("loadBalancer", {}).get("ingress"):
+            return
+        key = (svc["metadata"]["namespace"], svc["metadata"]["name"])
+
+        def assign():
+            cur = self.store.get(("", "services"), *key)
+            if cur is None or (cur.get("spec") or {}).get("type") != "LoadBalancer" or \
+                    (cur.get("status") or {}).get("loadBalancer", {}).get("ingress"):
+                return
+            if self._is_never_ready(rt, cur):
+                return
+            ip = "172.18.%d.%d" % (self.sim.index % 256, self._lb_next)
+            self._lb_next += 1
+            self._write_status(rt, cur, {"loadBalancer": {
+                "ingress": [{"ip": ip, "ipMode": "VIP"}]}})
+        self._later(assign)
+
+    # ------------------------------------------------------------------------ workloads
+    def _replicated(self, rt, obj):
+        gen = obj["metadata"].get("generation", 1)
+        st = obj.get("status") or {}
+        want = self._replicated_status(rt, obj, ready=False)
+        if st.get("observedGeneration") != gen or st.get("replicas") != want.get("replicas"):
+            if self.sim.ready_delay > 0 or self._is_never_ready(rt, obj):
+                obj = self._write_status(rt, obj, want)
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+        def ready():
+            cur = self.store.get(rt.key, *key)
+            if cur is None or cur["metadata"].get("generation", 1) != gen or \
+                    self._is_never_ready(rt, cur):
+                return
+            self._write_status(rt, cur, self._replicated_status(rt, cur, ready=True))
+        if not self._is_never_ready(rt, obj):
+            self._later(ready)
+
+    def _replicated_status(self, rt, obj, ready):
+        spec = obj.get("spec") or {}
+        n = spec.get("replicas", 1)
+        gen = obj["metadata"].get("generation", 1)
+        old = obj.get("status") or {}
+        st = {"observedGeneration": gen, "replicas": n}
+        if rt.plural == "deployments":
+            st["updatedReplicas"] = n
+        if ready or n == 0:
+            if n:
+                st.update(readyReplicas=n, availableReplicas=n)
+            if rt.plural == "deployments":
+                conds = [_cond("Available", "True", "MinimumReplicasAvailable",
+                               "Deployment has minimum availability."),
+                         _cond("Progressing", "True", "NewReplicaSetAvailable",
+                               'ReplicaSet "%s" has successfully progressed.'
+                               % obj["metadata"]["name"])]
+            else:
+                conds = []
+        else:
+            if rt.plural == "deployments":
+                st["unavailableReplicas"] = n
+                conds = [_cond("Available", "False", "MinimumReplicasUnavailable",
+                               "Deployment does not have minimum availability."),
+                         _cond("Progressing", "True", "ReplicaSetUpdated",
+                               'ReplicaSet "%s" is progressing.' % obj["metadata"]["name"])]
+            else:
+                conds = []
+        if conds:
+            if _same_conditions(old.get("conditions"), conds):
+                conds = old["conditions"]
+            else:
+                for c in conds:
+                    c["lastUpdateTime"] = c["lastTransitionTime"]
+            st["conditions"] = conds
+        return st
+
+    def _all_daemonsets(self):
+        rt = self._rt(APPS, "daemonsets")
+        for ds in self.store.list(rt.key):
+            self._daemonset(rt, ds)
+
+    def _daemonset(self, rt, obj):
+        gen = obj["metadata"].get("generation", 1)
+        want = self._ds_status(obj, ready=False)
+        st = obj.get("status") or {}
+        if st.get("observedGeneration") != gen or \
+                st.get("desiredNumberScheduled") != want["desiredNumberScheduled"]:
+            if self.sim.ready_delay > 0 or self._is_never_ready(rt, obj):
+                obj = self._write_status(rt, obj, want)
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+        def ready():
+            cur = self.store.get(rt.key, *key)
+            if cur is None or cur["metadata"].get("generation", 1) != gen or \
+                    self._is_never_ready(rt, cur):
+                return
+            self._write_status(rt, cur, self._ds_status(cur, ready=True))
+        if not self._is_never_ready(rt, obj):
+            self._later(ready)
+
+    def _ds_status(self, obj, ready):
+        pod_spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        nodes = [n for n in self.store.list(("", "nodes")) if node_matches(n, pod_spec)]
+        n = len(nodes)
+        st = {"observedGeneration": obj["metadata"].get("generation", 1),
+              "desiredNumberScheduled": n, "currentNumberScheduled": n,
+              "numberMisscheduled": 0, "updatedNumberScheduled": n,
+              "numberReady": n if ready else 0}
+        if ready:
+            st["numberAvailable"] = n
+        elif n:
+            st["numberUnavailable"] = n
+        return st
+
+    # ------------------------------------------------------------------------ CRDs
+    def _crd(self, rt, crd):
+        self.registry.set_crd(crd)
+        spec = crd.get("spec") or {}
+        names = dict(spec.get("names") or {})
+        names.setdefault("singular", names.get("kind", "").lower())
+        names.setdefault("listKind", names.get("kind", "") + "List")
+        old = crd.get("status") or {}
+        conds = [_cond("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
+                 _cond("Established", "True", "InitialNamesAccepted",
+                       "the initial names have been accepted")]
+        if _same_conditions(old.get("conditions"), conds):
+            conds = old["conditions"]
+        stored = list(old.get("storedVersions") or [])
+        for v in spec.get("versions") or []:
+            if v.get("storage") and v.get("name") not in stored:
+                stored.append(v["name"])
+        self._write_status(rt, crd, {"acceptedNames": names, "conditions": conds,
+                                     "storedVersions": stored})
+
+    # ------------------------------------------------------------------------ gateways
+    def _gateway_service_name(self, gw):
+        cls = (gw.get("spec") or {}).get("gatewayClassName", "")
+        name = gw["metadata"]["name"]
+        if cls in ISTIO_CLASSES:
+            return ISTIO_CLASSES[cls][0].format(name=name)
+        ns = gw["metadata"]["namespace"]
+        for cand in ("%s-%s" % (name, cls), name):
+            if self.store.get(("", "services"), ns, cand) is not None:
+                return cand
+        return None
+
+    def _gateway(self, rt, gw):
+        cls = (gw.get("spec") or {}).get("gatewayClassName", "")
+        ns, name = gw["metadata"]["namespace"], gw["metadata"]["name"]
+        svc_name = self._gateway_service_name(gw)
+        if cls in ISTIO_CLASSES and self.store.get(("", "services"), ns, svc_name) is None:
+            self._create_gateway_service(gw, svc_name, ISTIO_CLASSES[cls][1])
+        self._gateway_status(rt, self.store.get(rt.key, ns, name))
+
+    def _create_gateway_service(self, gw, svc_name, svc_type):
+        spec = gw.get("spec") or {}
+        infra = spec.get("infrastructure") or {}
+        labels = dict(infra.get("labels") or {})
+        labels.update({"gateway.networking.k8s.io/gateway-name": gw["metadata"]["name"],
+                       "gateway.istio.io/managed": "istio.io-gateway-controller"})
+        ports = [{"name": "status-port", "port": 15021, "protocol": "TCP",
+                  "appProtocol": "tcp"}]
+        for lst in spec.get("listeners") or []:
+            if any(p["port"] == lst.get("port") for p in ports):
+                continue
+            ports.append({"name": lst.get("name") or "port-%s" % lst.get("port"),
+                          "port": lst.get("port"), "protocol": "TCP"})
+        svc = {"apiVersion": "v1", "kind": "Service", "metadata": {
+            "name": svc_name, "namespace": gw["metadata"]["namespace"], "labels": labels,
+            "annotations": dict(infra.get("annotations") or {}),
+            "ownerReferences": [{"apiVersion": gw["apiVersion"], "kind": "Gateway",
+                                 "name": gw["metadata"]["name"], "uid": gw["metadata"]["uid"],
+                                 "controller": True}]},
+            "spec": {"type": svc_type, "ports": ports, "selector": {
+                "gateway.networking.k8s.io/gateway-name": gw["metadata"]["name"]}}}
+        self.api.create_internal(self._rt("", "services"), svc)
+
+    def _gateways_for_service(self, svc):
+        rt = self._rt(GW, "gateways")
+        if rt is None:
+            return
+        ns = svc["metadata"]["namespace"]
+        for gw in self.store.list(rt.key, ns):
+            if self._gateway_service_name(gw) == svc["metadata"]["name"]:
+                self._gateway_status(rt, gw)
+
+    def _gateway_status(self, rt, gw):
+        if gw is None:
+            return
+        ns = gw["metadata"]["namespace"]
+        gen = gw["metadata"].get("generation", 1)
+        svc_name = self._gateway_service_name(gw)
+        svc = self.store.get(("", "services"), ns, svc_name) if svc_name else None
+        addresses = []
+        if svc is not None:
+            for ing in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") \
+                    or []:
+                if ing.get("ip"):
+                    addresses.append({"type": "IPAddress", "value": ing["ip"]})
+                elif ing.get("hostname"):
+                    addresses.append({"type": "Hostname", "value": ing["hostname"]})
+            if not addresses and (svc.get("spec") or {}).get("type") == "ClusterIP":
+                addresses.append({"type": "Hostname", "value": "%s.%s.svc.cluster.local"
+                                  % (svc_name, ns)})
+        for a in (gw.get("spec") or {}).get("addresses") or []:
+            if not addresses and a.get("value"):
+                addresses.append({"type": a.get("type", "IPAddress"), "value": a["value"]})
+        programmed = bool(addresses) and not self._is_never_ready(rt, gw)
+        if programmed:
+            pc = _cond("Programmed", "True", "Programmed",
+                       "Resource programmed, assigned to service(s) %s.%s.svc.cluster.local"
+                       % (svc_name, ns), gen)
+        else:
+            pc = _cond("Programmed", "False", "AddressNotAssigned",
+                       "Assigned to service(s) %s.%s.svc.cluster.local, but failed to assign "
+                       "to all requested addresses" % (svc_name, ns), gen)
+        conds = [_cond("Accepted", "True", "Accepted", "Resource accepted", gen), pc]
+        listeners = []
+        for lst in (gw.get("spec") or {}).get("listeners") or []:
+            lc = [_cond("Accepted", "True", "Accepted", "No errors found", gen),
+                  _cond("NoConflicts", "True", "NoConflicts", "No conflicts", gen),
+                  _cond("Programmed", "True" if programmed else "False",
+                        "Programmed" if programmed else "Pending", "", gen),
+                  _cond("ResolvedRefs", "True", "ResolvedRefs", "No errors found", gen)]
+            listeners.append({"name": lst.get("name"), "attachedRoutes": 0,
+                              "supportedKinds": [], "conditions": lc})
+        old = gw.get("status") or {}
+        if _same_conditions(old.get("conditions"), conds):
+            conds = old["conditions"]
+        st = {"addresses": addresses, "conditions": conds}
+        if listeners:
+            if [l.get("name") for l in old.get("listeners") or []] == \
+                    [l["name"] for l in listeners] and all(
+                        _same_conditions(a.get("conditions"), b["conditions"])
+                        for a, b in zip(old.get("listeners") or [], listeners)):
+                listeners = old["listeners"]
+            st["listeners"] = listeners
+        if not addresses:
+            st.pop("addresses")
+        self._write_status(rt, gw, st)

@@ -1,0 +1,173 @@
+"""Decoding of the protobuf request bodies kubectl sends for a few commands
+(`create namespace|configmap|secret|serviceaccount|role|...`, `create token`,
+`auth can-i`). Answers are always JSON, which kubectl accepts.
+
+Envelope: magic b"k8s\\0" + runtime.Unknown {1 TypeMeta{1 apiVersion, 2 kind}, 2 raw,
+3 contentEncoding, 4 contentType}; the raw bytes use the field numbers of the k8s.io/api
+generated.proto files, tabled below for the kinds concerned.
+"""
+import base64
+import datetime
+
+from .errors import ApiError
+
+MAGIC = b"k8s\x00"
+
+# field number -> (json name, type, message table or None, repeated)
+S, B, I, BOOL, M, MAP_SS, MAP_SB = "s", "b", "i", "bool", "m", "map_ss", "map_sb"
+
+TIME = {1: ("seconds", I, None, False), 2: ("nanos", I, None, False)}
+OWNER_REF = {1: ("kind", S, None, False), 3: ("name", S, None, False),
+             4: ("uid", S, None, False), 5: ("apiVersion", S, None, False),
+             6: ("controller", BOOL, None, False), 7: ("blockOwnerDeletion", BOOL, None, False)}
+OBJECT_META = {1: ("name", S, None, False), 2: ("generateName", S, None, False),
+               3: ("namespace", S, None, False), 5: ("uid", S, None, False),
+               6: ("resourceVersion", S, None, False), 7: ("generation", I, None, False),
+               8: ("creationTimestamp", "time", TIME, False),
+               11: ("labels", MAP_SS, None, False), 12: ("annotations", MAP_SS, None, False),
+               13: ("ownerReferences", M, OWNER_REF, True),
+               14: ("finalizers", S, None, True)}
+LABEL_SELECTOR_REQ = {1: ("key", S, None, False), 2: ("operator", S, None, False),
+                      3: ("values", S, None, True)}
+LABEL_SELECTOR = {1: ("matchLabels", MAP_SS, None, False),
+                  2: ("matchExpressions", M, LABEL_SELECTOR_REQ, True)}
+OBJECT_REF = {1: ("kind", S, None, False), 2: ("namespace", S, None, False),
+              3: ("name", S, None, False), 4: ("uid", S, None, False),
+              5: ("apiVersion", S, None, False), 6: ("resourceVersion", S, None, False),
+              7: ("fieldPath", S, None, False)}
+POLICY_RULE = {1: ("verbs", S, None, True), 2: ("apiGroups", S, None, True),
+               3: ("resources", S, None, True), 4: ("resourceNames", S, None, True),
+               5: ("nonResourceURLs", S, None, True)}
+SUBJECT = {1: ("kind", S, None, False), 2: ("apiGroup", S, None, False),
+           3: ("name", S, None, False), 4: ("namespace", S, None, False)}
+ROLE_REF = {1: ("apiGroup", S, None, False), 2: ("kind", S, None, False),
+            3: ("name", S, None, False)}
+RESOURCE_ATTRS = {1: ("namespace", S, None, False), 2: ("verb", S, None, False),
+                  3: ("group", S, None, False), 4: ("version", S, None, False),
+                  5: ("resource", S, None, False), 6: ("subresource", S, None, False),
+                  7: ("name", S, None, False)}
+NON_RESOURCE_ATTRS = {1: ("path", S, None, False), 2: ("verb", S, None, False)}
+
+KINDS = {
+    "Namespace": {1: ("metadata", M, OBJECT_META, False),
+                  2: ("spec", M, {1: ("finalizers", S, None, True)}, False)},
+    "ConfigMap": {1: ("metadata", M, OBJECT_META, False), 2: ("data", MAP_SS, None, False),
+                  3: ("binaryData", MAP_SB, None, False), 4: ("immutable", BOOL, None, False)},
+    "Secret": {1: ("metadata", M, OBJECT_META, False), 2: ("data", MAP_SB, None, False),
+               3: ("type", S, None, False), 4: ("stringData", MAP_SS, None, False),
+               5: ("immutable", BOOL, None, False)},
+    "ServiceAccount": {1: ("metadata", M, OBJECT_META, False),
+                       2: ("secrets", M, OBJECT_REF, True),
+                       3: ("imagePullSecrets", M, {1: ("name", S, None, False)}, True),
+                       4: ("automountServiceAccountToken", BOOL, None, False)},
+    "TokenRequest": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
+        1: ("audiences", S, None, True), 4: ("expirationSeconds", I, None, False),
+        3: ("boundObjectRef", M, {1: ("kind", S, None, False), 2: ("apiVersion", S, None, False),
+                                  3: ("name", S, None, False), 4: ("uid", S, None, False)},
+            False)}, False)},
+    "SelfSubjectAccessReview": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
+        1: ("resourceAttributes", M, RESOURCE_ATTRS, False),
+        2: ("nonResourceAttributes", M, NON_RESOURCE_ATTRS, False)}, False)},
+    "SelfSubjectRulesReview": {1: ("metadata", M, OBJECT_META, False),
+                               2: ("spec", M, {1: ("namespace", S, None, False)}, False)},
+    "SelfSubjectReview": {1: ("metadata", M, OBJECT_META, False)},
+    "Role": {1: ("metadata", M, OBJECT_META, False), 2: ("rules", M, POLICY_RULE, True)},
+    "ClusterRole": {1: ("metadata", M, OBJECT_META, False), 2: ("rules", M, POLICY_RULE, True),
+                    3: ("aggregationRule", M, {1: ("clusterRoleSelectors", M, LABEL_SELECTOR,
+                                                   True)}, False)},
+    "RoleBinding": {1: ("metadata", M, OBJECT_META, False), 2: ("subjects", M, SUBJECT, True),
+                    3: ("roleRef", M, ROLE_REF, False)},
+    "ClusterRoleBinding": {1: ("metadata", M, OBJECT_META, False),
+                           2: ("subjects", M, SUBJECT, True), 3: ("roleRef", M, ROLE_REF, False)},
+}
+
+
+def _varint(buf, i):
+    shift = result = 0
+    while True:
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, i
+        shift += 7
+
+
+def _fields(buf):
+    """Yield (field number, wire type, value) of a message."""
+    i, n = 0, len(buf)
+    while i < n:
+        key, i = _varint(buf, i)
+        fno, wt = key >> 3, key & 7
+        if wt == 0:
+            v, i = _varint(buf, i)
+        elif wt == 1:
+            v, i = buf[i:i + 8], i + 8
+        elif wt == 2:
+            ln, i = _varint(buf, i)
+            v, i = buf[i:i + ln], i + ln
+        elif wt == 5:
+            v, i = buf[i:i + 4], i + 4
+        else:
+            raise ValueError("unsupported wire type %d" % wt)
+        yield fno, wt, v
+
+
+def _int(v):
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def decode_message(buf, table):
+    out = {}
+    for fno, wt, v in _fields(buf):
+        spec = table.get(fno)
+        if spec is None:
+            continue        # fields we do not table are dropped (status, etc.)
+        name, typ, sub, repeated = spec
+        if typ == S:
+            val = bytes(v).decode()
+        elif typ == B:
+            val = base64.b64encode(bytes(v)).decode()
+        elif typ == I:
+            val = _int(v)
+        elif typ == BOOL:
+            val = bool(v)
+        elif typ == M:
+            val = decode_message(v, sub)
+        elif typ == "time":
+            t = decode_message(v, sub)
+            val = datetime.datetime.fromtimestamp(t.get("seconds", 0), datetime.timezone.utc) \
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif typ in (MAP_SS, MAP_SB):
+            kv = {f: x for f, _, x in _fields(v)}
+            k = bytes(kv.get(1, b"")).decode()
+            raw = bytes(kv.get(2, b""))
+            out.setdefault(name, {})[k] = raw.decode() if typ == MAP_SS \
+                else base64.b64encode(raw).decode()
+            continue
+        else:
+            continue
+        if repeated:
+            out.setdefault(name, []).append(val)
+        elif val not in ("", 0, False, {}) or typ == M:
+            # Go's generated marshallers write zero values of non-pointer fields; JSON
+            # would omit them, so drop them here.
+            out[name] = val
+    return out
+
+
+def decode(body):
+    """Protobuf request body -> JSON-shaped object (raises 415 for untabled kinds)."""
+    if not body.startswith(MAGIC):
+        raise ApiError(400, "BadRequest", "protobuf body without the k8s magic prefix")
+    unknown = {f: v for f, _, v in _fields(body[4:])}
+    tm = {f: bytes(v).decode() for f, _, v in _fields(unknown.get(1, b""))}
+    api_version, kind = tm.get(1, ""), tm.get(2, "")
+    table = KINDS.get(kind)
+    if table is None:
+        raise ApiError(415, "UnsupportedMediaType", "kubesim cannot decode protobuf bodies "
+                       "of kind %r (send JSON)" % kind)
+    obj = decode_message(unknown.get(2, b""), table)
+    obj["apiVersion"], obj["kind"] = api_version, kind
+    obj.setdefault("metadata", {})
+    return obj

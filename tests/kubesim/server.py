@@ -1,0 +1,62 @@
+"""HTTPS transport: a threaded HTTP/1.1 server (one thread per connection, keep-alive),
+TLS handshakes done in the connection's thread so a slow or silent client never blocks
+the accept loop, and every open connection tracked so stop() really closes them."""
+import http.server
+import socket
+import socketserver
+import threading
+
+from .handler import KubeHandler
+
+
+class HTTPSServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, addr, sim, ssl_ctx):
+        self.sim = sim
+        self.ssl_ctx = ssl_ctx
+        self.conns = set()
+        self.conns_lock = threading.Lock()
+        super().__init__(addr, KubeHandler)
+
+    def finish_request(self, request, client_address):
+        try:
+            request.settimeout(30)
+            tls = self.ssl_ctx.wrap_socket(request, server_side=True)
+            tls.settimeout(None)
+        except (OSError, ValueError):
+            try:
+                request.close()
+            except OSError:
+                pass
+            return
+        with self.conns_lock:
+            self.conns.add(tls)
+        try:
+            KubeHandler(tls, client_address, self)
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self.conns_lock:
+                self.conns.discard(tls)
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+    def shutdown_request(self, request):
+        try:
+            request.close()
+        except OSError:
+            pass
+
+    def close_all(self):
+        with self.conns_lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
