@@ -15,7 +15,6 @@ part in memory to sign with, and has no route that returns it.
 
 import base64
 import json
-import os
 import re
 import secrets
 import shutil

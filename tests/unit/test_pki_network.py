@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from azext_appnet.errors import ConflictError, InvalidInputError, KeyStoreError, NotFoundError
 from azext_appnet.pki import NetworkPKI
