@@ -192,3 +192,16 @@ def test_vault_names_and_urls():
     for bad in ("http://myvault.vault.azure.net", "1vault", "ab", "my_vault", "a--b"):
         with pytest.raises(InvalidInputError):
             vault_url(bad)
+
+
+def test_the_emulator_notices_an_attempt_to_get_a_key_out(kv):
+    # The proof above is only worth something if the emulator would catch an export.
+    from azure.core.exceptions import HttpResponseError
+    from azure.keyvault.keys import KeyClient
+
+    client = KeyClient(kv.url, StaticTokenCredential(kv.token), **kv.client_options())
+    client.create_ec_key("k", curve="P-256", exportable=False)
+    with pytest.raises(HttpResponseError):
+        client.backup_key("k")
+    with pytest.raises(AssertionError, match="export/backup/release attempted"):
+        kv.assert_no_private_key_returned()
