@@ -6,13 +6,24 @@ new rendering no longer has. Remove deletes what join applied and retires the CA
 finishes even when the cluster is gone.
 """
 
+import os
+
 from ..errors import AppNetError, ClusterError, InvalidInputError
 from ..model import ids
 from ..versions import load_catalog
 from .runner import Finished, Step
 from .network_ops import _public
 
+# How long a join or update waits for the data plane to become ready. CI pipelines may
+# bound it with APPNET_READY_TIMEOUT (seconds).
 READY_TIMEOUT_SECONDS = 600
+
+
+def _ready_timeout():
+    try:
+        return int(os.environ.get("APPNET_READY_TIMEOUT", READY_TIMEOUT_SECONDS))
+    except ValueError:
+        return READY_TIMEOUT_SECONDS
 
 
 def _network(ctx):
@@ -119,7 +130,7 @@ def _wait_ready(ctx):
     from ..kube.apply import wait_ready
     from ..manifests import render
     objects = [o for phase in render(_spec(ctx)) for o in phase.objects]
-    wait_ready(_cluster(ctx), objects, timeout=READY_TIMEOUT_SECONDS, progress=ctx.progress)
+    wait_ready(_cluster(ctx), objects, timeout=_ready_timeout(), progress=ctx.progress)
 
 
 def _finish(ctx):

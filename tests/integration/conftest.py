@@ -1,0 +1,43 @@
+"""Helpers for engine-level tests against emulated clusters."""
+
+import pytest
+
+from azext_appnet.engine import AppNet
+from tests.fixtures import gateway_api
+
+
+@pytest.fixture
+def engine(tmp_path, monkeypatch):
+    """An engine with its own config dir (state file and key store), printing nothing."""
+    monkeypatch.delenv("APPNET_STATE_PATH", raising=False)
+    messages = []
+    eng = AppNet(str(tmp_path / "azure"), progress=messages.append)
+    eng.messages = messages
+    return eng
+
+
+@pytest.fixture
+def clusters(kubesim):
+    """Factory of started emulated clusters with Gateway API installed, as AKS's add-on does."""
+    def make(n=1, gateway_api_crds=True, **kwargs):
+        sims = kubesim(n, **kwargs)
+        if gateway_api_crds:
+            for sim in sims:
+                gateway_api.install(sim)
+        return sims
+    return make
+
+
+@pytest.fixture
+def network(engine):
+    return engine.create_network("rg1", "net-01", "westus2")
+
+
+def join(engine, sim, member="member-01", **kwargs):
+    return engine.join_member("rg1", "net-01", member, kubeconfig=sim.kubeconfig_path,
+                              context=sim.context, **kwargs)
+
+
+def ours(sim, api_version, plural, namespace=None, member="member-01"):
+    return sim.list_objects(api_version, plural, namespace,
+                            label_selector=f"app.kubernetes.io/managed-by=az-appnet,appnet.azure.com/member={member}")
