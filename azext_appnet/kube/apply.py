@@ -162,7 +162,15 @@ def readiness(obj):
         return ok, "%d of %d pods ready" % (ready, desired)
     if kind == "Gateway":
         addrs = [a.get("value") for a in status.get("addresses") or [] if a.get("value")]
-        return bool(addrs), ("address %s" % ", ".join(addrs)) if addrs else "no address yet"
+        if not addrs:
+            return False, "no address yet"
+        # Istio lists the Service's address even while the load balancer is still
+        # pending; Programmed=False says so. No Programmed condition: addresses suffice.
+        for c in status.get("conditions") or []:
+            if c.get("type") == "Programmed" and c.get("status") != "True":
+                return False, "not programmed (%s)" % (c.get("message") or c.get("reason")
+                                                       or "no reason given")
+        return True, "address %s" % ", ".join(addrs)
     return True, ""
 
 

@@ -252,3 +252,49 @@ def test_two_clusters_in_parallel_keep_their_own_credentials(kubesim):
     assert not errors
     for s in sims:
         assert s.get_object("test.appnet.io/v1", "widgets", NS, "w1") is not None
+
+
+def gateway_api_crd():
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gateways.gateway.networking.k8s.io"},
+        "spec": {"group": "gateway.networking.k8s.io", "scope": "Namespaced",
+                 "names": {"kind": "Gateway", "plural": "gateways", "singular": "gateway",
+                           "listKind": "GatewayList"},
+                 "versions": [{"name": "v1", "served": True, "storage": True,
+                               "subresources": {"status": {}},
+                               "schema": {"openAPIV3Schema": {
+                                   "type": "object",
+                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def east_west_gateway():
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": _meta("istio-eastwestgateway", NS),
+            "spec": {"gatewayClassName": "istio-east-west", "listeners": [{
+                "name": "mesh", "port": 15008, "protocol": "HBONE",
+                "tls": {"mode": "Terminate"}}]}}
+
+
+def test_wait_for_gateway_address(kubesim):
+    sim = _one(kubesim)
+    sim.put_object(gateway_api_crd())      # a prerequisite the user installs, not ours
+    cluster = _connect(sim)
+    applied = apply_phases(cluster, phases() + [Phase("gateway", [east_west_gateway()])])
+    msgs = []
+    wait_ready(cluster, applied, timeout=30, poll=0.1, progress=msgs.append)
+    assert any(m.startswith("Gateway applink-system/istio-eastwestgateway ready (address ")
+               for m in msgs), msgs
+
+
+def test_gateway_without_address_is_named(kubesim):
+    sim = _one(kubesim)
+    sim.put_object(gateway_api_crd())
+    cluster = _connect(sim)
+    sim.never_ready("gateway.networking.k8s.io/v1", "gateways", NS, "istio-eastwestgateway")
+    applied = apply_phases(cluster, [Phase("ns", [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(NS)},
+        east_west_gateway()])])
+    with pytest.raises(ClusterError) as e:
+        wait_ready(cluster, applied, timeout=1, poll=0.2)
+    assert "Gateway applink-system/istio-eastwestgateway: " in e.value.message

@@ -138,6 +138,9 @@ def test_readiness_rules():
     assert readiness(gw) == (False, "no address yet")
     gw["status"]["addresses"] = [{"type": "IPAddress", "value": "10.0.0.7"}]
     assert readiness(gw) == (True, "address 10.0.0.7")
+    gw["status"]["conditions"] = [{"type": "Programmed", "status": "False",
+                                   "reason": "AddressNotAssigned"}]
+    assert readiness(gw) == (False, "not programmed (AddressNotAssigned)")
     assert readiness(_obj("ConfigMap", "c", "ns"))[0] is True
 
 
