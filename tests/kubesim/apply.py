@@ -269,7 +269,8 @@ def server_side_apply(live, applied, manager, force, node, api_version, subresou
         if (e["manager"], e["operation"], e["subresource"]) == (manager, "Apply", subresource):
             continue
         for p in new_set & e["set"]:
-            if value_at(live, p) != value_at(applied, p):
+            # List-item markers are shared freely; only leaf values can conflict.
+            if not p[-1].startswith("k:") and value_at(live, p) != value_at(applied, p):
                 conflicts.append((e, p))
     if conflicts and not force:
         msgs = ['conflict with "%s"%s: %s' % (e["manager"], " using " + e["apiVersion"]
@@ -314,7 +315,8 @@ def track_update(old, new, manager, node, api_version, subresource="", with_stat
     else:
         old_set = fieldset(old, node, with_status)
         new_set = fieldset(new, node, with_status)
-    changed = {p for p in new_set if p not in old_set or value_at(old, p) != value_at(new, p)}
+    changed = {p for p in new_set if p not in old_set or (
+        not p[-1].startswith("k:") and value_at(old, p) != value_at(new, p))}
     removed = old_set - new_set
     if changed or removed:
         mine = mgrs.entry(manager, "Update", subresource, api_version)

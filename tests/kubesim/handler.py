@@ -55,6 +55,9 @@ class KubeHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def version_string(self):
+        return "kubesim"
+
     def _body(self):
         te = (self.headers.get("Transfer-Encoding") or "").lower()
         if te == "chunked":
