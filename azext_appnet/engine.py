@@ -216,6 +216,11 @@ class AppNet:
             resource["properties"]["connectivityProfile"]["privateConnect"] = {
                 "subnetResourceId": private_connect_subnet}
         if existing is not None:
+            # A failed or interrupted join resumes: keep what its completed steps recorded.
+            kept = {k: v for k, v in existing["properties"].items() if k not in resource["properties"]}
+            resource["properties"].update(kept)
+            resource["properties"]["cluster"] = dict(existing["properties"].get("cluster", {}),
+                                                     **resource["properties"]["cluster"])
             resource["systemData"] = existing.get("systemData", resource["systemData"])
         return self._begin(resource, existing, "join", parameters, res.PROVISIONING, no_wait, MEMBER,
                            parent_id=parent["id"])
