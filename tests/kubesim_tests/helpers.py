@@ -12,9 +12,18 @@ needs_kubectl = pytest.mark.skipif(KUBECTL is None,
                                    reason="kubectl is not installed on this machine")
 
 
-def api_client(sim):
-    """A Python-client ApiClient built from the sim's kubeconfig, as a user would."""
-    return config.new_client_from_config(config_file=sim.kubeconfig_path, context=sim.context)
+def api_client(sim, retries=None):
+    """A Python-client ApiClient built from the sim's kubeconfig, as a user would.
+    retries=False turns off urllib3's own retries (of connection errors, and of 429/503
+    answers carrying Retry-After); it must be set before the client is built."""
+    if retries is None:
+        return config.new_client_from_config(config_file=sim.kubeconfig_path,
+                                             context=sim.context)
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=sim.kubeconfig_path, context=sim.context,
+                            client_configuration=cfg)
+    cfg.retries = retries
+    return client.ApiClient(cfg)
 
 
 def token_client(sim, token):

@@ -125,7 +125,10 @@ def test_gateway_not_programmed_while_never_ready(sim, api, v1):
 
 # ------------------------------------------------------------------------------- faults
 
-def test_injected_errors_carry_status_and_retry_after(sim, api):
+def test_injected_errors_carry_status_and_retry_after(sim):
+    # urllib3 (under the Python client) retries 429/503 answers that carry Retry-After,
+    # sleeping as told: turn that off to see the answers themselves.
+    api = api_client(sim, retries=False)
     sim.faults.set(error_rate=1.0, codes=(429,), retry_after=7)
     try:
         code, st = raw(api, "GET", "/api/v1/namespaces")
@@ -142,8 +145,7 @@ def test_injected_errors_carry_status_and_retry_after(sim, api):
 
 
 def test_dropped_connections_and_latency(sim):
-    api = api_client(sim)
-    api.configuration.retries = False
+    api = api_client(sim, retries=False)
     sim.faults.set(drop_rate=1.0)
     try:
         with pytest.raises(urllib3.exceptions.HTTPError):
@@ -169,8 +171,7 @@ def test_stop_restart_keeps_objects_reset_drops_them():
         v1.create_namespace({"metadata": {"name": "keep"}})
         port = sim.port
         sim.stop()
-        api = api_client(sim)
-        api.configuration.retries = False
+        api = api_client(sim, retries=False)
         with pytest.raises(urllib3.exceptions.HTTPError):
             raw(api, "GET", "/api/v1/namespaces")
         sim.start()
