@@ -48,7 +48,32 @@ RESOURCE_ATTRS = {1: ("namespace", S, None, False), 2: ("verb", S, None, False),
                   7: ("name", S, None, False)}
 NON_RESOURCE_ATTRS = {1: ("path", S, None, False), 2: ("verb", S, None, False)}
 
+INT_OR_STRING = {1: ("type", I, None, False), 2: ("intVal", I, None, False),
+                 3: ("strVal", S, None, False)}
+CONTAINER = {1: ("name", S, None, False), 2: ("image", S, None, False),
+             3: ("command", S, None, True), 4: ("args", S, None, True),
+             5: ("workingDir", S, None, False),
+             6: ("ports", M, {1: ("name", S, None, False), 2: ("hostPort", I, None, False),
+                              3: ("containerPort", I, None, False),
+                              4: ("protocol", S, None, False)}, True),
+             7: ("env", M, {1: ("name", S, None, False), 2: ("value", S, None, False)}, True),
+             14: ("imagePullPolicy", S, None, False)}
+POD_TEMPLATE = {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
+    2: ("containers", M, CONTAINER, True), 7: ("nodeSelector", MAP_SS, None, False),
+    8: ("serviceAccountName", S, None, False)}, False)}
+
 KINDS = {
+    # kubectl create deployment / service (the fields those commands set).
+    "Deployment": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
+        1: ("replicas", I, None, False), 2: ("selector", M, LABEL_SELECTOR, False),
+        3: ("template", M, POD_TEMPLATE, False)}, False)},
+    "Service": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
+        1: ("ports", M, {1: ("name", S, None, False), 2: ("protocol", S, None, False),
+                         3: ("port", I, None, False),
+                         4: ("targetPort", "intstr", INT_OR_STRING, False),
+                         5: ("nodePort", I, None, False)}, True),
+        2: ("selector", MAP_SS, None, False), 3: ("clusterIP", S, None, False),
+        4: ("type", S, None, False), 10: ("externalName", S, None, False)}, False)},
     "Namespace": {1: ("metadata", M, OBJECT_META, False),
                   2: ("spec", M, {1: ("finalizers", S, None, True)}, False)},
     "ConfigMap": {1: ("metadata", M, OBJECT_META, False), 2: ("data", MAP_SS, None, False),
@@ -134,8 +159,13 @@ def decode_message(buf, table):
             val = bool(v)
         elif typ == M:
             val = decode_message(v, sub)
+        elif typ == "intstr":
+            t = decode_message(v, sub)
+            val = t.get("strVal", "") if t.get("type") == 1 else t.get("intVal", 0)
         elif typ == "time":
             t = decode_message(v, sub)
+            if not t.get("seconds"):
+                continue        # the zero Time Go writes for an unset timestamp
             val = datetime.datetime.fromtimestamp(t.get("seconds", 0), datetime.timezone.utc) \
                 .strftime("%Y-%m-%dT%H:%M:%SZ")
         elif typ in (MAP_SS, MAP_SB):

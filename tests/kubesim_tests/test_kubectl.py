@@ -171,14 +171,16 @@ def test_get_watch_receives_events(sim):
 def test_wait_for_condition_and_delete(sim):
     ns = unique("wait")
     kubectl(sim, "create", "namespace", ns)
-    kubectl(sim, "create", "deployment", "d", "-n", ns, "--image=nginx", check=False)
-    if sim.get_object("apps/v1", "deployments", ns, "d") is None:
-        kubectl(sim, "apply", "-f", "-", stdin=json.dumps({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "d", "namespace": ns},
-            "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": {
-                "metadata": {"labels": {"app": "d"}},
-                "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
+    # kubectl sends this Deployment (and the Service below) as protobuf.
+    kubectl(sim, "create", "deployment", "d", "-n", ns, "--image=nginx", "--port=8080")
+    dep = sim.get_object("apps/v1", "deployments", ns, "d")
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    assert (c["image"], c["ports"][0]["containerPort"]) == ("nginx", 8080)
+    assert "creationTimestamp" not in dep["spec"]["template"]["metadata"]
+    kubectl(sim, "create", "service", "loadbalancer", "d", "-n", ns, "--tcp=443:8443")
+    svc = sim.get_object("v1", "services", ns, "d")
+    assert svc["spec"]["ports"][0]["targetPort"] == 8443
+    assert svc["status"]["loadBalancer"]["ingress"][0]["ip"]
     kubectl(sim, "wait", "--for=condition=Available", "deployment/d", "-n", ns,
             "--timeout=60s")
     kubectl(sim, "delete", "deployment", "d", "-n", ns, "--wait=true")
