@@ -189,8 +189,8 @@ class AppNet:
             raise ConflictError(
                 f"Application Network '{network}' is {res.state_of(parent)}; members can join only "
                 "a network whose provisioningState is Succeeded.",
-                f"Wait for it ('az appnet wait -g {resource_group} -n {network} --created') or run "
-                "'az appnet create' again to finish it.")
+                f"Wait for it ('az appnet wait -g {resource_group} -n {network} --updated') or run "
+                f"'{_last_command(parent)}' again to finish it.")
         location = ids.check_location(member_location) if member_location else parent["location"]
         parameters = {"cluster": cluster, "version": version, "upgradeMode": upgrade_mode,
                       "releaseChannel": release_channel, "eastWestGateway": east_west_gateway,
@@ -280,6 +280,77 @@ class AppNet:
         self._begin(dict(existing), existing, "remove", {}, res.DELETING, no_wait, MEMBER)
         return None
 
+    # ---- certificate authority -------------------------------------------------------------
+
+    def show_ca(self, resource_group, name):
+        """Roots and intermediates of the network: validity, due dates, fingerprints, never a key."""
+        network = self._get(self.network_id(resource_group, name),
+                            f"Application Network '{name}' in resource group '{resource_group}'")
+        described = Services(self.keys_dir, self.credential).pki(network).describe()
+        return dict(described, networkName=network["name"])
+
+    def rotate_member_ca(self, resource_group, network, member, no_wait=False):
+        """A new intermediate CA for the member, pushed to its cluster (operation `rotateCa`)."""
+        rid = self.member_id(resource_group, network, member)
+        existing = self._get(rid, f"Member '{member}' of Application Network '{network}'")
+        runner.ensure_idle(existing)
+        runner.ensure_idle(self._get(self.network_id(resource_group, network),
+                                     f"Application Network '{network}' in resource group '{resource_group}'"))
+        if not _resuming(existing, "rotateCa"):
+            _check_member_settled(existing, resource_group, network)
+        return self._begin(dict(existing), existing, "rotateCa", {}, res.UPDATING, no_wait, MEMBER)
+
+    def rotate_root_ca(self, resource_group, name, no_wait=False):
+        """Start a root rotation (operation `rotateRoot`): new root, both roots trusted by
+        every member, then every member on an intermediate signed by the new root."""
+        network = self._get(self.network_id(resource_group, name),
+                            f"Application Network '{name}' in resource group '{resource_group}'")
+        runner.ensure_idle(network)
+        if not _resuming(network, "rotateRoot"):
+            _check_network_settled(network, resource_group)
+        self._check_members_settled(network, resource_group)
+        return self._begin(dict(network), network, "rotateRoot", {}, res.UPDATING, no_wait, NETWORK)
+
+    def finish_root_rotation(self, resource_group, name, no_wait=False):
+        """End a root rotation (operation `finishRootRotation`): only the new root is trusted."""
+        network = self._get(self.network_id(resource_group, name),
+                            f"Application Network '{name}' in resource group '{resource_group}'")
+        runner.ensure_idle(network)
+        if not _resuming(network, "finishRootRotation"):
+            _check_network_settled(network, resource_group)
+            from .operations.ca_ops import stale_members
+            pki = Services(self.keys_dir, self.credential).pki(network)
+            if not pki.describe()["rootRotationInProgress"]:
+                raise UsageError(f"No root CA rotation is in progress on Application Network '{name}'.",
+                                 f"Start one with 'az appnet ca rotate -g {resource_group} -n {name}'.")
+            stale = stale_members(pki)
+            if stale:
+                raise ConflictError(
+                    f"The intermediate CA of {', '.join(stale)} is still signed by the old root CA; "
+                    "finishing the rotation now would leave those members untrusted.",
+                    f"Run 'az appnet ca rotate -g {resource_group} -n {name}' again to re-issue them, "
+                    "then finish the rotation.")
+        self._check_members_settled(network, resource_group)
+        return self._begin(dict(network), network, "finishRootRotation", {}, res.UPDATING, no_wait,
+                           NETWORK)
+
+    def _check_members_settled(self, network, resource_group):
+        """Every member cluster takes every step of a root rotation: none may be busy or half-done."""
+        unsettled = []
+        for member in self.store.list(MEMBER, parent_id=network["id"]):
+            runner.ensure_idle(member)
+            if res.state_of(member) != res.SUCCEEDED or not member["properties"].get("installedVersion"):
+                last = (member["properties"].get("operation") or {}).get("name")
+                unsettled.append(f"{member['name']} ({res.state_of(member)} after '{last}')")
+        if unsettled:
+            raise ConflictError(
+                f"Cannot rotate the root CA of Application Network '{network['name']}': members "
+                f"{', '.join(unsettled)} are not Succeeded, and every member must take each step of "
+                "a root rotation.",
+                "Run the last command of each of those members again (it resumes), or remove them "
+                f"('az appnet member remove -g {resource_group} --appnet-name {network['name']} "
+                "--member-name NAME'), then run this command again.")
+
     # ---- versions -------------------------------------------------------------------------
 
     @staticmethod
@@ -287,6 +358,43 @@ class AppNet:
         from .versions import load_catalog
         ids.check_location(location)
         return load_catalog().available_versions(kubernetes_version)
+
+
+_COMMAND_OF = {"create": "az appnet create", "update": "az appnet update", "delete": "az appnet delete",
+               "rotateRoot": "az appnet ca rotate", "finishRootRotation": "az appnet ca finish-rotation",
+               "join": "az appnet member join", "updateTags": "az appnet member update",
+               "remove": "az appnet member remove", "rotateCa": "az appnet member rotate-ca"}
+
+
+def _resuming(resource, operation_name):
+    """Whether `operation_name` is the resource's last operation and did not succeed (a re-run resumes it)."""
+    op = resource["properties"].get("operation") or {}
+    return op.get("name") == operation_name and op.get("status") != res.SUCCEEDED
+
+
+def _last_command(resource):
+    name = (resource["properties"].get("operation") or {}).get("name")
+    if resource["type"] == ids.MEMBER_TYPE and name == "update":
+        return "az appnet member update"
+    return _COMMAND_OF.get(name, name)
+
+
+def _check_network_settled(network, resource_group):
+    if res.state_of(network) != res.SUCCEEDED:
+        raise ConflictError(
+            f"Application Network '{network['name']}' is {res.state_of(network)} after "
+            f"'{_last_command(network)}'; its CA can change only when it is Succeeded.",
+            f"Run '{_last_command(network)} -g {resource_group} -n {network['name']}' again "
+            "to finish it (it resumes), then run this command again.")
+
+
+def _check_member_settled(member, resource_group, network):
+    if res.state_of(member) != res.SUCCEEDED or not member["properties"].get("installedVersion"):
+        raise ConflictError(
+            f"Member '{member['name']}' is {res.state_of(member)} after '{_last_command(member)}'; "
+            "its CA can be rotated only when the member has joined and is Succeeded.",
+            f"Run '{_last_command(member)} -g {resource_group} --appnet-name {network} --member-name "
+            f"{member['name']} ...' again to finish it (it resumes), then rotate its CA.")
 
 
 def _check_cluster_now(cluster, network_id):

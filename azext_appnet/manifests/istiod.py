@@ -174,6 +174,21 @@ def config_objects(spec, version, profile):
     ]
 
 
+# A hash of the public half of `cacerts` on istiod's pod template: a new intermediate or a
+# new trust bundle changes the template, so applying it rolls istiod onto the new material
+# (§9.5: restart istiod after each step of a rotation), while re-applying the same material
+# changes nothing. The key is left out of the hash: it changes whenever the cert does.
+CACERTS_HASH_ANNOTATION = "appnet.azure.com/cacerts-sha256"
+
+
+def cacerts_hash(cacerts):
+    import hashlib
+    digest = hashlib.sha256()
+    for name in ("ca-cert.pem", "cert-chain.pem", "root-cert.pem"):
+        digest.update(name.encode() + b"\0" + (cacerts.get(name) or "").encode() + b"\0")
+    return digest.hexdigest()
+
+
 def deployment(spec, version, profile):
     container = {
         "name": "discovery",
@@ -208,7 +223,8 @@ def deployment(spec, version, profile):
     pod = {
         "metadata": {"labels": dict(POD_LABELS),
                      "annotations": {"prometheus.io/port": "15014", "prometheus.io/scrape": "true",
-                                     "sidecar.istio.io/inject": "false"}},
+                                     "sidecar.istio.io/inject": "false",
+                                     CACERTS_HASH_ANNOTATION: cacerts_hash(spec.cacerts)}},
         "spec": {
             "serviceAccountName": ISTIOD,
             "nodeSelector": dict(LINUX_NODES),

@@ -97,18 +97,22 @@ def _certificates(ctx):
     ctx.save()
 
 
-def _spec(ctx):
+def member_spec(network, member, pki, version):
+    """What the member's objects are rendered from, at `version`, with the CA material now."""
     from ..manifests import MemberSpec
-    network = _network(ctx)
-    pki = ctx.services.pki(network)
-    connectivity = ctx.props["connectivityProfile"]
+    connectivity = member["properties"]["connectivityProfile"]
     return MemberSpec(
-        network_name=network["name"], network_id=network["id"], member_name=ctx.resource["name"],
-        cluster_id=ctx.resource["name"],
-        network=connectivity.get("network") or f"{ctx.resource['name']}-network",
-        mesh_id=network["name"], version=ctx.props["targetVersion"],
+        network_name=network["name"], network_id=network["id"], member_name=member["name"],
+        cluster_id=member["name"],
+        network=connectivity.get("network") or f"{member['name']}-network",
+        mesh_id=network["name"], version=version,
         east_west_gateway=connectivity["eastWestGateway"]["visibility"],
-        cacerts=pki.cacerts(ctx.resource["name"]), root_cert_pem=pki.root_pem())
+        cacerts=pki.cacerts(member["name"]), root_cert_pem=pki.root_pem())
+
+
+def _spec(ctx):
+    network = _network(ctx)
+    return member_spec(network, ctx.resource, ctx.services.pki(network), ctx.props["targetVersion"])
 
 
 def _apply(ctx):
