@@ -3,6 +3,7 @@ preflight checks.
 
 Modules, each with one job:
     config      kubeconfig -> server URL, TLS context, credential source
+    aks         AKS cluster by ARM resource id -> kubeconfig in memory (Entra token, no kubelogin)
     client      Cluster: raw REST with bounded retries, get/list/apply/delete
     discovery   kind -> plural/scope, with few discovery requests
     apply       apply_phases, wait_ready, prune
@@ -24,4 +25,14 @@ def connect(kubeconfig=None, context=None, timeout=10):
     return Cluster(load(kubeconfig, context), timeout=timeout)
 
 
-__all__ = ["connect"]
+def connect_aks(resource_id, credential, arm_endpoint=None, timeout=10, **kwargs):
+    """Open a Cluster for the AKS cluster `resource_id`: its facts and user kubeconfig are
+    fetched from Azure Resource Manager now with the azure-core TokenCredential
+    `credential` (default endpoint: public cloud) and kept in memory only. See kube.aks."""
+    from .aks import PUBLIC_ARM_ENDPOINT, connect_aks as _connect_aks
+
+    return _connect_aks(resource_id, credential, arm_endpoint or PUBLIC_ARM_ENDPOINT,
+                        timeout=timeout, **kwargs)
+
+
+__all__ = ["connect", "connect_aks"]

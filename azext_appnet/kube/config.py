@@ -76,18 +76,25 @@ def _read_contexts(paths):
             raise InvalidInputError(
                 "cannot read kubeconfig %s: %s. Pass a valid kubeconfig file with --kubeconfig."
                 % (path, getattr(e, "strerror", None) or type(e).__name__)) from None
-        if doc is None:
-            continue
-        if not isinstance(doc, dict):
-            raise InvalidInputError(
-                "kubeconfig %s is not a kubeconfig (a YAML mapping with clusters, users and "
-                "contexts). Pass a valid kubeconfig file with --kubeconfig." % path)
-        for ctx in doc.get("contexts") or []:
-            if isinstance(ctx, dict) and ctx.get("name") and ctx["name"] not in names:
-                names.append(ctx["name"])
-        if current is None and doc.get("current-context"):
-            current = doc["current-context"]
+        current = _collect_contexts(doc, path, names, current)
     return names, current
+
+
+def _collect_contexts(doc, where, names, current):
+    """Add the context names of one kubeconfig document to `names`; return the current
+    context (the one already found wins)."""
+    if doc is None:
+        return current
+    if not isinstance(doc, dict):
+        raise InvalidInputError(
+            "kubeconfig %s is not a kubeconfig (a YAML mapping with clusters, users and "
+            "contexts). Pass a valid kubeconfig file with --kubeconfig." % where)
+    for ctx in doc.get("contexts") or []:
+        if isinstance(ctx, dict) and ctx.get("name") and ctx["name"] not in names:
+            names.append(ctx["name"])
+    if current is None and doc.get("current-context"):
+        current = doc["current-context"]
+    return current
 
 
 def load(kubeconfig=None, context=None):
@@ -117,16 +124,70 @@ def load(kubeconfig=None, context=None):
             "context '%s' not found in kubeconfig %s. Contexts defined: %s. Pass one of them "
             "with --context." % (context, ", ".join(existing), ", ".join(names)))
 
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.kube_config import KubeConfigMerger
+
+    try:
+        merged = KubeConfigMerger(os.pathsep.join(existing)).config
+    except ConfigException as e:
+        raise InvalidInputError(
+            "kubeconfig %s, context '%s': %s. Fix the kubeconfig or pick another context with "
+            "--context." % (", ".join(existing), context, _scrub(str(e)))) from None
+    return _config_from(merged, context, ", ".join(existing))
+
+
+def load_dict(config_dict, context=None, source="in-memory kubeconfig", auth=None):
+    """A `ClusterConfig` from a kubeconfig document held in memory (e.g. one fetched from
+    Azure Resource Manager for an AKS cluster): nothing is read from or written to disk but
+    the short-lived copies of inline certificates, removed before this returns.
+
+    `context`: default the document's current-context. `source` names the document in
+    messages. `auth`, when given, replaces the credentials of the context's user: an object
+    with the kubernetes `Configuration` method `get_api_key_with_prefix(identifier,
+    alias=None)` returning the `Authorization` header value; the user entry's token, exec
+    plugin or auth-provider is then neither loaded nor run."""
+    import copy
+
+    names = []
+    current = _collect_contexts(config_dict, source, names, None)
+    if not names:
+        raise InvalidInputError("%s has no contexts." % source)
+    if context is None:
+        if not current:
+            raise InvalidInputError("%s has no current-context; contexts defined: %s."
+                                    % (source, ", ".join(names)))
+        context = current
+    if context not in names:
+        raise InvalidInputError("context '%s' not found in %s. Contexts defined: %s."
+                                % (context, source, ", ".join(names)))
+    doc = copy.deepcopy(config_dict)
+    if auth is not None:
+        user_name = next((c.get("context") or {}).get("user") for c in doc.get("contexts")
+                         if isinstance(c, dict) and c.get("name") == context)
+        for user in doc.get("users") or []:
+            if isinstance(user, dict) and user.get("name") == user_name:
+                user["user"] = {k: v for k, v in (user.get("user") or {}).items()
+                                if k in ("client-certificate", "client-certificate-data",
+                                         "client-key", "client-key-data")}
+    config = _config_from(doc, context, source)
+    if auth is not None:
+        config._auth = auth                 # pylint: disable=protected-access
+    return config
+
+
+def _config_from(config_dict, context, where):
+    """Load `context` of a kubeconfig document (dict or the client's ConfigNode) into a
+    private client Configuration and build the `ClusterConfig`. `where` names it in
+    messages."""
     # Imported here: the kubernetes package is slow to import and az loads us lazily.
     from kubernetes.client import Configuration
     from kubernetes.config.config_exception import ConfigException
-    from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+    from kubernetes.config.kube_config import KubeConfigLoader
 
     tmpdir = tempfile.mkdtemp(prefix="appnet-kube-")   # 0700, removed below
     try:
-        merged = KubeConfigMerger(os.pathsep.join(existing))
         # config_persister=None: a refreshed token is never written back to the file.
-        loader = KubeConfigLoader(config_dict=merged.config, active_context=context,
+        loader = KubeConfigLoader(config_dict=config_dict, active_context=context,
                                   config_base_path=None, temp_file_path=tmpdir)
         cfg = Configuration()
         loader.load_and_set(cfg)
@@ -134,17 +195,17 @@ def load(kubeconfig=None, context=None):
         if not server or server == "http://localhost":
             raise InvalidInputError(
                 "context '%s' of kubeconfig %s names no cluster server. Fix the cluster entry "
-                "of that context." % (context, ", ".join(existing)))
+                "of that context." % (context, where))
         ssl_context = _ssl_context(cfg) if server.startswith("https") else None
     except ConfigException as e:
         raise InvalidInputError(
             "kubeconfig %s, context '%s': %s. Fix the kubeconfig or pick another context with "
-            "--context." % (", ".join(existing), context, _scrub(str(e)))) from None
+            "--context." % (where, context, _scrub(str(e)))) from None
     except (OSError, ssl.SSLError) as e:
         raise InvalidInputError(
             "kubeconfig %s, context '%s': cannot load its TLS certificates (%s). Fix the "
             "certificate-authority / client-certificate / client-key entries."
-            % (", ".join(existing), context, getattr(e, "strerror", None) or type(e).__name__)
+            % (where, context, getattr(e, "strerror", None) or type(e).__name__)
         ) from None
     finally:
         # The client wrote inline certificates/keys here; they are in the SSL context now.
@@ -153,7 +214,7 @@ def load(kubeconfig=None, context=None):
     has_auth = bool(cfg.api_key) or cfg.refresh_api_key_hook is not None
     return ClusterConfig(
         server=server, ssl_context=ssl_context, context=context,
-        kubeconfig=", ".join(existing), proxy=cfg.proxy or None,
+        kubeconfig=where, proxy=cfg.proxy or None,
         server_hostname=cfg.tls_server_name or None,
         auth=cfg if has_auth else None)
 
