@@ -3,7 +3,6 @@
 import pytest
 
 from azext_appnet.engine import AppNet
-from tests.fixtures import gateway_api
 
 
 @pytest.fixture
@@ -14,18 +13,6 @@ def engine(tmp_path, monkeypatch):
     eng = AppNet(str(tmp_path / "azure"), progress=messages.append)
     eng.messages = messages
     return eng
-
-
-@pytest.fixture
-def clusters(kubesim):
-    """Factory of started emulated clusters with Gateway API installed, as AKS's add-on does."""
-    def make(n=1, gateway_api_crds=True, **kwargs):
-        sims = kubesim(n, **kwargs)
-        if gateway_api_crds:
-            for sim in sims:
-                gateway_api.install(sim)
-        return sims
-    return make
 
 
 @pytest.fixture
