@@ -2,8 +2,10 @@
 control API tests use to inspect objects, inject faults and flip readiness."""
 import itertools
 import os
+import shutil
 import tempfile
 import threading
+import weakref
 
 from . import rbac
 from .apiserver import ApiServer, Options
@@ -50,6 +52,9 @@ class KubeSim:
         self._thread = None
         self._stopping = False
         self._tmpdir = tempfile.mkdtemp(prefix="kubesim-%s-" % name)
+        # The kubeconfig must outlive stop() (tests point clients at a stopped cluster);
+        # the directory goes when the KubeSim is collected or the process exits.
+        weakref.finalize(self, shutil.rmtree, self._tmpdir, True)
         self.kubeconfig_path = os.path.join(self._tmpdir, "kubeconfig")
         self._seed()
 

@@ -89,6 +89,9 @@ class KubeHandler(http.server.BaseHTTPRequestHandler):
     # -------------------------------------------------------------------- responses
     def send_json(self, req, code, body, headers=None):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        # Recorded before the answer leaves, so a client that has its answer always finds
+        # its request in sim.requests.
+        self.server.sim._record(req.method, req.raw_path, code)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -103,7 +106,6 @@ class KubeHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if req.method != "HEAD":
             self.wfile.write(data)
-        self.server.sim._record(req.method, req.raw_path, code)
 
 
 class Dispatcher:
@@ -189,12 +191,12 @@ class Dispatcher:
         if head == "version":
             return self.reply(self.sim.version_info())
         if head in ("healthz", "livez", "readyz"):
+            self.sim._record(self.req.method, self.req.raw_path, 200)
             self.h.send_response(200)
             self.h.send_header("Content-Type", "text/plain")
             self.h.send_header("Content-Length", "2")
             self.h.end_headers()
             self.h.wfile.write(b"ok")
-            self.sim._record(self.req.method, self.req.raw_path, 200)
             return
         if head == "openapi":
             if parts[1:2] == ["v3"]:
@@ -393,12 +395,12 @@ class Dispatcher:
                     len(store.events) == store.events.maxlen
                 if too_old or last > store.rv:
                     initial = None
+        self.sim._record(req.method, req.raw_path, 200)
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Transfer-Encoding", "chunked")
         h.send_header("Cache-Control", "no-cache, private")
         h.end_headers()
-        self.sim._record(req.method, req.raw_path, 200)
 
         def emit(etype, obj):
             if as_table and etype != "ERROR" and etype != "BOOKMARK":
