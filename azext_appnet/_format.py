@@ -69,3 +69,25 @@ def versions_table(result):
                 ("Version", _na(version.get("version"))),
                 ("AvailableUpgrades", ", ".join(upgrades) if upgrades else "None")]))
     return rows
+
+
+def ca_show_table(result):
+    """One row per CA certificate: the root(s), then each member's intermediate."""
+    rows = []
+    for cert in result.get("roots") or []:
+        rows.append(_ca_row("Root (active)" if cert.get("active") else "Root (previous)", "", cert))
+    for cert in result.get("intermediates") or []:
+        rows.append(_ca_row("Intermediate", cert.get("member"), cert))
+    return rows
+
+
+def _ca_row(kind, member, cert):
+    return OrderedDict([
+        ("Kind", kind),
+        ("Member", _na(member)),
+        ("NotAfter", cert.get("notAfter")),
+        ("RotateAfter", cert.get("rotateAfter")),
+        ("RotationDue", cert.get("rotationDue")),
+        ("KeyType", cert.get("keyType")),
+        ("Sha256Fingerprint", cert.get("sha256Fingerprint")),
+    ])

@@ -173,3 +173,109 @@ examples:
   - name: Wait until a member is removed.
     text: az appnet member wait -g test_rg --appnet-name appnet-test-01 --member-name member-01 --deleted
 """
+
+helps["appnet member rotate-ca"] = """
+type: command
+short-summary: Rotate the intermediate CA of a member.
+long-summary: >-
+  Issues a new intermediate CA for the member, signed by the network's root CA, writes it to
+  Secret cacerts in applink-system on the member cluster and rolls istiod onto it (istiod's
+  pod template carries a hash of the CA material), then waits until istiod is ready. The root
+  does not change, so workload certificates issued by the old intermediate stay valid until
+  they expire (24 hours at most); ztunnel refreshes them at half-life. The old intermediate's
+  key is deleted. This is a long-running operation on the member: with --no-wait, follow it
+  with 'az appnet member wait ... --updated'. If it fails (for example the cluster is
+  unreachable), running it again resumes where it stopped.
+examples:
+  - name: Rotate the intermediate CA of a member.
+    text: az appnet member rotate-ca -g test_rg --appnet-name appnet-test-01 --member-name member-01
+  - name: Start the rotation and wait for it in a later pipeline step.
+    text: az appnet member rotate-ca -g test_rg --appnet-name appnet-test-01 --member-name member-01 --no-wait && az appnet member wait -g test_rg --appnet-name appnet-test-01 --member-name member-01 --updated
+"""
+
+helps["appnet ca"] = """
+type: group
+short-summary: Commands to inspect and rotate the certificate authorities of an Application Network.
+long-summary: >-
+  An Application Network has one root CA (12 months, due for rotation at 6); every member has
+  an intermediate CA signed by it (90 days, due at 45), which istiod uses to issue 24-hour
+  workload certificates. 'az appnet member rotate-ca' rotates one member's intermediate;
+  'az appnet ca rotate' then 'az appnet ca finish-rotation' rotate the root across all members.
+"""
+
+helps["appnet ca show"] = """
+type: command
+short-summary: Show the root and intermediate CAs of an Application Network.
+long-summary: >-
+  Validity, rotation due dates, key types, key locations and SHA-256 fingerprints (in the
+  format of 'openssl x509 -noout -fingerprint -sha256') of the root CA, of the previous root
+  during a root rotation, and of each member's intermediate CA, with the certificates in PEM.
+  Never shows a private key. Exits with code 3 when the Application Network does not exist.
+examples:
+  - name: Show the CAs of an Application Network.
+    text: az appnet ca show -g test_rg --appnet-name appnet-test-01
+  - name: One row per certificate, with due dates and fingerprints.
+    text: az appnet ca show -g test_rg -n appnet-test-01 -o table
+  - name: List the members whose intermediate CA is due for rotation.
+    text: az appnet ca show -g test_rg -n appnet-test-01 --query "intermediates[?rotationDue].member" -o tsv
+  - name: Save the active root certificate to a file.
+    text: az appnet ca show -g test_rg -n appnet-test-01 --query "roots[?active].certificatePem | [0]" -o tsv > root.pem
+"""
+
+helps["appnet ca rotate"] = """
+type: command
+short-summary: Start a rotation of the root CA of an Application Network.
+long-summary: >-
+  Follows Istio's multi-root procedure, each step applied to every member cluster before the
+  next one starts, because the clusters verify each other's certificates: (1) a new root CA is
+  created and every member trusts both the old and the new root (root-cert.pem in Secret
+  cacerts and ConfigMap istio-root-cert); (2) every member gets a new intermediate CA signed
+  by the new root. istiod is rolled after each step. The old root stays trusted until
+  'az appnet ca finish-rotation', so workloads keep talking while their certificates are
+  re-issued from the new intermediates (they live 24 hours and are refreshed at 12).
+  Every member must be Succeeded. If a member cluster cannot be reached, the command fails
+  naming it after finishing the others; make it reachable (or remove the member) and run the
+  command again: it resumes. Running it again while a rotation is open does not create
+  another root. This is a long-running operation on the Application Network: with
+  --no-wait, follow it with 'az appnet wait ... --updated' (or 'az appnet ca wait').
+examples:
+  - name: Start a root CA rotation.
+    text: az appnet ca rotate -g test_rg --appnet-name appnet-test-01
+  - name: Start it without waiting, then wait for it.
+    text: az appnet ca rotate -g test_rg -n appnet-test-01 --no-wait && az appnet wait -g test_rg -n appnet-test-01 --updated
+  - name: Check that the rotation is open and no member is left on the old root.
+    text: az appnet ca show -g test_rg -n appnet-test-01 --query '{inProgress:rootRotationInProgress, pending:intermediates[?!signedByActiveRoot].member}'
+"""
+
+helps["appnet ca finish-rotation"] = """
+type: command
+short-summary: Finish a rotation of the root CA so that only the new root is trusted.
+long-summary: >-
+  The last step of Istio's multi-root procedure: every member's trust bundle is set to the new
+  root alone, istiod is rolled, and the old root's key is deleted. Run it once workload
+  certificates issued before 'az appnet ca rotate' have expired (24 hours after it), or
+  connections that still use them fail; it warns when it runs earlier. It is a command of its
+  own, not a flag of 'az appnet ca rotate', because it is a separate long-running operation
+  that runs a day later, with its own preconditions (a rotation in progress, every
+  intermediate signed by the new root) and its own resume on failure. With --no-wait, follow
+  it with 'az appnet wait ... --updated' (or 'az appnet ca wait').
+examples:
+  - name: Finish the root CA rotation.
+    text: az appnet ca finish-rotation -g test_rg --appnet-name appnet-test-01
+  - name: Finish it without waiting, then wait for it.
+    text: az appnet ca finish-rotation -g test_rg -n appnet-test-01 --no-wait && az appnet ca wait -g test_rg -n appnet-test-01 --updated
+"""
+
+helps["appnet ca wait"] = """
+type: command
+short-summary: Place the CLI in a waiting state until a CA operation of the Application Network ends.
+long-summary: >-
+  The same as 'az appnet wait': 'az appnet ca rotate' and 'az appnet ca finish-rotation' are
+  long-running operations on the Application Network resource. A member's 'rotate-ca' is an
+  operation on the member: wait for it with 'az appnet member wait'.
+examples:
+  - name: Wait until a root rotation started with --no-wait has succeeded.
+    text: az appnet ca wait -g test_rg -n appnet-test-01 --updated
+  - name: The same with az appnet wait, polling every 5 seconds.
+    text: az appnet wait -g test_rg -n appnet-test-01 --updated --interval 5
+"""

@@ -61,7 +61,7 @@ def load_arguments(self, _):
         c.argument("max_items", arg_type=paging["max_items"])
         c.argument("next_token", arg_type=paging["next_token"])
 
-    for scope in ("appnet wait", "appnet member wait"):
+    for scope in ("appnet wait", "appnet member wait", "appnet ca wait"):
         with self.argument_context(scope, arg_group="Wait Condition") as c:
             c.argument("created", action="store_true",
                        help="Wait until created with 'provisioningState' at 'Succeeded'.")

@@ -1,7 +1,8 @@
 """The command table. Declarative only: handlers live in custom.py, imported on use."""
 
 from azext_appnet._format import (
-    appnet_list_table, member_list_table, member_show_table, appnet_show_table, versions_table)
+    appnet_list_table, member_list_table, member_show_table, appnet_show_table, ca_show_table,
+    versions_table)
 
 
 def load_command_table(self, _):
@@ -21,3 +22,12 @@ def load_command_table(self, _):
         g.custom_command("update", "update_member", supports_no_wait=True)
         g.custom_command("remove", "remove_member", supports_no_wait=True, confirmation=True)
         g.custom_command("wait", "wait_member")
+        # A long-running operation on the member: `az appnet member wait` follows it.
+        g.custom_command("rotate-ca", "rotate_member_ca", supports_no_wait=True)
+
+    with self.command_group("appnet ca", is_preview=True) as g:
+        g.custom_show_command("show", "show_ca", table_transformer=ca_show_table)
+        # Long-running operations on the network resource: `az appnet wait` follows them.
+        g.custom_command("rotate", "rotate_ca", supports_no_wait=True)
+        g.custom_command("finish-rotation", "finish_ca_rotation", supports_no_wait=True)
+        g.custom_command("wait", "wait_appnet")  # the same as `az appnet wait`: one resource

@@ -193,6 +193,24 @@ def wait_member(cmd, resource_group_name, appnet_name, member_name, created=Fals
         created, updated, deleted, exists, custom, interval, timeout)
 
 
+def rotate_member_ca(cmd, resource_group_name, appnet_name, member_name, no_wait=False):
+    return _call(cmd, "rotate_member_ca", resource_group_name, appnet_name, member_name, no_wait=no_wait)
+
+
+# ---- az appnet ca ------------------------------------------------------------------------
+
+def show_ca(cmd, resource_group_name, appnet_name):
+    return _call(cmd, "show_ca", resource_group_name, appnet_name)
+
+
+def rotate_ca(cmd, resource_group_name, appnet_name, no_wait=False):
+    return _call(cmd, "rotate_root_ca", resource_group_name, appnet_name, no_wait=no_wait)
+
+
+def finish_ca_rotation(cmd, resource_group_name, appnet_name, no_wait=False):
+    return _call(cmd, "finish_root_rotation", resource_group_name, appnet_name, no_wait=no_wait)
+
+
 def _wait(cmd, get, created, updated, deleted, exists, custom, interval, timeout):
     from azure.cli.core.azclierror import InvalidArgumentValueError
     from azext_appnet.engine import AppNet, view
