@@ -7,10 +7,21 @@ heavy modules (cryptography, kubernetes, Azure SDKs) load only when a step needs
 import os
 
 
+#: Azure Resource Manager of the public cloud. The az layer may pass its cloud's endpoint;
+#: APPNET_ARM_ENDPOINT overrides both (tests against an emulator, whose CA the standard
+#: REQUESTS_CA_BUNDLE variable then names).
+PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
+
+
 class Services:
-    def __init__(self, keys_dir, credential=None):
+    def __init__(self, keys_dir, credential=None, arm_endpoint=None):
         self.keys_dir = keys_dir
+        #: azure-core TokenCredential for Key Vault and ARM. None: for ARM (AKS members) the
+        #: Azure CLI's login through AzureCliCredential (see azure_credential); Key Vault
+        #: keeps its own default (pki).
         self.credential = credential
+        self.arm_endpoint = (os.environ.get("APPNET_ARM_ENDPOINT") or arm_endpoint
+                             or PUBLIC_ARM_ENDPOINT).rstrip("/")
 
     def pki(self, network):
         from ..pki import NetworkPKI
@@ -19,17 +30,30 @@ class Services:
                           credential=self.credential)
 
     def connect(self, member):
-        """A client for the member's API server, from the kubeconfig read now."""
-        from ..kube import connect
+        """A client for the member's API server: from the kubeconfig read now, or for an AKS
+        member joined by resource id, from the user kubeconfig fetched from ARM now (kept in
+        memory; an Entra cluster is reached with a token from the credential, no kubelogin).
+        ARM's view of an AKS cluster (Istio add-on, Windows-only pools, stopped) is checked
+        only by a join: update and remove must still reach a cluster that changed since."""
         cluster = member["properties"].get("cluster", {})
         if member["properties"].get("clusterType") == "AKS" and not cluster.get("kubeconfig"):
-            from ..errors import ClusterError
-            raise ClusterError(
-                "Joining AKS clusters by --member-resource-id needs Azure credentials for the "
-                "cluster, which this version cannot fetch yet.",
-                "Run 'az aks get-credentials' for the cluster and join it with "
-                "--kubeconfig FILE --context NAME --cluster-type Kubernetes.")
+            from ..kube.aks import connect_aks
+            operation = (member["properties"].get("operation") or {}).get("name")
+            return connect_aks(cluster.get("resourceId") or member["properties"].get(
+                "metadata", {}).get("resourceId"), self.azure_credential(),
+                self.arm_endpoint, check=operation == "join")
+        from ..kube import connect
         return connect(kubeconfig=cluster.get("kubeconfig"), context=cluster.get("context"))
+
+    def azure_credential(self):
+        """The credential given, else the Azure CLI's login (AzureCliCredential runs
+        'az account get-access-token'), which a detached --no-wait worker can use too."""
+        if self.credential is not None:
+            return self.credential
+        if getattr(self, "_cli_credential", None) is None:
+            from azure.identity import AzureCliCredential
+            self._cli_credential = AzureCliCredential(process_timeout=60)
+        return self._cli_credential
 
 
 def default_keys_dir(config_dir):
