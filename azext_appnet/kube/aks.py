@@ -329,6 +329,50 @@ class AksToken:
         return "AksToken(scope=%r, expires_on=%r)" % (self.scope, self.expires_on)
 
 
+class AzureCliTokenCredential:
+    """A TokenCredential backed by the Azure CLI's login: runs `az account get-access-token
+    --scope SCOPE`, as azure-identity's AzureCliCredential does, for when that package is
+    not installed (azure-cli from PyPI does not depend on it). For processes without an az
+    context, e.g. a detached --no-wait worker; `az` must be on PATH (AZURE_CONFIG_DIR is
+    inherited)."""
+
+    def __init__(self, timeout=60):
+        self.timeout = timeout
+
+    def get_token(self, *scopes, **kwargs):                        # noqa: ARG002
+        import json
+        import shutil
+        import subprocess
+        from azure.core.credentials import AccessToken
+        from azure.core.exceptions import ClientAuthenticationError
+
+        az = shutil.which("az")
+        if not az:
+            raise ClientAuthenticationError(message="the Azure CLI (az) is not on PATH")
+        try:
+            out = subprocess.run([az, "account", "get-access-token", "--output", "json",
+                                  "--scope", scopes[0]], capture_output=True, text=True,
+                                 timeout=self.timeout, check=False, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise ClientAuthenticationError(message="az account get-access-token failed: %s"
+                                            % type(e).__name__) from None
+        if out.returncode != 0:
+            first = next((line for line in out.stderr.splitlines() if line.strip()), "")
+            raise ClientAuthenticationError(message=_scrub(first.strip()[:300]) or
+                                            "az account get-access-token failed")
+        try:
+            data = json.loads(out.stdout)
+            expires = data.get("expires_on") or time.mktime(time.strptime(
+                data["expiresOn"].split(".")[0], "%Y-%m-%d %H:%M:%S"))
+            return AccessToken(data["accessToken"], int(expires))
+        except (ValueError, KeyError, TypeError):
+            raise ClientAuthenticationError(
+                message="az account get-access-token gave no token") from None
+
+    def __repr__(self):
+        return "AzureCliTokenCredential()"
+
+
 # ----------------------------------------------------------------------------- API
 
 def fetch_kubeconfig(resource_id, credential, arm_endpoint=PUBLIC_ARM_ENDPOINT,

@@ -46,13 +46,19 @@ class Services:
         return connect(kubeconfig=cluster.get("kubeconfig"), context=cluster.get("context"))
 
     def azure_credential(self):
-        """The credential given, else the Azure CLI's login (AzureCliCredential runs
-        'az account get-access-token'), which a detached --no-wait worker can use too."""
+        """The credential given, else the Azure CLI's login ('az account get-access-token',
+        through azure-identity's AzureCliCredential when installed -- azure-cli does not
+        depend on it -- else kube.aks.AzureCliTokenCredential), which a detached --no-wait
+        worker can use too."""
         if self.credential is not None:
             return self.credential
         if getattr(self, "_cli_credential", None) is None:
-            from azure.identity import AzureCliCredential
-            self._cli_credential = AzureCliCredential(process_timeout=60)
+            try:
+                from azure.identity import AzureCliCredential
+                self._cli_credential = AzureCliCredential(process_timeout=60)
+            except ImportError:
+                from ..kube.aks import AzureCliTokenCredential
+                self._cli_credential = AzureCliTokenCredential()
         return self._cli_credential
 
 

@@ -251,16 +251,19 @@ def test_no_entra_token_says_az_login(arm, sim):
     assert AKS_SCOPE in err.message and "az login" in err.recommendation
 
 
-def test_azure_cli_credential_without_login(arm, sim, tmp_path, monkeypatch):
-    """What a detached worker uses: the Azure CLI's login, here absent."""
+@pytest.mark.parametrize("kind", ["azure-identity", "built-in"])
+def test_azure_cli_login_missing(arm, sim, tmp_path, monkeypatch, kind):
+    """What a detached worker uses: the Azure CLI's login (here, nobody logged in), through
+    azure-identity's AzureCliCredential or our own when azure-identity is absent."""
     from azure.identity import AzureCliCredential
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "azure"))
     venv_bin = os.path.dirname(os.path.abspath(os.sys.executable))
     monkeypatch.setenv("PATH", venv_bin + os.pathsep + os.environ.get("PATH", ""))
     arm.add_cluster(AKS_ID, kubesim=sim)
-    err = _raises(ClusterError, lambda: connect_aks(AKS_ID, AzureCliCredential(), arm.url,
-                                                    **_opts(arm)))
+    cred = AzureCliCredential() if kind == "azure-identity" else aks.AzureCliTokenCredential()
+    err = _raises(ClusterError, lambda: connect_aks(AKS_ID, cred, arm.url, **_opts(arm)))
     assert "az login" in err.message + err.recommendation
+    assert arm.requests == []
 
 
 def test_arm_unreachable(arm, sim):
@@ -314,3 +317,19 @@ def test_mixed_pools_pass_and_all_problems_are_named_at_once(arm, sim):
     err = _raises(ClusterError, lambda: connect_aks(AKS_ID, cred, arm.url, **_opts(arm)))
     for fix in ("az aks start", "az aks mesh disable", "az aks nodepool add"):
         assert fix in err.recommendation
+
+
+def test_builtin_azure_cli_credential_takes_the_token_az_prints(arm, sim, tmp_path,
+                                                                 monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    az = bin_dir / "az"
+    # A stand-in `az` that prints what 'az account get-access-token -o json' prints.
+    az.write_text("#!/bin/sh\necho '{\"accessToken\": \"%s\", \"expires_on\": %d, "
+                  "\"tokenType\": \"Bearer\"}'\n" % (arm.token, int(time.time()) + 3600))
+    az.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir) + os.pathsep + os.environ.get("PATH", ""))
+    arm.add_cluster(AKS_ID, kubesim=sim)
+    cluster = connect_aks(AKS_ID, aks.AzureCliTokenCredential(), arm.url, **_opts(arm))
+    assert cluster.server_version() == "1.33"
+    assert [ok for _, _, _, ok in arm.requests] == [True, True]

@@ -64,11 +64,15 @@ def test_only_a_join_checks_arm_facts(arm, sim, tmp_path):
     assert services.connect(_member("remove")).server_version() == "1.33"
 
 
-def test_without_a_credential_the_azure_cli_login_is_used(tmp_path):
+def test_without_a_credential_the_azure_cli_login_is_used(tmp_path, monkeypatch):
+    import sys
     from azure.identity import AzureCliCredential
+    from azext_appnet.kube.aks import AzureCliTokenCredential
     services = Services(str(tmp_path))
     assert isinstance(services.azure_credential(), AzureCliCredential)
     assert services.credential is None          # Key Vault keeps its own default
+    monkeypatch.setitem(sys.modules, "azure.identity", None)   # azure-cli lacks it
+    assert isinstance(Services(str(tmp_path)).azure_credential(), AzureCliTokenCredential)
     given = TestCredential({})
     assert Services(str(tmp_path), given).azure_credential() is given
 
