@@ -102,3 +102,23 @@ def test_engine_joins_and_removes_an_aks_member(arm, sim, tmp_path, monkeypatch)
 
     engine.remove_member("rg1", "net-01", "aks-member")
     assert sim.get_object("apps/v1", "daemonsets", "applink-system", "ztunnel") is None
+
+
+def test_the_azure_cli_profile_credential_works_for_arm_and_entra(arm, sim, tmp_path):
+    """What the az layer passes: Profile(cli_ctx).get_login_credentials()[0], azure-cli's
+    CredentialAdaptor around an MSAL credential (faked here: no Entra on this machine)."""
+    from azure.cli.core.auth.credential_adaptor import CredentialAdaptor
+
+    entra = entra_user_token(sim)
+    asked = []
+
+    class FakeMsalCredential:
+        def acquire_token(self, scopes, **kwargs):
+            asked.append(tuple(scopes))
+            token = {arm.scope: arm.token, AKS_SCOPE: entra}[scopes[0]]
+            return {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+
+    arm.add_cluster(AKS_ID, kubesim=sim, aad=True)
+    services = Services(str(tmp_path), CredentialAdaptor(FakeMsalCredential()))
+    assert services.connect(_member()).server_version() == "1.33"
+    assert sorted(set(asked)) == sorted({(arm.scope,), (AKS_SCOPE,)})
