@@ -16,9 +16,8 @@ PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
 class Services:
     def __init__(self, keys_dir, credential=None, arm_endpoint=None):
         self.keys_dir = keys_dir
-        #: azure-core TokenCredential for Key Vault and ARM. None: for ARM (AKS members) the
-        #: Azure CLI's login through AzureCliCredential (see azure_credential); Key Vault
-        #: keeps its own default (pki).
+        #: azure-core TokenCredential for Key Vault and ARM. None: the Azure CLI's login
+        #: (see azure_credential).
         self.credential = credential
         self.arm_endpoint = (os.environ.get("APPNET_ARM_ENDPOINT") or arm_endpoint
                              or PUBLIC_ARM_ENDPOINT).rstrip("/")
@@ -26,8 +25,11 @@ class Services:
     def pki(self, network):
         from ..pki import NetworkPKI
         ca = network["properties"].get("certificateAuthority", {})
+        # Key Vault needs a credential; the pki package's own default (azure-identity's
+        # DefaultAzureCredential) is not installed with azure-cli, so hand it ours.
+        credential = self.azure_credential() if ca.get("keyVault") else None
         return NetworkPKI(network["id"], self.keys_dir, key_vault=ca.get("keyVault"),
-                          credential=self.credential)
+                          credential=credential)
 
     def connect(self, member):
         """A client for the member's API server: from the kubeconfig read now, or for an AKS
