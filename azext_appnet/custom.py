@@ -74,12 +74,36 @@ def _az_error(ex):
     return az.CLIInternalError(ex.message, ex.recommendation)
 
 
-def _call(cmd, method, *args, **kwargs):
+class _AzLoginCredential:
+    """The az login as an azure-core TokenCredential, fetched only when a token is asked for
+    (AKS members by resource id, Key Vault): joining a cluster by kubeconfig needs no login."""
+
+    def __init__(self, cli_ctx):
+        self._cli_ctx, self._credential = cli_ctx, None
+
+    def get_token(self, *scopes, **kwargs):
+        if self._credential is None:
+            from azure.cli.core._profile import Profile
+            from azure.core.exceptions import ClientAuthenticationError
+            try:
+                self._credential = Profile(cli_ctx=self._cli_ctx).get_login_credentials()[0]
+            except Exception:  # pylint: disable=broad-except
+                raise ClientAuthenticationError(message="not logged in to Azure") from None
+        return self._credential.get_token(*scopes, **kwargs)
+
+
+def _engine(cmd, progress=None):
     from azext_appnet.engine import AppNet
+    return AppNet(cmd.cli_ctx.config.config_dir, _subscription(cmd), progress=progress,
+                  credential=_AzLoginCredential(cmd.cli_ctx),
+                  arm_endpoint=cmd.cli_ctx.cloud.endpoints.resource_manager)
+
+
+def _call(cmd, method, *args, **kwargs):
     from azext_appnet.errors import AppNetError
     progress = _Progress(cmd) if kwargs.get("no_wait") is False else None
     try:
-        engine = AppNet(cmd.cli_ctx.config.config_dir, _subscription(cmd), progress=progress)
+        engine = _engine(cmd, progress)
         return getattr(engine, method)(*args, **kwargs)
     except AppNetError as ex:
         raise _az_error(ex) from None
@@ -213,7 +237,7 @@ def finish_ca_rotation(cmd, resource_group_name, appnet_name, no_wait=False):
 
 def _wait(cmd, get, created, updated, deleted, exists, custom, interval, timeout):
     from azure.cli.core.azclierror import InvalidArgumentValueError
-    from azext_appnet.engine import AppNet, view
+    from azext_appnet.engine import view
     from azext_appnet.errors import AppNetError
     from azext_appnet.operations.wait import Condition, wait_for
     if not any([created, updated, deleted, exists, custom]):
@@ -222,7 +246,7 @@ def _wait(cmd, get, created, updated, deleted, exists, custom, interval, timeout
     condition = Condition(created=created, updated=updated, deleted=deleted, exists=exists, custom=custom)
     progress = _Progress(cmd)
     try:
-        engine = AppNet(cmd.cli_ctx.config.config_dir, _subscription(cmd))
+        engine = _engine(cmd)
         wait_for(lambda: view(get(engine)), condition, interval=interval, timeout=timeout,
                  tick=lambda state: progress(f"Waiting: provisioningState {state or 'absent'}"))
     except AppNetError as ex:

@@ -35,14 +35,26 @@ def view(resource):
 
 
 class AppNet:
-    def __init__(self, config_dir, subscription=None, progress=None, credential=None):
+    def __init__(self, config_dir, subscription=None, progress=None, credential=None, arm_endpoint=None):
         self.subscription = subscription or ids.LOCAL_SUBSCRIPTION
         self.config_dir = config_dir
         self.store_path = default_state_path(config_dir)
         self.keys_dir = default_keys_dir(config_dir)
         self.progress = progress
         self.credential = credential
+        self.arm_endpoint = arm_endpoint
         self._store = None
+
+    def services(self):
+        return Services(self.keys_dir, self.credential, self.arm_endpoint)
+
+    def _check_cluster_now(self, cluster, network_id):
+        """Preflight before anything is recorded, through the same connection a join uses."""
+        from .operations.member_ops import check_cluster
+        probe = {"properties": {"clusterType": cluster["type"], "cluster": cluster,
+                                "metadata": {"resourceId": cluster.get("resourceId")},
+                                "operation": {"name": "join"}}}
+        check_cluster(self.services().connect(probe), network_id)
 
     @property
     def store(self):
@@ -68,10 +80,13 @@ class AppNet:
         op_id = saved["properties"]["operation"]["id"]
         if no_wait:
             log = os.path.join(self.config_dir, "appnet", "logs", f"{op_id}.log")
-            runner.spawn_worker(self.store_path, self.keys_dir, saved["id"], op_id, log)
+            # The worker has no az context: it reaches ARM and Key Vault with the Azure CLI's
+            # login, in the cloud the az layer named.
+            env = {"APPNET_ARM_ENDPOINT": self.arm_endpoint} if self.arm_endpoint else {}
+            runner.spawn_worker(self.store_path, self.keys_dir, saved["id"], op_id, log, env)
             return None
         steps = steps_for(saved, name)
-        services = Services(self.keys_dir, self.credential)
+        services = self.services()
         return view(runner.run(self.store, saved["id"], op_id, steps, services, self.progress))
 
     # ---- Application Networks -------------------------------------------------------------
@@ -207,7 +222,7 @@ class AppNet:
                     "Change a joined member with 'az appnet member update', or remove it and join again.")
         # As the real service validates a join up front, a cluster that cannot join is refused
         # before anything is recorded; the operation checks again when it runs.
-        _check_cluster_now(cluster, parent["id"])
+        self._check_cluster_now(cluster, parent["id"])
         resource = res.new_member(
             parent, member, location, cluster,
             res.upgrade_profile(upgrade_mode, version, release_channel),
@@ -286,7 +301,7 @@ class AppNet:
         """Roots and intermediates of the network: validity, due dates, fingerprints, never a key."""
         network = self._get(self.network_id(resource_group, name),
                             f"Application Network '{name}' in resource group '{resource_group}'")
-        described = Services(self.keys_dir, self.credential).pki(network).describe()
+        described = self.services().pki(network).describe()
         return dict(described, networkName=network["name"])
 
     def rotate_member_ca(self, resource_group, network, member, no_wait=False):
@@ -319,7 +334,7 @@ class AppNet:
         if not _resuming(network, "finishRootRotation"):
             _check_network_settled(network, resource_group)
             from .operations.ca_ops import stale_members
-            pki = Services(self.keys_dir, self.credential).pki(network)
+            pki = self.services().pki(network)
             if not pki.describe()["rootRotationInProgress"]:
                 raise UsageError(f"No root CA rotation is in progress on Application Network '{name}'.",
                                  f"Start one with 'az appnet ca rotate -g {resource_group} -n {name}'.")
@@ -395,14 +410,6 @@ def _check_member_settled(member, resource_group, network):
             "its CA can be rotated only when the member has joined and is Succeeded.",
             f"Run '{_last_command(member)} -g {resource_group} --appnet-name {network} --member-name "
             f"{member['name']} ...' again to finish it (it resumes), then rotate its CA.")
-
-
-def _check_cluster_now(cluster, network_id):
-    if not cluster.get("kubeconfig"):
-        return  # AKS credentials come from ARM inside the operation
-    from .kube import connect
-    from .operations.member_ops import check_cluster
-    check_cluster(connect(kubeconfig=cluster["kubeconfig"], context=cluster["context"]), network_id)
 
 
 def _check_key_vault(value):

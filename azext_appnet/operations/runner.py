@@ -181,13 +181,13 @@ def _end(ctx, state, error):
     return ctx.resource
 
 
-def spawn_worker(store_path, keys_dir, resource_id, operation_id, log_path):
+def spawn_worker(store_path, keys_dir, resource_id, operation_id, log_path, env=None):
     """Start a detached process that runs the operation (for --no-wait).
 
     The worker gets this process's sys.path, so it finds the extension and its
     dependencies wherever az installed them; it shares nothing else with the caller.
     """
-    env = dict(os.environ)
+    env = {**(env or {}), **os.environ}  # what the user set wins over our defaults
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     os.makedirs(os.path.dirname(log_path), mode=0o700, exist_ok=True)
     with open(log_path, "ab") as log:

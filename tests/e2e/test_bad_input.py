@@ -20,7 +20,8 @@ NET = ["-g", "rg1", "--appnet-name", "net-01"]
 def world(az_extension_dir, tmp_path_factory):
     """One network with one joined member, and clusters that cannot join for various reasons."""
     tmp = tmp_path_factory.mktemp("bad-input")
-    az = Az(az_extension_dir, tmp / "azure")
+    # No Azure login here; ARM is pointed at a closed loopback port so nothing leaves the machine.
+    az = Az(az_extension_dir, tmp / "azure", extra_env={"APPNET_ARM_ENDPOINT": "https://127.0.0.1:9"})
     sims = {}
     for name, kwargs, gateway in [("good", {}, True), ("spare", {}, True), ("old", {"version": "1.29"}, True),
                                   ("windows", {"nodes": [{"os": "windows"}]}, True),
@@ -94,6 +95,7 @@ CASES = [
     ("garbage-kubeconfig", join(kubeconfig=False, *["--kubeconfig", "{garbage}"]), "cannot be read"),
     ("bad-aks-id", join(kubeconfig=False, *["--member-resource-id", "/subscriptions/x/clusters/y"]),
      "Invalid --member-resource-id"),
+    ("aks-without-login", join(kubeconfig=False, *["--member-resource-id", AKS_ID]), "az login"),
     ("kubernetes-type-with-aks-id", join("--cluster-type", "Kubernetes", "--member-resource-id", AKS_ID),
      "cannot be used with --cluster-type Kubernetes"),
     ("bad-network-name", join("--network-name", "Bad_Net"), "Invalid --network-name"),
