@@ -103,6 +103,9 @@ def main():
                 ca.write_bytes(base64.b64decode(data["ca-cert.pem"]))
                 run("openssl", "verify", "-CAfile", root, ca, env=env)
 
+        say("The CA: one root, an intermediate per member (fingerprints and due dates, never a key)")
+        az("appnet", "ca", "show", "-g", "demo-rg", "-n", "demo-net", "-o", "table")
+
         if args.keep:
             say(f"The mesh stays up. kubectl --kubeconfig {kubeconfig} --context east get pods -A; "
                 f"AZURE_CONFIG_DIR={DEMO / 'azure'} AZURE_EXTENSION_DIR={DEMO / 'extensions'} {AZ} appnet ... "
