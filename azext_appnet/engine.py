@@ -48,13 +48,13 @@ class AppNet:
     def services(self):
         return Services(self.keys_dir, self.credential, self.arm_endpoint)
 
-    def _check_cluster_now(self, cluster, network_id):
+    def _check_cluster_now(self, cluster, network_id, member_name):
         """Preflight before anything is recorded, through the same connection a join uses."""
         from .operations.member_ops import check_cluster
         probe = {"properties": {"clusterType": cluster["type"], "cluster": cluster,
                                 "metadata": {"resourceId": cluster.get("resourceId")},
                                 "operation": {"name": "join"}}}
-        check_cluster(self.services().connect(probe), network_id)
+        check_cluster(self.services().connect(probe), network_id, member_name)
 
     @property
     def store(self):
@@ -83,7 +83,8 @@ class AppNet:
             # The worker has no az context: it reaches ARM and Key Vault with the Azure CLI's
             # login, in the cloud the az layer named.
             env = {"APPNET_ARM_ENDPOINT": self.arm_endpoint} if self.arm_endpoint else {}
-            runner.spawn_worker(self.store_path, self.keys_dir, saved["id"], op_id, log, env)
+            pid = runner.spawn_worker(self.store_path, self.keys_dir, saved["id"], op_id, log, env)
+            runner.hand_over(self.store, saved["id"], op_id, pid)
             return None
         steps = steps_for(saved, name)
         services = self.services()
@@ -222,7 +223,7 @@ class AppNet:
                     "Change a joined member with 'az appnet member update', or remove it and join again.")
         # As the real service validates a join up front, a cluster that cannot join is refused
         # before anything is recorded; the operation checks again when it runs.
-        self._check_cluster_now(cluster, parent["id"])
+        self._check_cluster_now(cluster, parent["id"], member)
         resource = res.new_member(
             parent, member, location, cluster,
             res.upgrade_profile(upgrade_mode, version, release_channel),

@@ -48,10 +48,17 @@ def _reach(ctx):
     ctx.save()
 
 
-def check_cluster(cluster, network_id):
+def check_cluster(cluster, network_id, member_name):
     """Preflight plus what the data plane needs; raises ClusterError naming cause and fix."""
-    from ..kube.preflight import preflight
+    from ..kube.preflight import MEMBER_NAMESPACE, preflight
     facts = preflight(cluster, network_id)
+    marker = cluster.get("v1", "namespaces", MEMBER_NAMESPACE) or {}
+    joined_as = ((marker.get("metadata") or {}).get("labels") or {}).get("appnet.azure.com/member")
+    if joined_as and joined_as.lower() != member_name.lower():
+        # Two members on one cluster would fight over the same objects.
+        raise ClusterError(
+            f"The cluster at {facts['server']} already joined this Application Network as member "
+            f"'{joined_as}'.", f"Use member '{joined_as}', or remove it first.", code="AlreadyMember")
     if not facts["gatewayApi"]:
         raise ClusterError(
             f"The Gateway API CRDs are not installed on the cluster at {facts['server']}; the "
@@ -64,7 +71,7 @@ def check_cluster(cluster, network_id):
 
 
 def _preflight(ctx):
-    facts = check_cluster(_cluster(ctx), _network(ctx)["id"])
+    facts = check_cluster(_cluster(ctx), _network(ctx)["id"], ctx.resource["name"])
     ctx.props["cluster"].update(kubernetesVersion=facts["kubernetesVersion"], nodes=facts["nodes"],
                                 gatewayApi=facts["gatewayApi"])
     ctx.save()

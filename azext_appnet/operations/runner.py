@@ -181,6 +181,22 @@ def _end(ctx, state, error):
     return ctx.resource
 
 
+def hand_over(store, resource_id, operation_id, pid):
+    """Record the worker's pid as the operation's runner, so that between our exit and the
+    worker's first write nobody takes the operation for abandoned."""
+    for _ in range(10):
+        resource = store.get(resource_id)
+        op = (resource or {}).get("properties", {}).get("operation") or {}
+        if op.get("id") != operation_id or op.get("pid") != os.getpid():
+            return  # the worker has already taken it over (or it was replaced)
+        op["pid"] = pid
+        try:
+            store.update(resource)
+            return
+        except StaleWriteError:
+            continue
+
+
 def spawn_worker(store_path, keys_dir, resource_id, operation_id, log_path, env=None):
     """Start a detached process that runs the operation (for --no-wait).
 

@@ -241,3 +241,12 @@ def test_fully_managed_follows_the_channel(engine, network, clusters):
     assert member["properties"]["installedVersion"] == catalog.release_channels["Stable"]
     member = engine.update_member("rg1", "net-01", "member-01", release_channel="Rapid")
     assert member["properties"]["installedVersion"] == catalog.release_channels["Rapid"]
+
+
+def test_one_cluster_cannot_join_twice(engine, network, clusters):
+    (sim,) = clusters(1)
+    join(engine, sim, "member-01")
+    with pytest.raises(ClusterError) as err:
+        join(engine, sim, "member-02")
+    assert "already joined this Application Network as member 'member-01'" in err.value.message
+    assert [m["name"] for m in engine.list_members("rg1", "net-01")] == ["member-01"]
