@@ -8,7 +8,7 @@ finishes even when the cluster is gone.
 
 import os
 
-from ..errors import AppNetError, ClusterError, InvalidInputError
+from ..errors import AppNetError, ClusterError, InvalidInputError, NotFoundError
 from ..model import ids
 from ..versions import load_catalog
 from .runner import Finished, Step
@@ -166,7 +166,9 @@ def _cleanup_cluster(ctx):
         selector = owner_selector(_network(ctx)["name"], ctx.resource["name"])
         deleted = prune(cluster, selector, kinds_for_prune(), progress=ctx.progress)
         ctx.progress(f"Deleted {len(deleted)} objects from the cluster")
-    except (ClusterError, InvalidInputError) as ex:
+    except (ClusterError, InvalidInputError, NotFoundError) as ex:
+        # The cluster is unreachable, its kubeconfig is gone, or (AKS) the cluster was deleted:
+        # removing the member must still finish.
         ctx.warn(f"Could not clean the cluster ({ex.message}); objects labelled "
                  f"appnet.azure.com/member={ctx.resource['name']} may remain on it.")
 
