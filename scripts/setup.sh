@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for appnet work: a virtualenv in .venv with the real azure-cli
-# from PyPI and everything the tests and the demo use, the extension's wheel in dist/,
-# and Azurite (npm) in node_modules/ when npm is present. Safe to run again.
+# from PyPI and everything the tests and the demo use, and the extension's wheel in
+# dist/. Safe to run again: packages are reinstalled only when the requirements change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing Python packages (azure-cli, kubernetes, ...)" >&2
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
-  .venv/bin/python -c "import azure.cli.core, kubernetes, kubernetes_validate, cryptography" 
+  .venv/bin/python -c "import azure.cli.core, kubernetes, kubernetes_validate, cryptography"
   echo "$want" > "$stamp"
 fi
 
