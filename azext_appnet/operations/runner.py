@@ -16,6 +16,7 @@ import time
 import uuid
 
 from ..errors import AppNetError, ConflictError
+from ..processes import pid_alive
 from ..model import resources as res
 from ..state.sqlite import StaleWriteError
 
@@ -29,26 +30,11 @@ class Step:
         self.name, self.message, self.run = name, message, run
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (a killed child not yet reaped) is no runner.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def runner_alive(operation):
     if not operation or operation.get("status") != IN_PROGRESS:
         return False
     if operation.get("host") == socket.gethostname():
-        return _pid_alive(operation.get("pid", -1))
+        return pid_alive(operation.get("pid", -1))
     beat = operation.get("heartbeat", 0)
     return time.time() - beat < _REMOTE_RUNNER_GRACE_SECONDS
 

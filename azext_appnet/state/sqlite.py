@@ -9,10 +9,13 @@ overwriting another process's change.
 import contextlib
 import json
 import os
+import socket
 import sqlite3
+import time
 
 from ..errors import ConflictError, StateError
 from ..model import ids
+from ..processes import pid_alive
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -26,6 +29,7 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent_key);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
 """
 _SCHEMA_VERSION = "1"
 
@@ -165,8 +169,41 @@ class SqliteStore:
                                    (ids.key(resource_id), expected_version))
             return cur.rowcount == 1
 
+    @contextlib.contextmanager
+    def lock(self, name, ttl=600, wait=900, poll=0.2):
+        """Hold the named lock for the duration of the block (e.g. one per Application
+        Network, around steps that change objects on several members).
+
+        A lock whose holder died (same host, dead pid) or whose lease ran out is taken over,
+        so a crashed process never blocks the network for good."""
+        holder = f"{socket.gethostname()}:{os.getpid()}"
+        deadline = time.monotonic() + wait
+        while True:
+            with self._write() as conn:
+                row = conn.execute("SELECT holder, expires FROM locks WHERE name=?", (name,)).fetchone()
+                if row is None or row[0] == holder or row[1] < time.time() or not _holder_alive(row[0]):
+                    conn.execute("INSERT OR REPLACE INTO locks(name, holder, expires) VALUES(?,?,?)",
+                                 (name, holder, time.time() + ttl))
+                    break
+            if time.monotonic() > deadline:
+                raise ConflictError(f"Another operation holds the lock on {name} ({row[0]}).",
+                                    "Wait for it to finish, then run the command again.")
+            time.sleep(poll)
+        try:
+            yield
+        finally:
+            with self._write() as conn:
+                conn.execute("DELETE FROM locks WHERE name=? AND holder=?", (name, holder))
+
     def close(self):
         self._conn.close()
+
+
+def _holder_alive(holder):
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname():
+        return True  # cannot tell from here: the lease's expiry decides
+    return pid_alive(int(pid))
 
 
 def _clean(resource):

@@ -112,3 +112,55 @@ def test_concurrent_processes_lose_no_update(tmp_path):
         p.join(120)
         assert p.exitcode == 0
     assert open_store(path).get(NET)["properties"]["count"] == 100
+
+
+def _hold(path, name, seconds, ready):
+    store = open_store(path)
+    with store.lock(name):
+        ready.set()
+        import time
+        time.sleep(seconds)
+
+
+def test_lock_serialises_and_is_released(tmp_path):
+    import time
+    path = str(tmp_path / "state.db")
+    store = open_store(path)
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(path, "network-x", 1.5, ready))
+    holder.start()
+    assert ready.wait(30)
+    start = time.monotonic()
+    with store.lock("network-x"):
+        waited = time.monotonic() - start
+    holder.join(30)
+    assert waited > 0.5  # it had to wait for the other process to let go
+    with store.lock("network-x", wait=0):
+        pass  # free again
+
+
+def test_lock_of_a_dead_holder_is_taken_over(tmp_path):
+    path = str(tmp_path / "state.db")
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(path, "network-x", 60, ready))
+    holder.start()
+    assert ready.wait(30)
+    holder.kill()
+    holder.join(30)
+    with open_store(path).lock("network-x", wait=5):
+        pass
+
+
+def test_lock_held_by_a_live_process_times_out(tmp_path):
+    path = str(tmp_path / "state.db")
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(path, "network-x", 5, ready))
+    holder.start()
+    assert ready.wait(30)
+    from azext_appnet.errors import ConflictError
+    with pytest.raises(ConflictError) as err:
+        with open_store(path).lock("network-x", wait=0.5):
+            pass
+    assert "holds the lock" in err.value.message
+    holder.kill()
+    holder.join(30)
