@@ -179,8 +179,21 @@ def _config_from(config_dict, context, where):
     """Load `context` of a kubeconfig document (dict or the client's ConfigNode) into a
     private client Configuration and build the `ClusterConfig`. `where` names it in
     messages."""
+    with _LOADER_LOCK:
+        return _config_from_locked(config_dict, context, where)
+
+
+# The client caches the temporary files it writes in a module-wide dict keyed by content;
+# we delete ours right after loading, so loads must not interleave (threads connecting to
+# the same cluster would be handed a path another thread just deleted) and our entries
+# must leave the cache with the files.
+_LOADER_LOCK = threading.Lock()
+
+
+def _config_from_locked(config_dict, context, where):
     # Imported here: the kubernetes package is slow to import and az loads us lazily.
     from kubernetes.client import Configuration
+    from kubernetes.config import kube_config
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigLoader
 
@@ -210,6 +223,9 @@ def _config_from(config_dict, context, where):
     finally:
         # The client wrote inline certificates/keys here; they are in the SSL context now.
         shutil.rmtree(tmpdir, ignore_errors=True)
+        cache = getattr(kube_config, "_temp_files", {})
+        for key in [k for k, path in cache.items() if str(path).startswith(tmpdir)]:
+            cache.pop(key, None)
 
     has_auth = bool(cfg.api_key) or cfg.refresh_api_key_hook is not None
     return ClusterConfig(

@@ -9,6 +9,10 @@ from .meta import (ISTIOD, ISTIOD_ADDRESS, LINUX_NODES, NAMESPACE, cluster_obj, 
                    obj)
 
 READER_SA = "istio-reader-service-account"  # §8.4: what remote secrets authenticate as
+# §8.4: the long-lived token of the reader, filled in by the cluster's token controller; the
+# other members' remote secrets carry it. Rendered after the config phase, so the
+# ServiceAccount exists first (a token controller deletes tokens of missing accounts).
+READER_TOKEN_SECRET = f"{READER_SA}-istio-remote-secret-token"
 CLUSTERROLE = f"istiod-clusterrole-{NAMESPACE}"
 GATEWAY_CONTROLLER_ROLE = f"istiod-gateway-controller-{NAMESPACE}"
 READER_ROLE = f"istio-reader-clusterrole-{NAMESPACE}"
@@ -347,6 +351,9 @@ def validating_webhooks():
 
 def runtime_objects(spec, version, profile):
     return [
+        obj("Secret", READER_TOKEN_SECRET, labels={"app": "istio-reader"},
+            annotations={"kubernetes.io/service-account.name": READER_SA},
+            type="kubernetes.io/service-account-token"),
         deployment(spec, version, profile),
         service(),
         obj("PodDisruptionBudget", ISTIOD, labels=dict(_ISTIOD_LABELS), spec={

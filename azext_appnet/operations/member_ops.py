@@ -10,6 +10,7 @@ import os
 
 from ..errors import AppNetError, ClusterError, InvalidInputError, NotFoundError
 from ..model import ids
+from ..model import resources as res
 from ..versions import load_catalog
 from .runner import Finished, Step
 from .network_ops import _public
@@ -17,6 +18,7 @@ from .network_ops import _public
 # How long a join or update waits for the data plane to become ready. CI pipelines may
 # bound it with APPNET_READY_TIMEOUT (seconds).
 READY_TIMEOUT_SECONDS = 600
+HISTORY_LENGTH = 20
 
 
 def _ready_timeout():
@@ -131,7 +133,10 @@ def _apply(ctx):
     apply_phases(cluster, phases, progress=ctx.progress)
     keep = {(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
             for phase in phases for o in phase.objects}
-    selector = owner_selector(spec.network_name, spec.member_name)
+    # Remote secrets carry the member's labels too (remove prunes them), but are not
+    # rendered: an update must keep them.
+    from .mesh_links import LINK_LABEL
+    selector = f"{owner_selector(spec.network_name, spec.member_name)},!{LINK_LABEL}"
     pruned = prune(cluster, selector, kinds_for_prune(), keep=keep, progress=ctx.progress)
     if pruned:
         ctx.progress(f"Pruned {len(pruned)} objects the new version no longer has")
@@ -153,7 +158,37 @@ def _finish(ctx):
                 ctx.props["rollbacksUsed"] = ctx.props.get("rollbacksUsed", 0) + 1
             ctx.props["previousVersion"] = installed
         ctx.props["installedVersion"] = target
+        # The shape of the ARM upgradeHistories items; the newest last, a bounded list.
+        history = ctx.props.setdefault("upgradeHistory", [])
+        history.append({"startTimestamp": ctx.props["operation"]["startedAt"], "endTimestamp": res.now(),
+                        "initiatedBy": res.current_actor(), "fromVersion": installed, "toVersion": target})
+        del history[:-HISTORY_LENGTH]
     ctx.save()
+
+
+def _peers(ctx, network):
+    return [m for m in ctx.store.list("appLinkMember", parent_id=network["id"])
+            if ids.key(m["id"]) != ids.key(ctx.resource["id"])]
+
+
+def _link(ctx):
+    from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_LABEL, NETWORK_LABEL
+    from .mesh_links import link, network_lock
+    network = _network(ctx)
+
+    def labels(doc):
+        return {MANAGED_BY_KEY: MANAGED_BY_VALUE, NETWORK_LABEL: network["name"], MEMBER_LABEL: doc["name"]}
+
+    with ctx.store.lock(network_lock(network["id"])):
+        link(ctx.resource, _peers(ctx, network), ctx.services.connect, labels,
+             progress=ctx.progress, warn=ctx.warn)
+
+
+def _unlink(ctx):
+    from .mesh_links import network_lock, unlink
+    network = _network(ctx)
+    with ctx.store.lock(network_lock(network["id"])):
+        unlink(ctx.resource, _peers(ctx, network), ctx.services.connect, warn=ctx.warn)
 
 
 def _cleanup_cluster(ctx):
@@ -189,6 +224,7 @@ JOIN = [
     Step("certificates", "Issuing the member's intermediate CA", _certificates),
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),
     Step("ready", "Waiting for the data plane to become ready", _wait_ready),
+    Step("link", "Exchanging remote secrets with the other members", _link),
     Step("finish", "Finishing", _finish),
 ]
 UPDATE_DATA_PLANE = [
@@ -197,10 +233,12 @@ UPDATE_DATA_PLANE = [
     Step("certificates", "Checking the member's intermediate CA", _certificates),
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),
     Step("ready", "Waiting for the data plane to become ready", _wait_ready),
+    Step("link", "Exchanging remote secrets with the other members", _link),
     Step("finish", "Finishing", _finish),
 ]
 UPDATE_TAGS = [Step("finish", "Updating the member", _finish)]
 REMOVE = [
+    Step("unlink", "Deleting the member's remote secret from the other members", _unlink),
     Step("cleanup", "Deleting the data plane from the cluster", _cleanup_cluster),
     Step("certificates", "Retiring the member's intermediate CA", _retire_certificates),
     Step("delete", "Removing the member", _delete_record),
