@@ -250,3 +250,16 @@ def test_one_cluster_cannot_join_twice(engine, network, clusters):
         join(engine, sim, "member-02")
     assert "already joined this Application Network as member 'member-01'" in err.value.message
     assert [m["name"] for m in engine.list_members("rg1", "net-01")] == ["member-01"]
+
+
+def test_upgrade_history_is_recorded(engine, network, clusters):
+    (sim,) = clusters(1)
+    first, second = load_catalog().names()[:2]
+    join(engine, sim, version=first)
+    member = engine.update_member("rg1", "net-01", "member-01", version=second)
+    history = member["properties"]["upgradeHistory"]
+    assert [(h["fromVersion"], h["toVersion"]) for h in history] == [(None, first), (first, second)]
+    assert all(h["startTimestamp"] <= h["endTimestamp"] and h["initiatedBy"] for h in history)
+    # an update that changes no version adds nothing
+    member = engine.update_member("rg1", "net-01", "member-01", tags={"a": "b"})
+    assert len(member["properties"]["upgradeHistory"]) == 2
