@@ -94,6 +94,11 @@ def main():
             run("kubectl", "--kubeconfig", kubeconfig, "--context", sim.context, "get",
                 "deployments,daemonsets,gateways", "-n", "applink-system", env=env, check=False)
 
+        say("Every member's istiod reads the others' API servers through remote secrets")
+        for sim in sims:
+            run("kubectl", "--kubeconfig", kubeconfig, "--context", sim.context, "get", "secrets", "-n",
+                "applink-system", "-l", "istio/multiCluster=true", env=env, check=False)
+
         say("Each member's intermediate CA chains to the one network root (openssl verify)")
         with tempfile.TemporaryDirectory() as tmp:
             for sim in sims:
