@@ -375,6 +375,43 @@ class AppNet:
         ids.check_location(location)
         return load_catalog().available_versions(kubernetes_version)
 
+    # ---- diagnostics (read-only) ------------------------------------------------------------
+
+    def _check_targets(self, network, members):
+        """What the diagnostics need from state and key store: public CA facts, never a key."""
+        from .errors import AppNetError
+        from .operations.diagnostics import Target
+        ca, bundle, ca_error = None, None, None
+        try:
+            pki = self.services().pki(network)
+            ca, bundle = pki.describe(), pki.root_pem()
+        except AppNetError as ex:
+            ca_error = ex.message
+        everyone = self.store.list(MEMBER, parent_id=network["id"])
+        targets = [Target(network, m, ca, bundle, [o for o in everyone if o["id"] != m["id"]], ca_error)
+                   for m in members]
+        return targets, ca, ca_error
+
+    def check_member(self, resource_group, network, member):
+        """Live checks of one member's cluster: a report of checks, each Passed/Failed/Warning."""
+        from .operations import diagnostics
+        rid = self.member_id(resource_group, network, member)
+        record = self._get(rid, f"Member '{member}' of Application Network '{network}'")
+        parent = self._get(self.network_id(resource_group, network),
+                           f"Application Network '{network}' in resource group '{resource_group}'")
+        (target,), _, _ = self._check_targets(parent, [record])
+        report, _ = diagnostics.check_member(target, self.services().connect)
+        return report
+
+    def check_network(self, resource_group, name):
+        """The member checks of every member (in parallel) plus the checks across members."""
+        from .operations import diagnostics
+        network = self._get(self.network_id(resource_group, name),
+                            f"Application Network '{name}' in resource group '{resource_group}'")
+        members = sorted(self.store.list(MEMBER, parent_id=network["id"]), key=lambda m: m["name"].lower())
+        targets, ca, ca_error = self._check_targets(network, members)
+        return diagnostics.check_network(network, targets, self.services().connect, ca, ca_error)
+
 
 _COMMAND_OF = {"create": "az appnet create", "update": "az appnet update", "delete": "az appnet delete",
                "rotateRoot": "az appnet ca rotate", "finishRootRotation": "az appnet ca finish-rotation",
