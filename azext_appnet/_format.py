@@ -91,3 +91,24 @@ def _ca_row(kind, member, cert):
         ("KeyType", cert.get("keyType")),
         ("Sha256Fingerprint", cert.get("sha256Fingerprint")),
     ])
+
+
+def member_check_table(result):
+    """One row per check of `az appnet member check` (with --ids naming several members: a
+    list of reports, and a Member column)."""
+    if isinstance(result, list):
+        return [OrderedDict([("Member", r.get("member")), *row.items()])
+                for r in result for row in member_check_table(r)]
+    return [OrderedDict([("Check", c.get("name")), ("Status", c.get("status")), ("Message", c.get("message"))])
+            for c in result.get("checks") or []]
+
+
+def network_check_table(result):
+    """One row per check of `az appnet check`: the network's own checks, then each member's."""
+    rows = [OrderedDict([("Member", "(network)"), ("Check", c.get("name")), ("Status", c.get("status")),
+                         ("Message", c.get("message"))]) for c in result.get("checks") or []]
+    for member in result.get("members") or []:
+        rows += [OrderedDict([("Member", member.get("member")), ("Check", c.get("name")),
+                              ("Status", c.get("status")), ("Message", c.get("message"))])
+                 for c in member.get("checks") or []]
+    return rows

@@ -279,3 +279,55 @@ examples:
   - name: The same with az appnet wait, polling every 5 seconds.
     text: az appnet wait -g test_rg -n appnet-test-01 --updated --interval 5
 """
+
+helps["appnet member check"] = """
+type: command
+short-summary: Check the live state of a member's cluster against what AppNet installed there.
+long-summary: >-
+  Read-only: reaches the member's cluster and reports a list of checks, each with a status
+  (Passed, Failed or Warning), a message and a recommendation: the API server answers and its
+  Kubernetes version is supported by the installed AppNet version; every object of that
+  version is on the cluster with the ownership labels; istiod is available and ztunnel and
+  istio-cni are ready on every Linux node; the workloads run the images of the installed
+  version (no drift); Secret cacerts holds the member's current intermediate CA from the key
+  store and chains to the network's root CA (compared by certificate fingerprints: the
+  private key is never read or shown); ConfigMap istio-root-cert is the network's trust
+  bundle; the east-west gateway has an address and is Programmed; namespace applink-system
+  carries the member's network (topology.istio.io/network); the intermediate CA is neither
+  expired nor due for rotation (a Warning); and for every other member a remote secret (a
+  Secret labelled istio/multiCluster=true naming it) is present. Exit code: 0 when no check
+  Failed (Warnings do not fail); when a check Failed, the report is still printed to stdout
+  in the chosen output format, then the command exits 1 with an error on stderr naming the
+  failed checks and their fixes, so a CI step fails. To read the report without failing the
+  step, append '|| true'.
+examples:
+  - name: Check a member.
+    text: az appnet member check -g test_rg --appnet-name appnet-test-01 --member-name member-01
+  - name: One row per check.
+    text: az appnet member check -g test_rg --appnet-name appnet-test-01 --member-name member-01 -o table
+  - name: List only the checks that did not pass.
+    text: az appnet member check -g test_rg --appnet-name appnet-test-01 --member-name member-01 --query "checks[?status!='Passed']"
+  - name: Check the members named by resource id.
+    text: az appnet member check --ids $(az appnet member list -g test_rg --appnet-name appnet-test-01 --query "[].id" -o tsv)
+"""
+
+helps["appnet check"] = """
+type: command
+short-summary: Check the live state of every member of an Application Network and the links between them.
+long-summary: >-
+  Read-only: runs the checks of 'az appnet member check' on every member (several clusters at
+  once) and adds checks across members: the root CA is neither expired nor due for rotation;
+  every member's istio-root-cert is the network's trust bundle; every member has the same
+  mesh id; no two members share a network name; every member has a remote secret for every
+  other member (a Warning when no member has any yet). A member whose cluster cannot be
+  reached shows a Failed 'apiReachable' check with the fix, and the other members are still
+  checked. Exit code: 0 when no check Failed; otherwise the report is printed to stdout and
+  the command exits 1 with an error on stderr naming the failed checks, so a CI step fails.
+examples:
+  - name: Check an Application Network and all its members.
+    text: az appnet check -g test_rg -n appnet-test-01
+  - name: One row per check, network checks first.
+    text: az appnet check -g test_rg -n appnet-test-01 -o table
+  - name: Count the failed checks without failing the pipeline step.
+    text: az appnet check -g test_rg -n appnet-test-01 --query summary.failed -o tsv || true
+"""

@@ -2,7 +2,7 @@
 
 from azext_appnet._format import (
     appnet_list_table, member_list_table, member_show_table, appnet_show_table, ca_show_table,
-    versions_table)
+    versions_table, member_check_table, network_check_table)
 
 
 def load_command_table(self, _):
@@ -14,6 +14,8 @@ def load_command_table(self, _):
         g.custom_command("delete", "delete_appnet", supports_no_wait=True, confirmation=True)
         g.custom_command("wait", "wait_appnet")
         g.custom_command("list-versions", "list_versions", table_transformer=versions_table)
+        # Read-only live diagnostics; exits 1 after printing the report when a check Failed.
+        g.custom_command("check", "check_appnet", table_transformer=network_check_table)
 
     with self.command_group("appnet member", is_preview=True) as g:
         g.custom_command("join", "join_member", supports_no_wait=True)
@@ -24,6 +26,7 @@ def load_command_table(self, _):
         g.custom_command("wait", "wait_member")
         # A long-running operation on the member: `az appnet member wait` follows it.
         g.custom_command("rotate-ca", "rotate_member_ca", supports_no_wait=True)
+        g.custom_command("check", "check_member", table_transformer=member_check_table)
 
     with self.command_group("appnet ca", is_preview=True) as g:
         g.custom_show_command("show", "show_ca", table_transformer=ca_show_table)

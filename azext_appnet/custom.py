@@ -253,3 +253,54 @@ def _wait(cmd, get, created, updated, deleted, exists, custom, interval, timeout
         raise _az_error(ex) from None
     finally:
         progress.end()
+
+
+# ---- az appnet check / az appnet member check ----------------------------------------------
+
+_CHECK_FAILURES = []
+_CHECK_LOCK = threading.Lock()  # --ids with several members runs them in threads
+
+
+def _fail_after_output(cmd, reports):
+    """A report with a Failed check is printed (stdout, in the chosen -o/--query) and then the
+    command exits 1 with an error naming the failed checks, so a CI step fails. az prints a
+    result only when the command returns, so the error is raised from the event az fires after
+    printing it (the same event az's own paging uses to print the next-page token)."""
+    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
+    failed = [(r.get("member"), c) for r in reports for c in r.get("checks") or [] if c.get("status") == "Failed"]
+    if not failed:
+        return
+    with _CHECK_LOCK:
+        if not _CHECK_FAILURES:
+            cmd.cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _raise_check_failures)
+        _CHECK_FAILURES.extend(failed)
+
+
+def _raise_check_failures(_cli_ctx, **_):
+    from azure.cli.core.azclierror import ValidationError
+    failed, fixes = {}, []
+    with _CHECK_LOCK:
+        found = list(_CHECK_FAILURES)
+        del _CHECK_FAILURES[:]
+    for member, check in found:
+        failed.setdefault(member or "network", []).append(check["name"])
+        if check.get("recommendation") and check["recommendation"] not in fixes:
+            fixes.append(check["recommendation"])
+    names = "; ".join(f"{who}: {', '.join(checks)}" for who, checks in failed.items())
+    count = sum(len(c) for c in failed.values())
+    error = ValidationError(f"{count} check{'s' if count != 1 else ''} failed ({names}). "
+                            "The report above has each check's message and recommendation.")
+    error.set_recommendation(fixes[:5])
+    raise error
+
+
+def check_member(cmd, resource_group_name, appnet_name, member_name):
+    report = _call(cmd, "check_member", resource_group_name, appnet_name, member_name)
+    _fail_after_output(cmd, [report])
+    return report
+
+
+def check_appnet(cmd, resource_group_name, appnet_name):
+    report = _call(cmd, "check_network", resource_group_name, appnet_name)
+    _fail_after_output(cmd, [{"member": "network", "checks": report.get("checks")}] + report.get("members", []))
+    return report
