@@ -167,3 +167,17 @@ def test_a_stray_unlabelled_object_is_reported(engine, network, clusters):
     failed = _failed(engine.check_member("rg1", "net-01", "member-01"))
     assert set(failed) == {"ownershipLabels"}, failed
     assert "ConfigMap applink-system/istio" in failed["ownershipLabels"]["message"]
+
+
+def test_an_intermediate_due_for_rotation_is_a_warning_with_rotate_ca(engine, network, clusters):
+    from azext_appnet.operations import diagnostics
+    (sim,) = clusters(1)
+    join(engine, sim)
+    (target,), _, _ = engine._check_targets(engine.store.get(network["id"]), [
+        engine.store.get(engine.member_id("rg1", "net-01", "member-01"))])
+    target.intermediate = dict(target.intermediate, rotationDue=True)
+    due = diagnostics.check_intermediate_ca(target)
+    assert due["status"] == "Warning"
+    assert "az appnet member rotate-ca -g rg1 --appnet-name net-01 --member-name member-01" in due["recommendation"]
+    target.intermediate = dict(target.intermediate, expired=True)
+    assert diagnostics.check_intermediate_ca(target)["status"] == "Failed"
