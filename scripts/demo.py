@@ -89,6 +89,9 @@ def main():
            "--version", next_one, "-o", "none")
         az("appnet", "member", "list", "-g", "demo-rg", "--appnet-name", "demo-net", "-o", "table")
 
+        say("Check the whole network live: every member's data plane, CA and links")
+        az("appnet", "check", "-g", "demo-rg", "-n", "demo-net", "-o", "table")
+
         say("kubectl sees the data plane in every cluster")
         for sim in sims:
             run("kubectl", "--kubeconfig", kubeconfig, "--context", sim.context, "get",
