@@ -14,7 +14,7 @@ from .model import resources as res
 from .operations import runner
 from .operations.catalog import steps_for
 from .operations.services import Services, default_keys_dir
-from .state import default_state_path, open_store
+from .state import default_state_location, open_store
 
 NETWORK, MEMBER = "appLink", "appLinkMember"
 CA_KEY_TYPES = ("ec-p256", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -38,7 +38,7 @@ class AppNet:
     def __init__(self, config_dir, subscription=None, progress=None, credential=None, arm_endpoint=None):
         self.subscription = subscription or ids.LOCAL_SUBSCRIPTION
         self.config_dir = config_dir
-        self.store_path = default_state_path(config_dir)
+        self.store_path = default_state_location(config_dir)  # a path, URL or env: marker
         self.keys_dir = default_keys_dir(config_dir)
         self.progress = progress
         self.credential = credential
@@ -59,7 +59,7 @@ class AppNet:
     @property
     def store(self):
         if self._store is None:
-            self._store = open_store(self.store_path)
+            self._store = open_store(self.store_path, credential=self.credential)
         return self._store
 
     # ---- running operations -------------------------------------------------------------

@@ -2,21 +2,80 @@
 
 `SqliteStore` is the default: one file under the az config dir, no set-up. The path can be
 overridden with the environment variable APPNET_STATE_PATH (CI pipelines point it at a
-workspace file). Only public data is stored: no credential, no private key.
+workspace file). Teams and CI on throw-away machines share a `BlobStore` (blob.py) in Azure
+Blob Storage instead:
+
+* APPNET_STATE_URL=https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX], signed in with
+  the az login; or
+* APPNET_STATE_CONNECTION_STRING (account key or SAS; also Azurite) with
+  APPNET_STATE_CONTAINER=CONTAINER[/PREFIX].
+
+A store is named by a location string that carries no secret (it is passed to --no-wait
+workers on their command line): a file path, the URL, or `env:APPNET_STATE_CONNECTION_STRING/
+CONTAINER[/PREFIX]`, whose connection string the worker reads from the environment it
+inherits. Only public data is stored: no credential, no private key.
+
+This module stays light: the Azure SDK is imported only when a blob store is opened.
 """
 
 import os
 
 STATE_PATH_ENV = "APPNET_STATE_PATH"
+STATE_URL_ENV = "APPNET_STATE_URL"
+STATE_CONNECTION_STRING_ENV = "APPNET_STATE_CONNECTION_STRING"
+STATE_CONTAINER_ENV = "APPNET_STATE_CONTAINER"
+_ENV_PREFIX = "env:"
 
 
-def default_state_path(config_dir):
+def default_state_location(config_dir):
+    """The store the environment selects: APPNET_STATE_URL, else
+    APPNET_STATE_CONNECTION_STRING (+ APPNET_STATE_CONTAINER), else the SQLite file
+    (APPNET_STATE_PATH or the az config dir's)."""
+    url = os.environ.get(STATE_URL_ENV, "").strip()
+    if url:
+        return url
+    if os.environ.get(STATE_CONNECTION_STRING_ENV, "").strip():
+        container = os.environ.get(STATE_CONTAINER_ENV, "").strip().strip("/")
+        return f"{_ENV_PREFIX}{STATE_CONNECTION_STRING_ENV}/{container}"
     override = os.environ.get(STATE_PATH_ENV)
     if override:
         return os.path.abspath(os.path.expanduser(override))
     return os.path.join(config_dir, "appnet", "state.db")
 
 
-def open_store(path):
-    from .sqlite import SqliteStore
-    return SqliteStore(path)
+#: Kept for callers that predate shared stores; returns a location, which may not be a path.
+default_state_path = default_state_location
+
+
+def is_blob_location(location):
+    return location.startswith((_ENV_PREFIX, "https://", "http://"))
+
+
+def open_store(location, credential=None):
+    """Open the store a location names. `credential` (an azure-core TokenCredential, the az
+    login) signs requests to an APPNET_STATE_URL store; without one, the Azure CLI's login
+    is used (a --no-wait worker)."""
+    if not is_blob_location(location):
+        from .sqlite import SqliteStore
+        return SqliteStore(location)
+    from ..errors import StateError
+    from .blob import BlobStore, parse_url
+    if location.startswith(_ENV_PREFIX):
+        variable, _, path = location[len(_ENV_PREFIX):].partition("/")
+        connection_string = os.environ.get(variable, "").strip()
+        if not connection_string:
+            raise StateError(f"The shared state store's connection string is not set (${variable}).",
+                             f"Set {variable} (and {STATE_CONTAINER_ENV}) in this environment.")
+        container, _, prefix = path.partition("/")
+        if not container:
+            raise StateError(f"${variable} is set but {STATE_CONTAINER_ENV} is not.",
+                             f"Set {STATE_CONTAINER_ENV}=CONTAINER[/PREFIX]: the blob container "
+                             "that holds the shared state.")
+        return BlobStore(container, prefix, connection_string=connection_string,
+                         connection_string_env=variable)
+    account_url, container, prefix = parse_url(location)
+    if credential is None:
+        from ..operations.services import Services
+        credential = Services(None).azure_credential()
+    return BlobStore(container, prefix, account_url=account_url, credential=credential,
+                     description=f"{account_url}/{container}")

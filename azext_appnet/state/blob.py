@@ -1,0 +1,401 @@
+"""The shared state store in Azure Blob Storage, for teams and CI on throw-away machines.
+
+Same interface and semantics as `SqliteStore` (see sqlite.py), the model of Terraform's
+azurerm backend:
+
+* one block blob per resource, `<prefix>resources/<lower-cased resource id>`, its JSON body
+  the document; kind, subscription, resource group and parent in the blob's metadata, so a
+  list reads one listing (narrowed by name prefix) plus the matching bodies;
+* the blob's ETag is the resource's `_version` (an opaque string here, an integer in
+  SQLite: the engine only passes it back). create writes with If-None-Match: *, update and
+  delete with If-Match: <ETag>, so a write based on a stale read fails with StaleWriteError;
+* `lock(name)` is a blob lease on `<prefix>locks/<sha256(name)>`. The lease is INFINITE
+  and the holder (host:pid) and expiry are written into the lock blob's metadata with the
+  lease id, as Terraform does. Whoever finds the lease expired (past `ttl`) or held by a
+  dead process on its own host breaks it and takes it over. Breaking and acquiring are
+  conditional on the ETag the taker read, and a lock counts as held only once its holder's
+  metadata is written with its lease id, so two takers never both hold it. Chosen over a
+  60 s lease renewed by a thread: no background thread in a CLI process, and exactly the
+  SQLite lock's behaviour (ttl, takeover of dead holders) instead of a second one.
+
+Credentials: a TokenCredential (the az login) for APPNET_STATE_URL, or a connection string
+read from the environment, which never reaches argv, logs, errors or state.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+from urllib.parse import quote, unquote, urlsplit
+
+from ..errors import ConflictError, StateError
+from ..model import ids
+from .sqlite import StaleWriteError, _clean, _holder_alive
+
+_SCHEMA_VERSION = "1"
+_MARKER = "appnet-state.json"
+#: Fail fast on an unreachable account: a few quick retries instead of the SDK's minutes.
+CLIENT_OPTIONS = {"retry_total": 3, "initial_backoff": 1, "increment_base": 2,
+                  "random_jitter_range": 1, "connection_timeout": 20, "read_timeout": 60}
+_BLOB_HOST_SUFFIXES = (".blob.core.windows.net", ".blob.core.chinacloudapi.cn",
+                       ".blob.core.usgovcloudapi.net")
+
+# Locks this process holds: lock blob name -> [lease client, depth] (re-entrant, as in SQLite).
+_HELD = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _sdk():
+    """azure-storage-blob (track 2), which azure-cli itself requires (2.91 pins 12.29);
+    imported only when a blob store is opened."""
+    from azure.core import MatchConditions
+    from azure.core import exceptions
+    from azure.storage.blob import BlobLeaseClient, ContainerClient, ContentSettings
+    return MatchConditions, exceptions, BlobLeaseClient, ContainerClient, ContentSettings
+
+
+def parse_url(url):
+    """(account URL, container, prefix) of https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX];
+    an http(s)://HOST:PORT/ACCOUNT/CONTAINER[/PREFIX] URL (an emulator) is path-style."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise StateError(f"APPNET_STATE_URL '{url}' is not a Blob Storage URL.",
+                         "Set it to https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX].")
+    if parts.query or "@" in parts.netloc:
+        raise StateError("APPNET_STATE_URL must not carry a SAS token or any other secret: it is "
+                         "passed to --no-wait workers on their command line.",
+                         "Drop the query string; sign in with 'az login', or put a SAS or key in "
+                         "APPNET_STATE_CONNECTION_STRING (with APPNET_STATE_CONTAINER) instead.")
+    segments = [s for s in parts.path.split("/") if s]
+    host = parts.hostname or ""
+    account_url = f"{parts.scheme}://{parts.netloc}"
+    if not host.endswith(_BLOB_HOST_SUFFIXES) and segments and (
+            host in ("localhost", "127.0.0.1", "::1") or host.replace(".", "").isdigit()):
+        account_url += "/" + segments.pop(0)
+    if not segments:
+        raise StateError(f"APPNET_STATE_URL '{url}' names no container.",
+                         "Set it to https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX].")
+    return account_url, segments[0], "/".join(segments[1:])
+
+
+class BlobStore:
+    """Resources as JSON blobs in one container (under an optional name prefix)."""
+
+    def __init__(self, container, prefix="", account_url=None, credential=None,
+                 connection_string=None, connection_string_env=None, description=None):
+        (self._match, self._exc, self._lease_client_cls, container_cls,
+         self._content_settings) = _sdk()
+        self.where = description or f"container '{container}'"
+        self._via_env = connection_string_env
+        self._prefix = (prefix.strip("/") + "/") if prefix.strip("/") else ""
+        try:
+            if connection_string is not None:
+                self._container = container_cls.from_connection_string(
+                    connection_string, container, **CLIENT_OPTIONS)
+            else:
+                self._container = container_cls(account_url, container, credential=credential,
+                                                **CLIENT_OPTIONS)
+        except ValueError:
+            if connection_string is None:  # the SDK sends tokens over https only
+                raise StateError(f"The state store URL {account_url} is not https.",
+                                 "Use https://ACCOUNT.blob.core.windows.net/CONTAINER, or an "
+                                 "emulator through APPNET_STATE_CONNECTION_STRING.") from None
+            raise StateError(f"${connection_string_env} is not a valid Blob Storage connection string.",
+                             "Copy it again from the storage account's 'Access keys' "
+                             "(or 'az storage account show-connection-string').") from None
+        if connection_string is not None and description is None:
+            self.where = (f"container '{container}' of account '{self._container.account_name}' "
+                          f"(${connection_string_env})")
+        self._check()
+
+    # ---- errors -------------------------------------------------------------------------
+
+    def _fix_access(self):
+        if self._via_env:
+            return (f"Check the account key or SAS in ${self._via_env} (and that the SAS allows "
+                    "read, write, delete, list and create, and has not expired).")
+        return ("Sign in with 'az login' as an identity that has the 'Storage Blob Data "
+                "Contributor' role on the account or container ('az role assignment create "
+                "--role \"Storage Blob Data Contributor\" --assignee <you> --scope <container id>').")
+
+    def _error(self, ex):
+        """A StateError for any failure to talk to the store: never the SDK's text, which may
+        quote request details; its error code and status only."""
+        exc = self._exc
+        if isinstance(ex, exc.ClientAuthenticationError) and getattr(ex, "status_code", None) is None:
+            return StateError(f"Could not get a token for the state store at {self.where}.",
+                              "Sign in with 'az login' (or use APPNET_STATE_CONNECTION_STRING).")
+        if isinstance(ex, exc.ServiceRequestError) or isinstance(ex, exc.ServiceResponseError):
+            return StateError(f"Cannot reach the state store at {self.where} ({type(ex).__name__}).",
+                              "Check the account name and that this machine can reach the "
+                              "account's blob endpoint (DNS, proxy, storage firewall).")
+        code = getattr(ex, "error_code", None) or getattr(ex, "reason", None) or type(ex).__name__
+        status = getattr(ex, "status_code", None)
+        if status in (401, 403):
+            return StateError(f"The state store at {self.where} refused access ({status} {code}).",
+                              self._fix_access())
+        return StateError(f"The state store at {self.where} failed ({status or ''} {code}).".replace("( ", "("),
+                          "Run the command again; if it keeps failing, check the storage account.")
+
+    @contextlib.contextmanager
+    def _calls(self):
+        try:
+            yield
+        except (StaleWriteError, StateError, ConflictError):
+            raise
+        except self._exc.AzureError as ex:
+            raise self._error(ex) from None
+
+    # ---- set-up -------------------------------------------------------------------------
+
+    def _check(self):
+        """One request on open: the marker blob proves the store is reachable, we may read it,
+        and that it holds this schema. A missing container is created when permitted."""
+        exc = self._exc
+        marker = self._container.get_blob_client(self._prefix + _MARKER)
+        with self._calls():
+            try:
+                doc = json.loads(marker.download_blob().readall())
+            except exc.ResourceNotFoundError as ex:
+                if getattr(ex, "error_code", None) == "ContainerNotFound":
+                    self._create_container()
+                try:
+                    marker.upload_blob(json.dumps({"schema": _SCHEMA_VERSION}).encode(), overwrite=False)
+                except exc.ResourceExistsError:
+                    pass
+                return
+            except ValueError:
+                raise StateError(f"{_MARKER} in {self.where} is not a readable appnet state marker.",
+                                 "Point the store at another container or prefix, or delete "
+                                 "that blob if it is not from appnet.") from None
+        if str(doc.get("schema")) != _SCHEMA_VERSION:
+            raise StateError(
+                f"The state store at {self.where} has schema version {doc.get('schema')}; this "
+                f"version of the extension reads version {_SCHEMA_VERSION}.",
+                "Update the appnet extension: 'az extension update --name appnet'.")
+
+    def _create_container(self):
+        exc = self._exc
+        try:
+            self._container.create_container()
+        except exc.ResourceExistsError:
+            pass
+        except exc.HttpResponseError as ex:
+            if getattr(ex, "status_code", None) in (401, 403):
+                raise StateError(
+                    f"The container of the state store at {self.where} does not exist, and this "
+                    f"identity may not create it ({ex.status_code} {ex.error_code}).",
+                    "Create it ('az storage container create --name CONTAINER --account-name "
+                    "ACCOUNT --auth-mode login'), or use an identity allowed to.") from None
+            raise
+
+    # ---- resources ----------------------------------------------------------------------
+
+    def _name(self, resource_id):
+        return self._prefix + "resources" + ids.key(resource_id)
+
+    def _decode(self, name, data, etag):
+        try:
+            body = json.loads(data)
+        except ValueError:
+            raise StateError(f"The blob {name} in {self.where} is not a readable appnet resource.",
+                             "Restore it from a previous version or snapshot, or delete it to "
+                             "forget the resource (it is not deleted from clusters).") from None
+        body["_version"] = etag
+        return body
+
+    def _read(self, name):
+        try:
+            downloader = self._container.get_blob_client(name).download_blob()
+            data = downloader.readall()
+        except self._exc.ResourceNotFoundError:
+            return None
+        return self._decode(name, data, downloader.properties.etag)
+
+    def get(self, resource_id):
+        """The resource with its `_version` (the blob's ETag), or None."""
+        with self._calls():
+            return self._read(self._name(resource_id))
+
+    def list(self, kind, subscription=None, resource_group=None, parent_id=None):
+        start = self._prefix + "resources/"
+        if parent_id:
+            start = self._name(parent_id) + "/"
+        elif subscription:
+            start += "subscriptions/" + subscription.lower() + "/"
+            if resource_group:
+                start += "resourcegroups/" + resource_group.lower() + "/"
+        wanted = {"kind": kind, "subscription": subscription and subscription.lower(),
+                  "resourcegroup": resource_group and resource_group.lower(),
+                  "parent": parent_id and ids.key(parent_id)}
+        out = []
+        with self._calls():
+            for item in self._container.list_blobs(name_starts_with=start, include=["metadata"]):
+                meta = {k.lower(): unquote(v) for k, v in (item.metadata or {}).items()}
+                if all(v is None or meta.get(k) == v for k, v in wanted.items()):
+                    doc = self._read(item.name)
+                    if doc is not None:  # deleted since the listing
+                        out.append(doc)
+        return out
+
+    @staticmethod
+    def _metadata(resource_id, kind, parent_id):
+        parts = ids.parse_id(resource_id)
+        meta = {"kind": kind, "subscription": parts["subscription"].lower(),
+                "resourcegroup": parts["resource_group"].lower()}
+        if parent_id:
+            meta["parent"] = ids.key(parent_id)
+        return {k: quote(v, safe="/:.-_~") for k, v in meta.items()}
+
+    def _put(self, name, body, metadata, **conditions):
+        blob = self._container.get_blob_client(name)
+        return blob.upload_blob(json.dumps(body).encode(), metadata=metadata,
+                                content_settings=self._content_settings(content_type="application/json"),
+                                **conditions)
+
+    def create(self, resource, kind, parent_id=None):
+        """Insert a new resource (If-None-Match: *); StaleWriteError if it exists."""
+        body = _clean(resource)
+        with self._calls():
+            try:
+                result = self._put(self._name(resource["id"]), body,
+                                   self._metadata(resource["id"], kind, parent_id), overwrite=False)
+            except self._exc.ResourceExistsError:
+                raise StaleWriteError(f"{resource['id']} already exists.") from None
+        body["_version"] = result["etag"]
+        return body
+
+    def update(self, resource):
+        """Replace a resource read earlier (If-Match: its ETag); StaleWriteError if it changed."""
+        expected = resource.get("_version")
+        body = _clean(resource)
+        name = self._name(resource["id"])
+        stale = StaleWriteError(f"{resource['id']} was changed by another command while this one ran.",
+                                "Run the command again.")
+        if not isinstance(expected, str):
+            raise stale
+        with self._calls():
+            blob = self._container.get_blob_client(name)
+            try:
+                # Metadata is rewritten with the body: keep what create recorded.
+                props = blob.get_blob_properties(etag=expected, match_condition=self._match.IfNotModified)
+                result = self._put(name, body, props.metadata, overwrite=True, etag=expected,
+                                   match_condition=self._match.IfNotModified)
+            except (self._exc.ResourceModifiedError, self._exc.ResourceNotFoundError):
+                raise stale from None
+            except self._exc.HttpResponseError as ex:
+                if ex.status_code == 412:
+                    raise stale from None
+                raise
+        body["_version"] = result["etag"]
+        return body
+
+    def delete(self, resource_id, expected_version=None):
+        conditions = {}
+        if expected_version is not None:
+            conditions = {"etag": expected_version, "match_condition": self._match.IfNotModified}
+        with self._calls():
+            try:
+                self._container.get_blob_client(self._name(resource_id)).delete_blob(**conditions)
+            except (self._exc.ResourceNotFoundError, self._exc.ResourceModifiedError):
+                return False
+            except self._exc.HttpResponseError as ex:
+                if ex.status_code == 412:
+                    return False
+                raise
+        return True
+
+    # ---- locks --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, name, ttl=600, wait=900, poll=0.5):
+        """Hold the named lock for the duration of the block (see the module docstring).
+
+        A lock whose holder died (same host, dead pid) or whose ttl ran out is taken over,
+        so a crashed process (or machine) never blocks the network for good."""
+        holder = f"{socket.gethostname()}:{os.getpid()}"
+        blob_name = self._prefix + "locks/" + hashlib.sha256(name.encode()).hexdigest()
+        key = (os.getpid(), id(self), blob_name)
+        with _HELD_GUARD:
+            held = _HELD.get(key)
+            if held:
+                held[1] += 1
+        if held:
+            try:
+                yield
+            finally:
+                with _HELD_GUARD:
+                    held[1] -= 1
+            return
+        blob = self._container.get_blob_client(blob_name)
+        deadline = time.monotonic() + wait
+        with self._calls():
+            while True:
+                lease, other = self._try_lock(blob, name, holder, ttl)
+                if lease is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise ConflictError(f"Another operation holds the lock on {name} ({other}).",
+                                        "Wait for it to finish, then run the command again.")
+                time.sleep(poll)
+        with _HELD_GUARD:
+            _HELD[key] = [lease, 1]
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _HELD.pop(key, None)
+            self._unlock(blob, lease)
+
+    def _try_lock(self, blob, name, holder, ttl):
+        """One attempt: (lease, None) when taken, else (None, who holds it)."""
+        exc, match = self._exc, self._match
+        try:
+            props = blob.get_blob_properties()
+        except exc.ResourceNotFoundError:  # first use of this lock: create its blob
+            try:
+                blob.upload_blob(b"", metadata={"lockname": quote(name, safe="")}, overwrite=False)
+            except exc.ResourceExistsError:
+                pass
+            props = blob.get_blob_properties()
+        meta = props.metadata or {}
+        other = unquote(meta.get("holder", "")) or "unknown"
+        conditional = {"etag": props.etag, "match_condition": match.IfNotModified}
+        if props.lease.state == "leased":
+            expired = float(meta.get("expires") or 0) < time.time()
+            if not (expired or not _holder_alive(other if ":" in other else "unknown:0")):
+                return None, other
+            try:  # take over: only if nobody changed the lock since we looked
+                self._lease_client_cls(blob).break_lease(0, **conditional)
+            except exc.HttpResponseError as ex:
+                if ex.status_code in (409, 412):
+                    return None, other
+                raise
+        lease = self._lease_client_cls(blob)
+        try:
+            lease.acquire(-1, **conditional)
+        except exc.HttpResponseError as ex:
+            if ex.status_code in (409, 412):  # another taker was first
+                return None, other
+            raise
+        try:
+            blob.set_blob_metadata({"lockname": quote(name, safe=""), "holder": quote(holder, safe=":"),
+                                    "expires": repr(time.time() + ttl)}, lease=lease)
+        except exc.HttpResponseError as ex:
+            if ex.status_code in (409, 412):  # broken by a taker between acquire and here
+                return None, other
+            raise
+        return lease, None
+
+    def _unlock(self, blob, lease):
+        try:
+            blob.set_blob_metadata({"holder": "", "expires": "0"}, lease=lease)
+            lease.release()
+        except self._exc.AzureError:
+            pass  # taken over after our ttl ran out, or the store is gone: nothing to release
+
+    def close(self):
+        self._container.close()
