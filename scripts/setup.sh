@@ -23,6 +23,16 @@ fi
 command -v kubectl >/dev/null || echo "note: kubectl is not on PATH; kubectl tests will be skipped" >&2
 command -v openssl >/dev/null || { echo "==> installing openssl" >&2; apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
 
+# Azurite (Blob Storage emulator) for the shared state store's tests, into node_modules/.
+if command -v npm >/dev/null; then
+  if [ ! -x node_modules/.bin/azurite-blob ]; then
+    echo "==> installing Azurite (npm azurite@3) into node_modules/" >&2
+    npm install --no-save --no-audit --no-fund --silent azurite@3 >&2
+  fi
+else
+  echo "note: npm is not on PATH; Azurite is not installed and the shared-state (blob) tests will be skipped" >&2
+fi
+
 echo "==> building the extension wheel" >&2
 rm -rf build dist
 .venv/bin/python setup.py --quiet bdist_wheel >/dev/null 2>&1

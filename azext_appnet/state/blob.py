@@ -53,7 +53,12 @@ def _sdk():
     imported only when a blob store is opened."""
     from azure.core import MatchConditions
     from azure.core import exceptions
-    from azure.storage.blob import BlobLeaseClient, ContainerClient, ContentSettings
+    try:
+        from azure.storage.blob import BlobLeaseClient, ContainerClient, ContentSettings
+    except ImportError:
+        raise StateError("The shared state store needs azure-storage-blob, which this az "
+                         "installation lacks.",
+                         "Update the Azure CLI ('az upgrade'); it ships azure-storage-blob.") from None
     return MatchConditions, exceptions, BlobLeaseClient, ContainerClient, ContentSettings
 
 
