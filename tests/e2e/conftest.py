@@ -65,7 +65,10 @@ class Az:
         self.env = dict(os.environ, AZURE_EXTENSION_DIR=str(ext_dir), AZURE_CONFIG_DIR=str(config_dir),
                         AZURE_CORE_COLLECT_TELEMETRY="no", AZURE_CORE_NO_COLOR="true",
                         **(extra_env or {}))
-        self.env.pop("APPNET_STATE_PATH", None)
+        for name in ("APPNET_STATE_PATH", "APPNET_STATE_URL", "APPNET_STATE_CONNECTION_STRING",
+                     "APPNET_STATE_CONTAINER"):
+            if name not in (extra_env or {}):
+                self.env.pop(name, None)  # each test's state starts empty, wherever the developer's is
 
     def __call__(self, *args, rc=0, timeout=600, stdin=None):
         proc = subprocess.run([str(AZ), *map(str, args)], env=self.env, capture_output=True, text=True,

@@ -8,7 +8,8 @@ from azext_appnet.engine import AppNet
 @pytest.fixture
 def engine(tmp_path, monkeypatch):
     """An engine with its own config dir (state file and key store), printing nothing."""
-    monkeypatch.delenv("APPNET_STATE_PATH", raising=False)
+    for name in ("APPNET_STATE_PATH", "APPNET_STATE_URL", "APPNET_STATE_CONNECTION_STRING"):
+        monkeypatch.delenv(name, raising=False)
     messages = []
     eng = AppNet(str(tmp_path / "azure"), progress=messages.append)
     eng.messages = messages
