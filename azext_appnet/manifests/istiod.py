@@ -358,9 +358,11 @@ def runtime_objects(spec, version, profile):
         service(),
         obj("PodDisruptionBudget", ISTIOD, labels=dict(_ISTIOD_LABELS), spec={
             "minAvailable": 1, "selector": {"matchLabels": {"app": "istiod", "istio": "pilot"}}}),
+        # Two replicas at least (Istio's chart has one): with the PDB's minAvailable 1, a
+        # single istiod could never be evicted, and node drains (AKS upgrades) would hang.
         obj("HorizontalPodAutoscaler", ISTIOD, labels=dict(_ISTIOD_LABELS), spec={
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": ISTIOD},
-            "minReplicas": 1, "maxReplicas": 5,
+            "minReplicas": 2, "maxReplicas": 5,
             "metrics": [{"type": "Resource", "resource": {
                 "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]}),
         mutating_webhook(),

@@ -503,3 +503,12 @@ def test_consecutive_versions_render_the_same_objects():
                 for o in objects(render(spec(version)))}
     for older, newer in zip(VERSIONS, VERSIONS[1:]):
         assert identities(older) == identities(newer)
+
+
+def test_istiod_disruption_budget_lets_nodes_drain():
+    # minAvailable must stay below the fewest replicas the HPA keeps, or a drain hangs.
+    for version in load_catalog().names():
+        objects = [o for p in render(spec(version)) for o in p.objects]
+        pdb = next(o for o in objects if o["kind"] == "PodDisruptionBudget")
+        hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler")
+        assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
