@@ -21,18 +21,16 @@ import base64
 import json
 import re
 import secrets
-import shutil
 import socket
 import ssl
-import tempfile
 import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.kvsim.tls import make_server_tls
+from tests.kvsim.https import LoopbackHttpsServer
 
 AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 #: The Azure CLI's public client id, which `az aks get-credentials` writes into kubelogin args.
@@ -43,10 +41,13 @@ _ID = re.compile(r"^(/subscriptions/[^/]+/resourceGroups/([^/]+)/providers/"
                  r"Microsoft\.ContainerService/managedClusters/([^/]+))(/[^/]+)?$", re.I)
 
 
-class ArmSim:
+class ArmSim(LoopbackHttpsServer):
     """An HTTPS emulator of the ARM managedClusters subset. `with ArmSim() as arm:`."""
 
+    name = "armsim"
+
     def __init__(self, token=None):
+        super().__init__()
         self.token = token or secrets.token_urlsafe(32)
         self.clusters = {}            # lower-case id -> managedCluster dict
         self._kube = {}               # lower-case id -> kubeconfig settings
@@ -55,8 +56,6 @@ class ArmSim:
         self.forbidden = set()
         self.requests = []
         self._lock = threading.Lock()
-        self._server = self._thread = self._dir = None
-        self.url = self.ca_file = None
 
     @property
     def scope(self):
@@ -65,42 +64,12 @@ class ArmSim:
 
     # -- lifecycle --------------------------------------------------------------------
 
-    def start(self):
-        self._dir = tempfile.mkdtemp(prefix="armsim-")
-        paths = make_server_tls(self._dir)
-        self.ca_file = paths["ca.pem"]
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(paths["server.pem"], paths["server-key.pem"])
+    def handler_class(self):
         sim = self
 
         class Handler(_Handler):
             arm = sim
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.url = "https://127.0.0.1:%d" % self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, name="armsim",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = None
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        return Handler
 
     def client_options(self):
         """Keyword arguments for the azure-core pipeline to trust this emulator."""

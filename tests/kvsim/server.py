@@ -17,20 +17,17 @@ import base64
 import json
 import re
 import secrets
-import shutil
 import socket
-import ssl
-import tempfile
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from .tls import make_server_tls
+from .https import LoopbackHttpsServer
 
 _JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
@@ -91,11 +88,14 @@ class _Key:
         return found
 
 
-class KeyVaultSim:
+class KeyVaultSim(LoopbackHttpsServer):
     """An HTTPS Key Vault emulator on loopback. Use `with KeyVaultSim() as kv:` or start()/stop()."""
+
+    name = "kvsim"
 
     def __init__(self, token=None, tenant_id="00000000-0000-0000-0000-000000000000",
                  challenge_resource="https://vault.azure.net", soft_delete=True):
+        super().__init__()
         self.token = token or secrets.token_urlsafe(24)
         self.tenant_id = tenant_id
         self.challenge_resource = challenge_resource
@@ -117,47 +117,15 @@ class KeyVaultSim:
         self.secrets = {}       # name -> [ dict(version, value, contentType, tags, attributes) ]
         self.deleted_secrets = {}
         self._lock = threading.RLock()
-        self._server = None
-        self._thread = None
-        self._dir = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self):
-        self._dir = tempfile.mkdtemp(prefix="kvsim-")
-        paths = make_server_tls(self._dir)
-        self.ca_file = paths["ca.pem"]
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(paths["server.pem"], paths["server-key.pem"])
+    def handler_class(self):
         sim = self
 
         class Handler(_Handler):
             vault = sim
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="kvsim", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = None
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        return Handler
 
     # -- what tests look at ---------------------------------------------------------------
 
