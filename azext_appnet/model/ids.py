@@ -29,7 +29,7 @@ def check_name(value, option):
         raise InvalidInputError(
             f"Invalid value '{value}' for {option}: names are 3 to 24 characters long and may "
             "contain only letters, digits and hyphens.",
-            f"Choose a name that matches ^[a-zA-Z0-9-]{{3,24}}$, for example 'appnet-01'.")
+            "Choose a name that matches ^[a-zA-Z0-9-]{3,24}$, for example 'appnet-01'.")
     return value
 
 

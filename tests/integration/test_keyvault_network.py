@@ -2,7 +2,6 @@
 create, join a member, remove, delete — the real Key Vault SDK against tests/kvsim."""
 
 import base64
-import os
 import subprocess
 
 import pytest

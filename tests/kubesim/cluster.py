@@ -15,7 +15,7 @@ from .discovery import OpenAPICache
 from .faults import Faults
 from .kubeconfig import write_kubeconfig
 from .resources import Registry
-from .selectors import labels_match, parse_label_selector
+from .selectors import parse_label_selector
 from .server import HTTPSServer
 from .store import Store
 from .tls import ClusterPKI

@@ -11,8 +11,7 @@ import uuid
 from . import discovery, protobuf, tables
 from .apiserver import Options
 from .auth import user_from_name
-from .errors import ApiError, bad_request, forbidden, method_not_allowed, not_found, \
-    unauthorized
+from .errors import ApiError, bad_request, forbidden, method_not_allowed, unauthorized
 from .rbac import Attrs, authorize, rules_for
 from .selectors import fields_match, labels_match, parse_field_selector, parse_label_selector
 

@@ -9,15 +9,13 @@ under Warn (the default), silently dropped under Ignore -- and in every case not
 """
 import functools
 import json
-import os
 import re
 
 import jsonschema
-import referencing
 from referencing import Registry, Resource
 
 from . import schemas
-from .errors import ApiError, bad_request, invalid
+from .errors import bad_request, invalid
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
