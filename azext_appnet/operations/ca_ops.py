@@ -85,7 +85,7 @@ def _done(ctx):
 
 ROTATE_CA = [
     Step("connect", "Connecting to the cluster", _reach),
-    Step("certificates", "Issuing a new intermediate CA", _new_intermediate),
+    Step("certificates", "Issuing a new intermediate CA", _new_intermediate, shared=True),
     Step("push", "Pushing the new cacerts and rolling istiod", _push_member),
     Step("ready", "Waiting for istiod to load the new CA", _istiod_ready),
     Step("finish", "Finishing", _done),
@@ -213,13 +213,13 @@ def _trust_new_root(ctx):
 
 
 ROTATE_ROOT = [
-    Step("newRoot", "Creating the new root CA", _new_root),
-    Step("trustBoth", "Trusting the old and the new root CA on every member", _trust_both),
-    Step("reissue", "Switching every member to an intermediate CA signed by the new root", _reissue),
+    Step("newRoot", "Creating the new root CA", _new_root, shared=True),
+    Step("trustBoth", "Trusting the old and the new root CA on every member", _trust_both, shared=True),
+    Step("reissue", "Switching every member to an intermediate CA signed by the new root", _reissue, shared=True),
 ]
 FINISH_ROOT_ROTATION = [
-    Step("dropOldRoot", "Retiring the old root CA", _drop_old_root),
-    Step("trustNewRoot", "Trusting only the new root CA on every member", _trust_new_root),
+    Step("dropOldRoot", "Retiring the old root CA", _drop_old_root, shared=True),
+    Step("trustNewRoot", "Trusting only the new root CA on every member", _trust_new_root, shared=True),
 ]
 
 NETWORK_STEPS = {"rotateRoot": ROTATE_ROOT, "finishRootRotation": FINISH_ROOT_ROTATION}

@@ -173,22 +173,19 @@ def _peers(ctx, network):
 
 def _link(ctx):
     from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_LABEL, NETWORK_LABEL
-    from .mesh_links import link, network_lock
+    from .mesh_links import link
     network = _network(ctx)
 
     def labels(doc):
         return {MANAGED_BY_KEY: MANAGED_BY_VALUE, NETWORK_LABEL: network["name"], MEMBER_LABEL: doc["name"]}
 
-    with ctx.store.lock(network_lock(network["id"])):
-        link(ctx.resource, _peers(ctx, network), ctx.services.connect, labels,
-             progress=ctx.progress, warn=ctx.warn)
+    link(ctx.resource, _peers(ctx, network), ctx.services.connect, labels,
+         progress=ctx.progress, warn=ctx.warn)
 
 
 def _unlink(ctx):
-    from .mesh_links import network_lock, unlink
-    network = _network(ctx)
-    with ctx.store.lock(network_lock(network["id"])):
-        unlink(ctx.resource, _peers(ctx, network), ctx.services.connect, warn=ctx.warn)
+    from .mesh_links import unlink
+    unlink(ctx.resource, _peers(ctx, _network(ctx)), ctx.services.connect, warn=ctx.warn)
 
 
 def _cleanup_cluster(ctx):
@@ -221,26 +218,26 @@ JOIN = [
     Step("connect", "Connecting to the cluster", _reach),
     Step("preflight", "Checking the cluster", _preflight),
     Step("version", "Choosing the AppNet version", _choose_version),
-    Step("certificates", "Issuing the member's intermediate CA", _certificates),
+    Step("certificates", "Issuing the member's intermediate CA", _certificates, shared=True),
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),
     Step("ready", "Waiting for the data plane to become ready", _wait_ready),
-    Step("link", "Exchanging remote secrets with the other members", _link),
+    Step("link", "Exchanging remote secrets with the other members", _link, shared=True),
     Step("finish", "Finishing", _finish),
 ]
 UPDATE_DATA_PLANE = [
     Step("connect", "Connecting to the cluster", _reach),
     Step("version", "Choosing the AppNet version", _choose_version),
-    Step("certificates", "Checking the member's intermediate CA", _certificates),
+    Step("certificates", "Checking the member's intermediate CA", _certificates, shared=True),
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),
     Step("ready", "Waiting for the data plane to become ready", _wait_ready),
-    Step("link", "Exchanging remote secrets with the other members", _link),
+    Step("link", "Exchanging remote secrets with the other members", _link, shared=True),
     Step("finish", "Finishing", _finish),
 ]
 UPDATE_TAGS = [Step("finish", "Updating the member", _finish)]
 REMOVE = [
-    Step("unlink", "Deleting the member's remote secret from the other members", _unlink),
+    Step("unlink", "Deleting the member's remote secret from the other members", _unlink, shared=True),
     Step("cleanup", "Deleting the data plane from the cluster", _cleanup_cluster),
-    Step("certificates", "Retiring the member's intermediate CA", _retire_certificates),
+    Step("certificates", "Retiring the member's intermediate CA", _retire_certificates, shared=True),
     Step("delete", "Removing the member", _delete_record),
 ]
 

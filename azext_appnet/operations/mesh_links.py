@@ -6,7 +6,7 @@ API server with the token of A's `istio-reader-service-account`), and A holds B'
 token can only read (the reader ClusterRole grants get/list/watch). Reference:
 istio-ambient-multicluster.md §8.4.
 
-Linking runs under the network's lock, after the member's data plane is ready, and links
+Linking runs under the network's lock (a `shared` step), after the member's data plane is ready, and links
 both ways with every other member whose reader token exists; so two joins that run at once
 both end in a full mesh: whichever links second sees the first.
 """
@@ -19,7 +19,6 @@ import yaml
 from ..errors import AppNetError, ClusterError
 from ..manifests import NAMESPACE
 from ..manifests.istiod import READER_TOKEN_SECRET
-from ..model import ids
 
 MULTICLUSTER_LABEL = "istio/multiCluster"
 LINK_LABEL = "appnet.azure.com/remote-member"
@@ -28,10 +27,6 @@ TOKEN_WAIT_SECONDS = 60
 
 def secret_name(member_name):
     return f"istio-remote-secret-{member_name.lower()}"
-
-
-def network_lock(network_id):
-    return f"network:{ids.key(network_id)}"
 
 
 def reader_kubeconfig(cluster, member_name, wait=TOKEN_WAIT_SECONDS):

@@ -17,6 +17,7 @@ import uuid
 
 from ..errors import AppNetError, ConflictError
 from ..processes import pid_alive
+from ..model import ids
 from ..model import resources as res
 from ..state.sqlite import StaleWriteError
 
@@ -26,8 +27,16 @@ _REMOTE_RUNNER_GRACE_SECONDS = 15 * 60
 
 
 class Step:
-    def __init__(self, name, message, run):
-        self.name, self.message, self.run = name, message, run
+    """One idempotent step. A step that changes what several members share (the network's
+    CA, remote secrets) runs holding the network's lock (`shared=True`)."""
+
+    def __init__(self, name, message, run, shared=False):
+        self.name, self.message, self.run, self.shared = name, message, run, shared
+
+
+def network_lock_name(resource_id):
+    parts = ids.parse_id(resource_id)
+    return "network:" + ids.key(ids.network_id(parts["subscription"], parts["resource_group"], parts["network"]))
 
 
 def runner_alive(operation):
@@ -122,7 +131,12 @@ def run(store, resource_id, operation_id, steps, services, progress=None):
             ctx.props["operation"]["step"] = step.name
             ctx.save()
             ctx.progress(step.message)
-            step.run(ctx)
+            if step.shared:
+                with store.lock(network_lock_name(resource_id)):
+                    ctx.reload()  # what another operation changed while we waited
+                    step.run(ctx)
+            else:
+                step.run(ctx)
             ctx.props["operation"]["completedSteps"].append(step.name)
             ctx.save()
     except Finished:

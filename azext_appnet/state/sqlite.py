@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 
 from ..errors import ConflictError, StateError
@@ -176,7 +177,8 @@ class SqliteStore:
 
         A lock whose holder died (same host, dead pid) or whose lease ran out is taken over,
         so a crashed process never blocks the network for good."""
-        holder = f"{socket.gethostname()}:{os.getpid()}"
+        # The thread too: two operations in one process (tests, a library user) exclude each other.
+        holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         deadline = time.monotonic() + wait
         while True:
             with self._write() as conn:
@@ -200,10 +202,14 @@ class SqliteStore:
 
 
 def _holder_alive(holder):
-    host, _, pid = holder.rpartition(":")
+    """`holder` is host:pid[:thread]."""
+    host, _, rest = holder.partition(":")
     if host != socket.gethostname():
         return True  # cannot tell from here: the lease's expiry decides
-    return pid_alive(int(pid))
+    try:
+        return pid_alive(int(rest.split(":")[0]))
+    except ValueError:
+        return True
 
 
 def _clean(resource):

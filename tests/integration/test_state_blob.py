@@ -343,3 +343,28 @@ def test_url_parsing():
     assert parse_url("http://127.0.0.1:10000/devstoreaccount1/c1/p") == (
         "http://127.0.0.1:10000/devstoreaccount1", "c1", "p")
 
+
+
+def test_lock_excludes_threads_of_one_process(location):
+    import threading
+    import time
+    spans, errors = [], []
+
+    def hold():
+        try:
+            store = open_store(location)  # as two operations in one process would
+            with store.lock("network-x", wait=30, poll=0.05):
+                start = time.monotonic()
+                time.sleep(0.3)
+                spans.append((start, time.monotonic()))
+        except Exception as ex:  # pylint: disable=broad-except
+            errors.append(ex)
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and len(spans) == 3
+    spans.sort()
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), spans
