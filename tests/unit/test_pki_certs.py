@@ -12,27 +12,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
 from azext_appnet.errors import ConflictError, InvalidInputError
 from azext_appnet.pki import KEY_TYPES, NetworkPKI
 from azext_appnet.pki import testing
-
-NET = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.AppLink/appLinks/net1"
-T0 = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.timezone.utc)
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture(autouse=True)
-def _no_passphrase(monkeypatch):
-    monkeypatch.delenv("APPNET_KEYSTORE_PASSPHRASE", raising=False)
-
-
-@pytest.fixture
-def clock():
-    return Clock(T0)
+from tests.unit.pki_support import NET, T0
 
 
 def load(pem):

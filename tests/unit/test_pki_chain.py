@@ -19,11 +19,6 @@ NET1 = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/pr
 NET2 = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.AppLink/appLinks/net2"
 
 
-@pytest.fixture(autouse=True)
-def _no_passphrase(monkeypatch):
-    monkeypatch.delenv("APPNET_KEYSTORE_PASSPHRASE", raising=False)
-
-
 def certs_of(pem):
     return x509.load_pem_x509_certificates(pem.encode())
 

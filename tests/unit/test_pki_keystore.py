@@ -13,14 +13,9 @@ from cryptography.hazmat.primitives import serialization
 
 from azext_appnet.errors import KeyStoreError
 from azext_appnet.pki import NetworkPKI, keystore
+from tests.unit.pki_support import NET
 
-NET = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.AppLink/appLinks/net1"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture(autouse=True)
-def _no_passphrase(monkeypatch):
-    monkeypatch.delenv("APPNET_KEYSTORE_PASSPHRASE", raising=False)
 
 
 def mode(path):

@@ -12,28 +12,9 @@ import pytest
 
 from azext_appnet.errors import ConflictError, InvalidInputError, KeyStoreError, NotFoundError
 from azext_appnet.pki import NetworkPKI
+from tests.unit.pki_support import NET, T0
 
-NET = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.AppLink/appLinks/net1"
-T0 = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.timezone.utc)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture(autouse=True)
-def _no_passphrase(monkeypatch):
-    monkeypatch.delenv("APPNET_KEYSTORE_PASSPHRASE", raising=False)
-
-
-@pytest.fixture
-def clock():
-    return Clock(T0)
 
 
 @pytest.fixture
