@@ -497,7 +497,7 @@ def _resolve_cluster(kubeconfig, context, member_resource_id, cluster_type):
                 "Microsoft.ContainerService/managedClusters/NAME ('az aks show --query id').")
         cluster["resourceId"] = member_resource_id
     if kubeconfig:
-        from .model.kubeconfig import check_kubeconfig
-        path, context = check_kubeconfig(kubeconfig, context)
-        cluster.update(kubeconfig=path, context=context)
+        from .kube.config import resolve
+        paths, context = resolve(kubeconfig, context)
+        cluster.update(kubeconfig=os.path.abspath(paths[0]), context=context)
     return cluster

@@ -74,8 +74,8 @@ def _read_contexts(paths):
                 doc = yaml.safe_load(f)
         except (OSError, yaml.YAMLError) as e:
             raise InvalidInputError(
-                "cannot read kubeconfig %s: %s. Pass a valid kubeconfig file with --kubeconfig."
-                % (path, getattr(e, "strerror", None) or type(e).__name__)) from None
+                "The kubeconfig %s cannot be read: %s. Pass a valid kubeconfig file with "
+                "--kubeconfig." % (path, getattr(e, "strerror", None) or type(e).__name__)) from None
         current = _collect_contexts(doc, path, names, current)
     return names, current
 
@@ -97,16 +97,17 @@ def _collect_contexts(doc, where, names, current):
     return current
 
 
-def load(kubeconfig=None, context=None):
-    """Read the kubeconfig and return a `ClusterConfig` for `context` (default: the
-    current context). InvalidInputError for a missing file or an unknown context."""
+def resolve(kubeconfig=None, context=None):
+    """The kubeconfig file(s) that exist and the context to use (default: the current
+    context), reading only names: no kubernetes import, no credential touched. This is what
+    a join checks up front. InvalidInputError for a missing file or an unknown context."""
     paths = kubeconfig_paths(kubeconfig)
     existing = [p for p in paths if os.path.isfile(p)]
     if not existing:
         shown = ", ".join(paths)
         raise InvalidInputError(
-            "kubeconfig file not found: %s. Pass the path of an existing kubeconfig with "
-            "--kubeconfig (for AKS: az aks get-credentials --file FILE)." % shown)
+            "kubeconfig file not found: %s does not exist. Pass the path of an existing "
+            "kubeconfig with --kubeconfig (for AKS: az aks get-credentials --file FILE)." % shown)
 
     names, current = _read_contexts(existing)
     if not names:
@@ -121,8 +122,15 @@ def load(kubeconfig=None, context=None):
         context = current
     if context not in names:
         raise InvalidInputError(
-            "context '%s' not found in kubeconfig %s. Contexts defined: %s. Pass one of them "
-            "with --context." % (context, ", ".join(existing), ", ".join(names)))
+            "The kubeconfig %s has no context named '%s'. Contexts defined: %s. Pass one of "
+            "them with --context." % (", ".join(existing), context, ", ".join(names)))
+    return existing, context
+
+
+def load(kubeconfig=None, context=None):
+    """Read the kubeconfig and return a `ClusterConfig` for `context` (default: the
+    current context). InvalidInputError for a missing file or an unknown context."""
+    existing, context = resolve(kubeconfig, context)
 
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigMerger
