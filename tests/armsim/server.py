@@ -21,16 +21,14 @@ import base64
 import json
 import re
 import secrets
-import socket
 import ssl
 import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.kvsim.https import LoopbackHttpsServer
+from tests.kvsim.https import LoopbackHandler, LoopbackHttpsServer
 
 AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 #: The Azure CLI's public client id, which `az aks get-credentials` writes into kubelogin args.
@@ -251,13 +249,8 @@ def _error(code, message):
     return {"error": {"code": code, "message": message}}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     arm = None  # set on the subclass made per emulator
-
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _serve(self):
         length = int(self.headers.get("Content-Length") or 0)

@@ -3,12 +3,24 @@ emulators of Azure services (kvsim, armsim) share. Subclasses say which request 
 serves it."""
 
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.kvsim.tls import make_server_tls
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1 with TCP_NODELAY: headers and body go out as separate writes, and
+    without NODELAY each response stalls on the client's delayed ACK (~40 ms)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class LoopbackHttpsServer:

@@ -17,17 +17,15 @@ import base64
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from .https import LoopbackHttpsServer
+from .https import LoopbackHandler, LoopbackHttpsServer
 
 _JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
@@ -338,15 +336,8 @@ def _error(code, message):
     return {"error": {"code": code, "message": message}}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     vault = None  # set on the subclass made per emulator
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out as separate writes; without NODELAY each response
-        # stalls on the client's delayed ACK (~40 ms), which adds up over a test run.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _serve(self):
         length = int(self.headers.get("Content-Length") or 0)
