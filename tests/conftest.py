@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.fixtures import gateway_api
+from tests.fixtures import gateway_api, requires
 
 
 @pytest.fixture
@@ -15,3 +15,9 @@ def clusters(kubesim):
                 gateway_api.install(sim)
         return sims
     return make
+
+
+@pytest.fixture
+def require_kubectl():
+    """The path of the real kubectl; skips (fails with CI=true) where there is none."""
+    return requires.kubectl()

@@ -1,7 +1,6 @@
 """After a join, kubectl (a client we did not write) sees the data plane as configured."""
 
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -13,12 +12,10 @@ NS = "applink-system"
 
 
 @pytest.fixture
-def kubectl():
-    if not shutil.which("kubectl"):
-        pytest.skip("kubectl is not on PATH; these tests drive the real kubectl")
+def kubectl(require_kubectl):
 
     def run(sim, *args):
-        proc = subprocess.run(["kubectl", "--kubeconfig", sim.kubeconfig_path, "--context", sim.context, *args],
+        proc = subprocess.run([require_kubectl, "--kubeconfig", sim.kubeconfig_path, "--context", sim.context, *args],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
