@@ -257,7 +257,7 @@ def _wait(cmd, get, created, updated, deleted, exists, custom, interval, timeout
 
 # ---- az appnet check / az appnet member check ----------------------------------------------
 
-_CHECK_FAILURES = []
+_CHECK_FAILURES = "appnet_check_failures"  # key in the invocation's data
 _CHECK_LOCK = threading.Lock()  # --ids with several members runs them in threads
 
 
@@ -265,23 +265,32 @@ def _fail_after_output(cmd, reports):
     """A report with a Failed check is printed (stdout, in the chosen -o/--query) and then the
     command exits 1 with an error naming the failed checks, so a CI step fails. az prints a
     result only when the command returns, so the error is raised from the event az fires after
-    printing it (the same event az's own paging uses to print the next-page token)."""
+    printing it (the same event az's own paging uses to print the next-page token).
+
+    The failures are kept on the invocation (one per command run, shared by the jobs of
+    --ids, which each get a copy of the CLI context) and the handler unregisters itself, so a
+    reused CLI (az interactive, azure-cli's test harness) runs its next command unaffected."""
     from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
     failed = [(r.get("member"), c) for r in reports for c in r.get("checks") or [] if c.get("status") == "Failed"]
     if not failed:
         return
+    cli_ctx = cmd.cli_ctx
     with _CHECK_LOCK:
-        if not _CHECK_FAILURES:
-            cmd.cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _raise_check_failures)
-        _CHECK_FAILURES.extend(failed)
+        pending = cli_ctx.invocation.data.setdefault(_CHECK_FAILURES, [])
+        if not pending:
+            cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _raise_check_failures)
+        pending.extend(failed)
 
 
-def _raise_check_failures(_cli_ctx, **_):
+def _raise_check_failures(cli_ctx, **_):
     from azure.cli.core.azclierror import ValidationError
-    failed, fixes = {}, []
+    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
     with _CHECK_LOCK:
-        found = list(_CHECK_FAILURES)
-        del _CHECK_FAILURES[:]
+        found = cli_ctx.invocation.data.pop(_CHECK_FAILURES, None) or []
+        cli_ctx.unregister_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _raise_check_failures)
+    if not found:
+        return
+    failed, fixes = {}, []
     for member, check in found:
         failed.setdefault(member or "network", []).append(check["name"])
         if check.get("recommendation") and check["recommendation"] not in fixes:

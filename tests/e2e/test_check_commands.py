@@ -80,3 +80,29 @@ def test_check_of_a_missing_member_exits_3(az):
     missing = az("appnet", "member", "check", "-g", "rg1", "--appnet-name", "net-01", "--member-name", "nope",
                  rc=3)
     assert "was not found" in missing.err and not missing.out.strip()
+
+
+# One CLI object running several commands, as `az interactive` and azure-cli's test harness do.
+_ONE_CONTEXT = """
+import json, os, sys
+from azure.cli.core import get_default_cli
+cli = get_default_cli()
+with open(os.devnull, "w") as sink:
+    codes = [cli.invoke(args.split(), out_file=sink) for args in sys.argv[1:]]
+print(json.dumps(codes))
+"""
+
+
+def test_a_failed_check_does_not_fail_the_next_command_in_the_same_cli(az, clusters):
+    import subprocess
+    import sys
+    (a,) = clusters(1)
+    az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2")
+    _join(az, a, "member-01")
+    a.stop()
+    proc = subprocess.run([sys.executable, "-c", _ONE_CONTEXT, "appnet check -g rg1 -n net-01",
+                           "appnet list -g rg1", "appnet show -g rg1 -n net-01"],
+                          env=az.env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[1, 0, 0]", proc.stderr
+    assert proc.stderr.count("checks failed") + proc.stderr.count("check failed") == 1, proc.stderr
