@@ -4,7 +4,8 @@ from azure.cli.core.commands.parameters import get_enum_type, get_location_type
 from knack.arguments import CLIArgumentType
 
 from azext_appnet._validators import (
-    validate_appnet_name, validate_member_name, validate_tags)
+    location_text, validate_appnet_name, validate_join_cluster, validate_member_name, validate_tags,
+    validate_version)
 
 UPGRADE_MODES = ["FullyManaged", "SelfManaged"]
 RELEASE_CHANNELS = ["Rapid", "Stable"]
@@ -38,9 +39,10 @@ def load_arguments(self, _):
 
     with self.argument_context("appnet create") as c:
         c.argument("appnet_name", arg_type=appnet_name, id_part=None)
-        c.argument("location", arg_type=get_location_type(self.cli_ctx),
-                   help="The geo-location where the resource lives. Default: the location "
-                        "configured with 'az configure --defaults location=...'.")
+        c.argument("location", arg_type=get_location_type(self.cli_ctx), type=location_text,
+                   help="The geo-location where the resource lives: an Azure region name such as "
+                        "westus2, or its display name. Default: the location configured with "
+                        "'az configure --defaults location=...'.")
         c.argument("identity_type", arg_group="Identity", arg_type=get_enum_type(IDENTITY_TYPES),
                    help="Type of managed service identity (where both SystemAssigned and "
                         "UserAssigned types are allowed).")
@@ -55,7 +57,8 @@ def load_arguments(self, _):
         c.argument("next_token", arg_type=paging["next_token"])
 
     with self.argument_context("appnet list-versions") as c:
-        c.argument("location", arg_type=get_location_type(self.cli_ctx), required=True)
+        c.argument("location", arg_type=get_location_type(self.cli_ctx), type=location_text,
+                   required=True)
         c.argument("kubernetes_version", options_list=["--kubernetes-version"],
                    help="Kubernetes version to filter profiles, such as 1.33.")
         c.argument("max_items", arg_type=paging["max_items"])
@@ -83,7 +86,7 @@ def load_arguments(self, _):
         c.argument("release_channel", arg_group="Upgrade", arg_type=get_enum_type(RELEASE_CHANNELS),
                    help="Release channel of a FullyManaged member: Rapid (newest version as soon "
                         "as available) or Stable (the version after extra validation).")
-        c.argument("version", arg_group="Upgrade",
+        c.argument("version", arg_group="Upgrade", validator=validate_version,
                    help="AppNet version of a SelfManaged member, such as 1.5 "
                         "('az appnet list-versions' lists them).")
         c.argument("east_west_gateway", arg_group="Connectivity", arg_type=get_enum_type(VISIBILITIES),
@@ -98,7 +101,7 @@ def load_arguments(self, _):
                    help="Kind of cluster: AKS (with --member-resource-id) or Kubernetes (any "
                         "conformant cluster, with --kubeconfig). Default: AKS when "
                         "--member-resource-id is given, otherwise Kubernetes.")
-        c.argument("member_resource_id", arg_group="Cluster",
+        c.argument("member_resource_id", arg_group="Cluster", validator=validate_join_cluster,
                    help="ARM resource id of the AKS cluster to join.")
         c.argument("kubeconfig", arg_group="Cluster",
                    help="Path of the kubeconfig file of the cluster to join. It is read at each "

@@ -3,7 +3,7 @@ with an az error before anything is recorded."""
 
 import re
 
-from azure.cli.core.azclierror import InvalidArgumentValueError
+from azure.cli.core.azclierror import InvalidArgumentValueError, MutuallyExclusiveArgumentError
 
 _NAME = re.compile(r"^[a-zA-Z0-9-]{3,24}$")
 _TAG_KEY_FORBIDDEN = set('<>%&\\?/')
@@ -70,3 +70,32 @@ def parse_tags(values):
 def validate_tags(namespace):
     if getattr(namespace, "tags", None) is not None:
         namespace.tags = parse_tags(namespace.tags)
+
+
+def location_text(value):
+    """The `type` of --location: the text as typed. az's own location type turns display names
+    ('West US 2') into names by listing the subscription's locations, which needs a login;
+    the engine normalises and checks against its region table instead."""
+    return value
+
+
+def validate_join_cluster(namespace):
+    """--kubeconfig and --member-resource-id name two different clusters: one at a time."""
+    if getattr(namespace, "kubeconfig", None) and getattr(namespace, "member_resource_id", None):
+        raise MutuallyExclusiveArgumentError(
+            "--kubeconfig and --member-resource-id both name the cluster to join.",
+            "Pass --member-resource-id for an AKS cluster (its credentials come from ARM), or "
+            "--kubeconfig [--context] for any other cluster, not both.")
+    if getattr(namespace, "context", None) and not getattr(namespace, "kubeconfig", None):
+        raise MutuallyExclusiveArgumentError(
+            "--context selects a context of --kubeconfig, which was not given.",
+            "Add --kubeconfig FILE, or drop --context.")
+
+
+def validate_version(namespace):
+    version = getattr(namespace, "version", None)
+    if version is not None and not version.strip():
+        raise InvalidArgumentValueError(
+            "--version is empty.",
+            "Pass an AppNet version such as 1.5 ('az appnet list-versions -l REGION -o table' "
+            "lists them), or leave --version out.")

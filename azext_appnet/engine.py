@@ -207,7 +207,7 @@ class AppNet:
                 "a network whose provisioningState is Succeeded.",
                 f"Wait for it ('az appnet wait -g {resource_group} -n {network} --updated') or run "
                 f"'{_last_command(parent)}' again to finish it.")
-        location = ids.check_location(member_location) if member_location else parent["location"]
+        location = ids.check_location(member_location, "--member-location") if member_location else parent["location"]
         parameters = {"cluster": cluster, "version": version, "upgradeMode": upgrade_mode,
                       "releaseChannel": release_channel, "eastWestGateway": east_west_gateway,
                       "network": network_topology}

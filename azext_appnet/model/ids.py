@@ -8,6 +8,7 @@ ARM compares ids case-insensitively; so does `key()`.
 import re
 
 from ..errors import InvalidInputError
+from . import regions
 
 PROVIDER = "Microsoft.AppLink"
 NETWORK_TYPE = "microsoft.applink/applinks"
@@ -18,7 +19,6 @@ LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 _NAME = re.compile(r"^[a-zA-Z0-9-]{3,24}$")
 _GROUP = re.compile(r"^[-\w._()]{1,90}$")
-_LOCATION = re.compile(r"^[a-zA-Z0-9]{1,64}$")
 _ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.AppLink/"
     r"appLinks/(?P<network>[^/]+)(?:/appLinkMembers/(?P<member>[^/]+))?/?$", re.IGNORECASE)
@@ -42,13 +42,15 @@ def check_resource_group(value):
     return value
 
 
-def check_location(value):
-    normalized = (value or "").replace(" ", "").lower()
-    if not _LOCATION.match(normalized):
+def check_location(value, option="--location"):
+    """The region name of `value` ('West US 2' -> 'westus2'), or InvalidInputError listing them."""
+    name = regions.normalize(value)
+    if name is None:
         raise InvalidInputError(
-            f"Invalid location '{value}': a location is an Azure region name such as 'westus2'.",
-            "Pass --location with a region name; 'az account list-locations -o table' lists them.")
-    return normalized
+            f"Invalid {option} '{value}': it is not an Azure region.",
+            f"Pass a region name such as 'westus2' (or its display name, 'West US 2'). "
+            f"Regions: {', '.join(sorted(regions.REGIONS))}.")
+    return name
 
 
 def network_id(subscription, resource_group, name):

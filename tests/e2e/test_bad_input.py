@@ -62,7 +62,22 @@ CASES = [
     ("name-underscore", ["appnet", "create", "-g", "rg1", "-n", "bad_name", "-l", "westus2"], "3 to 24 characters"),
     ("name-too-long", ["appnet", "create", "-g", "rg1", "-n", "a" * 25, "-l", "westus2"], "3 to 24 characters"),
     ("no-location", ["appnet", "create", "-g", "rg1", "-n", "net-02"], "--location"),
-    ("bad-location", ["appnet", "create", "-g", "rg1", "-n", "net-02", "-l", "west/us"], "Invalid location"),
+    ("bad-location", ["appnet", "create", "-g", "rg1", "-n", "net-02", "-l", "west/us"], "Invalid --location"),
+    ("not-a-region", ["appnet", "create", "-g", "rg1", "-n", "net-02", "-l", "mars"],
+     "Invalid --location 'mars': it is not an Azure region"),
+    ("region-with-garbage", ["appnet", "create", "-g", "rg1", "-n", "net-02", "-l", "west us 2!!"],
+     "it is not an Azure region"),
+    ("versions-not-a-region", ["appnet", "list-versions", "-l", "atlantis"], "westus2"),
+    ("member-location-not-a-region", join("--member-location", "moon"), "Invalid --member-location 'moon'"),
+    ("resource-group-ends-in-dot", ["appnet", "create", "-g", "rg1.", "-n", "net-02", "-l", "westus2"],
+     "not ending in a period"),
+    ("resource-group-too-long", ["appnet", "create", "-g", "r" * 91, "-n", "net-02", "-l", "westus2"],
+     "1 to 90"),
+    ("kubeconfig-and-aks-id", join("--member-resource-id", AKS_ID),
+     "--kubeconfig and --member-resource-id both name the cluster"),
+    ("context-without-kubeconfig", join(kubeconfig=False, *["--context", "good"]), "Add --kubeconfig"),
+    ("empty-version", ["appnet", "member", "update", *NET, "--member-name", "member-01", "--version", ""],
+     "--version is empty"),
     ("bad-resource-group", ["appnet", "create", "-g", "bad/rg", "-n", "net-02", "-l", "westus2"],
      "Invalid resource group name"),
     ("bad-identity-type", ["appnet", "create", "-g", "rg1", "-n", "net-02", "-l", "westus2", "--identity-type", "Both"],
@@ -96,7 +111,8 @@ CASES = [
     ("bad-aks-id", join(kubeconfig=False, *["--member-resource-id", "/subscriptions/x/clusters/y"]),
      "Invalid --member-resource-id"),
     ("aks-without-login", join(kubeconfig=False, *["--member-resource-id", AKS_ID]), "az login"),
-    ("kubernetes-type-with-aks-id", join("--cluster-type", "Kubernetes", "--member-resource-id", AKS_ID),
+    ("kubernetes-type-with-aks-id",
+     join(kubeconfig=False, *["--cluster-type", "Kubernetes", "--member-resource-id", AKS_ID]),
      "cannot be used with --cluster-type Kubernetes"),
     ("bad-network-name", join("--network-name", "Bad_Net"), "Invalid --network-name"),
     ("missing-network", lambda w: ["appnet", "member", "join", "-g", "rg1", "--appnet-name", "net-09",
@@ -139,6 +155,13 @@ def test_bad_input(world, case_id, args, expected):
 
 def test_at_least_thirty_cases():
     assert len(CASES) >= 30
+
+
+def test_a_display_name_is_a_location_and_needs_no_login(az):
+    # az's own location type would list the subscription's locations (a login) to map it.
+    created = az("appnet", "create", "-g", "rg1", "-n", "net-02", "-l", "West US 2").json
+    assert created["location"] == "westus2"
+    assert az("appnet", "show", "-g", "rg1", "-n", "net-02", "--query", "location", "-o", "tsv").out.strip() == "westus2"
 
 
 def test_corrupted_state_file(az):
