@@ -110,7 +110,7 @@ examples:
   - name: Join at a chosen version with an external east-west gateway.
     text: az appnet member join -g test_rg --appnet-name appnet-test-01 --member-name member-01 --kubeconfig ./east.yaml --upgrade-mode SelfManaged --version 1.5 --east-west-gateway External
   - name: Join a fully managed AKS member on the Stable channel.
-    text: az appnet member join --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01 --cluster-type AKS --member-resource-id /subscriptions/bc7e0da9-5e4c-4a91-9252-9658837006cf/resourcegroups/test-rg/providers/Microsoft.ContainerService/managedClusters/test-member1 --kubeconfig ./aks.yaml --upgrade-mode FullyManaged --release-channel Stable
+    text: az appnet member join --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01 --cluster-type AKS --member-resource-id /subscriptions/bc7e0da9-5e4c-4a91-9252-9658837006cf/resourcegroups/test-rg/providers/Microsoft.ContainerService/managedClusters/test-member1 --upgrade-mode FullyManaged --release-channel Stable
   - name: Start the join and wait for it in a later pipeline step.
     text: az appnet member join -g test_rg --appnet-name appnet-test-01 --member-name member-01 --kubeconfig ./east.yaml --no-wait && az appnet member wait -g test_rg --appnet-name appnet-test-01 --member-name member-01 --created
 """
