@@ -14,33 +14,6 @@ logger = get_logger(__name__)
 
 # ---- plumbing ----------------------------------------------------------------------------
 
-class _Progress:
-    """Step messages on stderr: the az spinner on a terminal, plain lines in CI logs."""
-
-    def __init__(self, cmd):
-        self._lock = threading.Lock()
-        self._quiet = getattr(cmd.cli_ctx, "only_show_errors", False)
-        self._bar = None
-        if not self._quiet and sys.stderr.isatty():
-            from azure.cli.core.commands.progress import IndeterminateProgressBar
-            self._bar = IndeterminateProgressBar(cmd.cli_ctx, message="Running")
-            self._bar.begin()
-
-    def __call__(self, message):
-        with self._lock:
-            if self._quiet:
-                return
-            if self._bar:
-                self._bar.update_progress_with_msg(message)
-            else:
-                sys.stderr.write(f"{message}\n")
-                sys.stderr.flush()
-
-    def end(self):
-        if self._bar:
-            self._bar.end()
-
-
 def _subscription(cmd):
     sub = cmd.cli_ctx.data.get("subscription_id")
     if sub:
@@ -61,6 +34,8 @@ def _az_error(ex):
         return error
     if ex.code == "RequiredArgumentMissing":
         return az.RequiredArgumentMissingError(ex.message, ex.recommendation)
+    if isinstance(ex, errors.OperationCanceledError):
+        return az.ManualInterrupt(ex.message, f"Run the same command again to resume it: {_this_command()}")
     kinds = [(errors.InvalidInputError, az.InvalidArgumentValueError),
              (errors.UsageError, az.ArgumentUsageError),
              (errors.ConflictError, az.BadRequestError),
@@ -92,24 +67,56 @@ class _AzLoginCredential:
         return self._credential.get_token(*scopes, **kwargs)
 
 
-def _engine(cmd, progress=None):
+def _engine(cmd, reporter=None):
     from azext_appnet.engine import AppNet
-    return AppNet(cmd.cli_ctx.config.config_dir, _subscription(cmd), progress=progress,
+    return AppNet(cmd.cli_ctx.config.config_dir, _subscription(cmd), progress=reporter,
+                  warn=reporter.warn if reporter else None,
                   credential=_AzLoginCredential(cmd.cli_ctx),
                   arm_endpoint=cmd.cli_ctx.cloud.endpoints.resource_manager)
 
 
-def _call(cmd, method, *args, **kwargs):
+def _this_command():
+    import shlex
+    return "az " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+
+
+class _TermAsInterrupt:
+    """SIGTERM (a CI runner cancelling the job, `kill`) ends a running operation as Ctrl-C
+    does: Canceled on the resource, and a line naming the command that resumes it."""
+
+    def __enter__(self):
+        import signal
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._interrupt)
+        return self
+
+    @staticmethod
+    def _interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *_):
+        if self._old is not None:
+            import signal
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def _call(cmd, method, *args, who=None, **kwargs):
+    """Run engine `method`; an operation run here (not --no-wait) shows its steps as `who`."""
     from azext_appnet.errors import AppNetError
-    progress = _Progress(cmd) if kwargs.get("no_wait") is False else None
+    reporter = None
+    if kwargs.get("no_wait") is False:
+        from azext_appnet._progress import Reporter
+        reporter = Reporter(cmd.cli_ctx, who or "appnet")
     try:
-        engine = _engine(cmd, progress)
-        return getattr(engine, method)(*args, **kwargs)
+        with _TermAsInterrupt():
+            engine = _engine(cmd, reporter)
+            return getattr(engine, method)(*args, **kwargs)
     except AppNetError as ex:
         raise _az_error(ex) from None
     finally:
-        if progress:
-            progress.end()
+        if reporter:
+            reporter.end()
 
 
 def _page(items, max_items, next_token):
@@ -144,7 +151,7 @@ def create_appnet(cmd, resource_group_name, appnet_name, location=None, tags=Non
             "No location was given for the Application Network.",
             "Pass --location/-l (for example westus2), or set a default with "
             "'az configure --defaults location=westus2'.")
-    return _call(cmd, "create_network", resource_group_name, appnet_name, location, tags=tags,
+    return _call(cmd, "create_network", resource_group_name, appnet_name, location, who=appnet_name, tags=tags,
                  identity_type=identity_type, key_vault=key_vault, ca_key_type=ca_key_type,
                  no_wait=no_wait)
 
@@ -158,16 +165,18 @@ def list_appnet(cmd, resource_group_name=None, max_items=None, next_token=None):
 
 
 def update_appnet(cmd, resource_group_name, appnet_name, tags=None, no_wait=False):
-    return _call(cmd, "update_network", resource_group_name, appnet_name, tags=tags, no_wait=no_wait)
+    return _call(cmd, "update_network", resource_group_name, appnet_name, who=appnet_name, tags=tags,
+                 no_wait=no_wait)
 
 
 def delete_appnet(cmd, resource_group_name, appnet_name, no_wait=False):
-    return _call(cmd, "delete_network", resource_group_name, appnet_name, no_wait=no_wait)
+    return _call(cmd, "delete_network", resource_group_name, appnet_name, who=appnet_name, no_wait=no_wait)
 
 
 def wait_appnet(cmd, resource_group_name, appnet_name, created=False, updated=False, deleted=False,
                 exists=False, custom=None, interval=30, timeout=3600):
-    return _wait(cmd, lambda engine: engine.store.get(engine.network_id(resource_group_name, appnet_name)),
+    return _wait(cmd, appnet_name,
+                 lambda engine: engine.store.get(engine.network_id(resource_group_name, appnet_name)),
                  created, updated, deleted, exists, custom, interval, timeout)
 
 
@@ -182,7 +191,7 @@ def join_member(cmd, resource_group_name, appnet_name, member_name, kubeconfig=N
                 upgrade_mode="SelfManaged", release_channel=None, version=None,
                 east_west_gateway="Internal", network_name=None, private_connect_subnet=None,
                 no_wait=False):
-    return _call(cmd, "join_member", resource_group_name, appnet_name, member_name,
+    return _call(cmd, "join_member", resource_group_name, appnet_name, member_name, who=member_name,
                  kubeconfig=kubeconfig, context=context, member_resource_id=member_resource_id,
                  cluster_type=cluster_type, member_location=member_location, tags=tags,
                  upgrade_mode=upgrade_mode, release_channel=release_channel, version=version,
@@ -200,25 +209,27 @@ def list_member(cmd, resource_group_name, appnet_name, max_items=None, next_toke
 
 def update_member(cmd, resource_group_name, appnet_name, member_name, release_channel=None,
                   version=None, east_west_gateway=None, network_name=None, tags=None, no_wait=False):
-    return _call(cmd, "update_member", resource_group_name, appnet_name, member_name,
+    return _call(cmd, "update_member", resource_group_name, appnet_name, member_name, who=member_name,
                  release_channel=release_channel, version=version,
                  east_west_gateway=east_west_gateway, network_name=network_name, tags=tags,
                  no_wait=no_wait)
 
 
 def remove_member(cmd, resource_group_name, appnet_name, member_name, no_wait=False):
-    return _call(cmd, "remove_member", resource_group_name, appnet_name, member_name, no_wait=no_wait)
+    return _call(cmd, "remove_member", resource_group_name, appnet_name, member_name, who=member_name,
+                 no_wait=no_wait)
 
 
 def wait_member(cmd, resource_group_name, appnet_name, member_name, created=False, updated=False,
                 deleted=False, exists=False, custom=None, interval=30, timeout=3600):
-    return _wait(cmd, lambda engine: engine.store.get(
+    return _wait(cmd, member_name, lambda engine: engine.store.get(
         engine.member_id(resource_group_name, appnet_name, member_name)),
         created, updated, deleted, exists, custom, interval, timeout)
 
 
 def rotate_member_ca(cmd, resource_group_name, appnet_name, member_name, no_wait=False):
-    return _call(cmd, "rotate_member_ca", resource_group_name, appnet_name, member_name, no_wait=no_wait)
+    return _call(cmd, "rotate_member_ca", resource_group_name, appnet_name, member_name, who=member_name,
+                 no_wait=no_wait)
 
 
 # ---- az appnet ca ------------------------------------------------------------------------
@@ -228,14 +239,15 @@ def show_ca(cmd, resource_group_name, appnet_name):
 
 
 def rotate_ca(cmd, resource_group_name, appnet_name, no_wait=False):
-    return _call(cmd, "rotate_root_ca", resource_group_name, appnet_name, no_wait=no_wait)
+    return _call(cmd, "rotate_root_ca", resource_group_name, appnet_name, who=appnet_name, no_wait=no_wait)
 
 
 def finish_ca_rotation(cmd, resource_group_name, appnet_name, no_wait=False):
-    return _call(cmd, "finish_root_rotation", resource_group_name, appnet_name, no_wait=no_wait)
+    return _call(cmd, "finish_root_rotation", resource_group_name, appnet_name, who=appnet_name,
+                 no_wait=no_wait)
 
 
-def _wait(cmd, get, created, updated, deleted, exists, custom, interval, timeout):
+def _wait(cmd, who, get, created, updated, deleted, exists, custom, interval, timeout):
     from azure.cli.core.azclierror import InvalidArgumentValueError
     from azext_appnet.engine import view
     from azext_appnet.errors import AppNetError
@@ -244,15 +256,16 @@ def _wait(cmd, get, created, updated, deleted, exists, custom, interval, timeout
         raise InvalidArgumentValueError(
             "Name what to wait for: --created | --updated | --deleted | --exists | --custom JMESPATH")
     condition = Condition(created=created, updated=updated, deleted=deleted, exists=exists, custom=custom)
-    progress = _Progress(cmd)
+    from azext_appnet._progress import Reporter
+    reporter = Reporter(cmd.cli_ctx, who)
     try:
         engine = _engine(cmd)
         wait_for(lambda: view(get(engine)), condition, interval=interval, timeout=timeout,
-                 tick=lambda state: progress(f"Waiting: provisioningState {state or 'absent'}"))
+                 tick=lambda state: reporter(f"waiting: provisioningState {state or 'absent'}"))
     except AppNetError as ex:
         raise _az_error(ex) from None
     finally:
-        progress.end()
+        reporter.end()
 
 
 # ---- az appnet check / az appnet member check ----------------------------------------------

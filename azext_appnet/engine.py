@@ -35,12 +35,17 @@ def view(resource):
 
 
 class AppNet:
-    def __init__(self, config_dir, subscription=None, progress=None, credential=None, arm_endpoint=None):
+    def __init__(self, config_dir, subscription=None, progress=None, credential=None, arm_endpoint=None,
+                 warn=None):
+        """`progress(message)` hears each step and what it waits for; `warn(message)` hears
+        what the user should know although the operation goes on (without it, warnings go
+        to `progress` with a "Warning:" prefix). Both are optional."""
         self.subscription = subscription or ids.LOCAL_SUBSCRIPTION
         self.config_dir = config_dir
         self.store_path = default_state_location(config_dir)  # a path, URL or env: marker
         self.keys_dir = default_keys_dir(config_dir)
         self.progress = progress
+        self.warn = warn
         self.credential = credential
         self.arm_endpoint = arm_endpoint
         self._store = None
@@ -88,7 +93,8 @@ class AppNet:
             return None
         steps = steps_for(saved, name)
         services = self.services()
-        return view(runner.run(self.store, saved["id"], op_id, steps, services, self.progress))
+        return view(runner.run(self.store, saved["id"], op_id, steps, services, self.progress,
+                               warn=self.warn))
 
     # ---- Application Networks -------------------------------------------------------------
 

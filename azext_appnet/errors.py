@@ -63,6 +63,11 @@ class KeyStoreError(AppNetError):
     code = "KeyStoreError"
 
 
+class OperationCanceledError(AppNetError):
+    """A long-running operation was interrupted (Ctrl-C, SIGTERM); it is resumable."""
+    code = "Canceled"
+
+
 class OperationFailedError(AppNetError):
     """A long-running operation that was waited for ended Failed, or the wait timed out."""
     code = "OperationFailed"

@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 
-from ..errors import AppNetError, ConflictError
+from ..errors import AppNetError, ConflictError, OperationCanceledError
 from ..processes import pid_alive
 from ..model import ids
 from ..model import resources as res
@@ -75,9 +75,9 @@ def new_operation(name, parameters, running_state, resume_from=None):
 class Context:
     """What a step sees: the fresh resource, the services, progress, and a way to save."""
 
-    def __init__(self, store, resource, services, progress):
+    def __init__(self, store, resource, services, progress, warn=None):
         self.store, self.resource, self.services = store, resource, services
-        self._progress = progress
+        self._progress, self._warn = progress, warn
         self.warnings = []
 
     @property
@@ -93,8 +93,12 @@ class Context:
             self._progress(message)
 
     def warn(self, message):
+        """Tell the user now, and keep it on the operation's record for `show`."""
         self.warnings.append(message)
-        self.progress(f"Warning: {message}")
+        if self._warn:
+            self._warn(message)
+        else:
+            self.progress(f"Warning: {message}")
 
     def save(self):
         self.props["operation"]["heartbeat"] = time.time()
@@ -113,7 +117,7 @@ class Finished(Exception):
     """Raised by a step that ends the operation by deleting the resource."""
 
 
-def run(store, resource_id, operation_id, steps, services, progress=None):
+def run(store, resource_id, operation_id, steps, services, progress=None, warn=None):
     """Run the recorded operation to its end. Returns the final resource (None if the
     operation deleted it); raises AppNetError after marking the resource Failed."""
     resource = store.get(resource_id)
@@ -122,7 +126,7 @@ def run(store, resource_id, operation_id, steps, services, progress=None):
         raise ConflictError(f"Operation {operation_id} is no longer the current operation of {resource_id}.")
     op.update(pid=os.getpid(), host=socket.gethostname())
     resource["properties"]["provisioningState"] = op.get("runningState", res.PROVISIONING)
-    ctx = Context(store, resource, services, progress)
+    ctx = Context(store, resource, services, progress, warn)
     ctx.save()
     try:
         for step in steps:
@@ -142,9 +146,14 @@ def run(store, resource_id, operation_id, steps, services, progress=None):
     except Finished:
         return None
     except KeyboardInterrupt:
-        _end(ctx, res.CANCELED, {"code": "Canceled", "message":
-                                 "The operation was interrupted; run the same command again to resume it."})
-        raise
+        op = ctx.props["operation"]
+        done = op.get("completedSteps") or []
+        error = OperationCanceledError(
+            f"Operation '{op.get('name')}' was interrupted in step '{op.get('step')}' "
+            + (f"after completing {', '.join(done)}." if done else "before any step completed."),
+            "Run the same command again: it resumes where it stopped.")
+        _end(ctx, res.CANCELED, error.to_error())
+        raise error from None
     except AppNetError as ex:
         _end(ctx, res.FAILED, ex.to_error())
         raise

@@ -1,0 +1,65 @@
+"""What a user sees during a long operation, through the real az: an interruption (Ctrl-C,
+SIGTERM) ends it Canceled with the command that resumes it, and that command converges."""
+
+import json
+import shlex
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from tests.e2e.conftest import AZ
+
+pytestmark = pytest.mark.e2e
+
+NS = "applink-system"
+
+
+def _member(az, name="member-01"):
+    with sqlite3.connect(az.state_path) as db:
+        for (body,) in db.execute("SELECT body FROM resources"):
+            doc = json.loads(body)
+            if doc["name"] == name and "appLinkMembers" in doc["id"]:
+                return doc
+    return None
+
+
+def _wait_for_step(az, step, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = _member(az)
+        at = ((doc or {}).get("properties", {}).get("operation") or {}).get("step")
+        if at == step:
+            return
+        assert time.monotonic() < deadline, f"the join never reached step {step} (at {at})"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_join_is_canceled_and_says_how_to_resume(az, clusters, sig):
+    (sim,) = clusters(1, ready_delay=20)
+    az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2")
+    args = ["appnet", "member", "join", "-g", "rg1", "--appnet-name", "net-01", "--member-name", "member-01",
+            "--kubeconfig", sim.kubeconfig_path, "--context", sim.context]
+    proc = subprocess.Popen([str(AZ), *args], env=az.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        _wait_for_step(az, "ready")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0 and not out.strip()
+    assert "Traceback" not in err
+    assert "Operation 'join' was interrupted in step 'ready' after completing" in err, err
+    resume = "Run the same command again to resume it: az " + " ".join(shlex.quote(a) for a in args)
+    assert resume in err, err
+    props = _member(az)["properties"]
+    assert props["provisioningState"] == "Canceled"
+    assert props["error"]["code"] == "Canceled"
+
+    sim.make_ready("apps/v1", "daemonsets", NS, "ztunnel")
+    rerun = az(*args, timeout=300)
+    assert rerun.json["properties"]["provisioningState"] == "Succeeded"
