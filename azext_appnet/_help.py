@@ -260,10 +260,10 @@ long-summary: >-
   intermediate signed by the new root) and its own resume on failure. With --no-wait, follow
   it with 'az appnet wait ... --updated' (or 'az appnet ca wait').
 examples:
-  - name: Finish the root CA rotation.
+  - name: Finish the root CA rotation (it asks for confirmation first).
     text: az appnet ca finish-rotation -g test_rg --appnet-name appnet-test-01
-  - name: Finish it without waiting, then wait for it.
-    text: az appnet ca finish-rotation -g test_rg -n appnet-test-01 --no-wait && az appnet ca wait -g test_rg -n appnet-test-01 --updated
+  - name: Finish it from a pipeline without waiting, then wait for it.
+    text: az appnet ca finish-rotation -g test_rg -n appnet-test-01 --yes --no-wait && az appnet ca wait -g test_rg -n appnet-test-01 --updated
 """
 
 helps["appnet ca wait"] = """

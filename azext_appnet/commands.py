@@ -32,5 +32,6 @@ def load_command_table(self, _):
         g.custom_show_command("show", "show_ca", table_transformer=ca_show_table)
         # Long-running operations on the network resource: `az appnet wait` follows them.
         g.custom_command("rotate", "rotate_ca", supports_no_wait=True)
-        g.custom_command("finish-rotation", "finish_ca_rotation", supports_no_wait=True)
+        # Confirms: connections still using the old root's certificates fail once it runs.
+        g.custom_command("finish-rotation", "finish_ca_rotation", supports_no_wait=True, confirmation=True)
         g.custom_command("wait", "wait_appnet")  # the same as `az appnet wait`: one resource

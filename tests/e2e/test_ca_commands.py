@@ -31,7 +31,7 @@ def test_ca_show_has_fingerprints_and_no_key(az):
     missing = az("appnet", "ca", "show", "-g", "rg1", "-n", "net-02", rc=3)
     assert "not found" in missing.err
     # Finishing a rotation that never started says how to start one.
-    refused = az("appnet", "ca", "finish-rotation", "-g", "rg1", "-n", "net-01", rc=1)
+    refused = az("appnet", "ca", "finish-rotation", "-g", "rg1", "-n", "net-01", "--yes", rc=1)
     assert "az appnet ca rotate" in refused.err
     # A missing member is a missing resource, as with the other member commands.
     nobody = az("appnet", "member", "rotate-ca", "-g", "rg1", "--appnet-name", "net-01", "--member-name", "nobody",
@@ -51,7 +51,12 @@ def test_root_rotation_without_members_no_wait_then_wait(az):
     assert network["certificateAuthority"]["root"]["sha256Fingerprint"] == ca["roots"][1]["sha256Fingerprint"]
     assert network["certificateAuthority"]["previousRoot"]["sha256Fingerprint"] == ca["roots"][0]["sha256Fingerprint"]
 
-    az("appnet", "ca", "finish-rotation", "-g", "rg1", "-n", "net-01", "--no-wait")
+    # It asks first (connections still using the old root's certificates fail): without a
+    # terminal to ask on, az refuses and nothing changes.
+    unconfirmed = az("appnet", "ca", "finish-rotation", "-g", "rg1", "-n", "net-01", rc=1)
+    assert "--yes" in unconfirmed.err
+    assert az("appnet", "ca", "show", "-g", "rg1", "-n", "net-01").json["rootRotationInProgress"] is True
+    az("appnet", "ca", "finish-rotation", "-g", "rg1", "-n", "net-01", "--no-wait", "--yes")
     az("appnet", "wait", "-g", "rg1", "-n", "net-01", "--updated", "--interval", "1", "--timeout", "60")
     ca = az("appnet", "ca", "show", "-g", "rg1", "-n", "net-01").json
     assert ca["rootRotationInProgress"] is False
