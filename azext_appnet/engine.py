@@ -77,11 +77,21 @@ class AppNet:
         resource["properties"]["provisioningState"] = res.ACCEPTED
         resource["properties"].pop("error", None)
         res.touch(resource)
-        if existing is None:
-            saved = self.store.create(resource, kind, parent_id)
-        else:
-            resource["_version"] = existing["_version"]
-            saved = self.store.update(resource)
+        try:
+            if existing is None:
+                saved = self.store.create(resource, kind, parent_id)
+            else:
+                resource["_version"] = existing["_version"]
+                saved = self.store.update(resource)
+        except runner.StaleWriteError:
+            # Another command started an operation on it between our read and our write
+            # (two pipelines, a double click): tell this one what runs, not "already exists".
+            now = self.store.get(resource["id"])
+            if now is not None:
+                runner.ensure_idle(now)
+            raise ConflictError(
+                f"{resource['id']} was changed by another command while this one started.",
+                "Run this command again.") from None
         op_id = saved["properties"]["operation"]["id"]
         if no_wait:
             log = os.path.join(self.config_dir, "appnet", "logs", f"{op_id}.log")

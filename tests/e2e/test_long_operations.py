@@ -63,3 +63,23 @@ def test_an_interrupted_join_is_canceled_and_says_how_to_resume(az, clusters, si
     sim.make_ready("apps/v1", "daemonsets", NS, "ztunnel")
     rerun = az(*args, timeout=300)
     assert rerun.json["properties"]["provisioningState"] == "Succeeded"
+
+
+def test_a_second_join_of_the_same_member_is_told_to_wait_for_the_first(az, clusters):
+    (sim,) = clusters(1, ready_delay=5)
+    az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2")
+    args = ["appnet", "member", "join", "-g", "rg1", "--appnet-name", "net-01", "--member-name", "member-01",
+            "--kubeconfig", sim.kubeconfig_path, "--context", sim.context]
+    first = subprocess.Popen([str(AZ), *args], env=az.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        time.sleep(0.3)
+        second = az(*args, rc=None)
+        out, err = first.communicate(timeout=300)
+    finally:
+        first.kill()
+    assert first.returncode == 0, err
+    assert json.loads(out)["properties"]["provisioningState"] == "Succeeded"
+    assert second.rc != 0
+    assert "Operation 'join'" in second.err and "is still running" in second.err, second
+    assert "az appnet member wait" in second.err and "already exists" not in second.err, second
