@@ -137,8 +137,8 @@ class Cluster:
         # maxsize: one kept-alive connection per apply worker (parallelism <= pool_size).
         kw = {"maxsize": pool_size, "block": False, "retries": False}
         if config.ssl_context is not None and config.ssl_context.verify_mode == 0:
-            # insecure-skip-tls-verify is the user's explicit choice (kubectl honours it
-            # silently); do not print urllib3's warning on every request.
+            # insecure-skip-tls-verify is the user's explicit choice, warned about once per
+            # cluster when the kubeconfig is loaded; not urllib3's warning on every request.
             import warnings
             warnings.filterwarnings("ignore",
                                     category=urllib3.exceptions.InsecureRequestWarning)

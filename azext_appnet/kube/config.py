@@ -11,6 +11,7 @@ from it, once, which lets us delete the temporary files the client writes for in
 `*-data` certificates and keys right away instead of leaving them until process exit.
 """
 
+import logging
 import os
 import shutil
 import ssl
@@ -205,6 +206,7 @@ def _config_from_locked(config_dict, context, where):
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigLoader
 
+    _install_exec_env_filter(kube_config)
     tmpdir = tempfile.mkdtemp(prefix="appnet-kube-")   # 0700, removed below
     try:
         # config_persister=None: a refreshed token is never written back to the file.
@@ -217,7 +219,7 @@ def _config_from_locked(config_dict, context, where):
             raise InvalidInputError(
                 "context '%s' of kubeconfig %s names no cluster server. Fix the cluster entry "
                 "of that context." % (context, where))
-        ssl_context = _ssl_context(cfg) if server.startswith("https") else None
+        ssl_context = _ssl_context(cfg, context, where) if server.startswith("https") else None
     except ConfigException as e:
         raise InvalidInputError(
             "kubeconfig %s, context '%s': %s. Fix the kubeconfig or pick another context with "
@@ -243,20 +245,75 @@ def _config_from_locked(config_dict, context, where):
         auth=cfg if has_auth else None)
 
 
-def _ssl_context(cfg):
-    """One SSLContext per cluster, holding the CA and client certificate in memory."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+def _install_exec_env_filter(kube_config):
+    """Exec credential plugins (kubelogin, aws, gke-gcloud-auth-plugin, ...) are programs
+    named by the kubeconfig: they get the environment as kubectl would give it, minus
+    appnet's own secrets (key store passphrase, state connection string). The client builds
+    its ExecProvider from os.environ on each (re)run; ours drops those before it starts."""
+    from kubernetes.config.exec_provider import ExecProvider
+
+    if getattr(kube_config.ExecProvider, "appnet_filtered", False):
+        return
+
+    class _SecretFreeExecProvider(ExecProvider):
+        appnet_filtered = True
+
+        def __init__(self, exec_config, cwd, cluster=None):
+            super().__init__(exec_config, cwd, cluster)
+            # What the kubeconfig's exec `env` sets on purpose is kept.
+            wanted = {item.get("name") for item in (exec_config.safe_get("env") or [])
+                      if hasattr(item, "get")}
+            from ..redact import SECRET_ENV
+            for name in SECRET_ENV:
+                if name not in wanted:
+                    self.env.pop(name, None)
+
+    kube_config.ExecProvider = _SecretFreeExecProvider
+
+
+def _ssl_context(cfg, context, where):
+    """One SSLContext per cluster, holding the CA and client certificate in memory.
+
+    As kubectl: a kubeconfig that names a CA trusts that CA alone, never the OS store (or
+    SSL_CERT_FILE), which could let a public or TLS-inspecting CA receive the cluster's
+    admin credential; the OS store is used only when the kubeconfig names no CA."""
+    if not cfg.verify_ssl and cfg.ssl_ca_cert:
+        # kubectl: "specifying a root certificates file with the insecure flag is not allowed"
+        raise InvalidInputError(
+            "kubeconfig %s, context '%s': the cluster sets both insecure-skip-tls-verify and a "
+            "certificate authority; kubectl refuses that combination and so does appnet. Remove "
+            "insecure-skip-tls-verify (keep the CA) from the cluster entry." % (where, context))
     if cfg.ssl_ca_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)   # verifies, checks the host name
         ctx.load_verify_locations(cafile=cfg.ssl_ca_cert)
+    else:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     if cfg.cert_file and cfg.key_file:
         ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
     if not cfg.verify_ssl:                       # insecure-skip-tls-verify: true
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+        _warn_unverified(cfg.host, context, where)
     return ctx
+
+
+_WARNED_UNVERIFIED = set()
+
+
+def _warn_unverified(server, context, where):
+    """Once per cluster and process: every request to it could be read or altered."""
+    key = (server, context)
+    if key in _WARNED_UNVERIFIED:
+        return
+    _WARNED_UNVERIFIED.add(key)
+    logging.getLogger("azext_appnet.kube").warning(
+        "The TLS certificate of %s (context '%s' of %s) is not verified "
+        "(insecure-skip-tls-verify): anyone on the network path can read or change what is sent, "
+        "including the cluster credential. Set certificate-authority-data for that cluster "
+        "instead.", server, context, where)
 
 
 def _scrub(text):
     """Config errors quote kubeconfig fragments; cut anything that looks like a secret."""
-    import re
-    return re.sub(r"(?i)(token|password|key|secret)([\"']?\s*[:=]\s*)\S+", r"\1\2***", text)
+    from ..redact import scrub
+    return scrub(text)
