@@ -8,6 +8,7 @@ errors in errors.py to az's error classes. Everything it returns is a plain dict
 
 import os
 
+from . import redact
 from .errors import ConflictError, InvalidInputError, NotFoundError, UsageError
 from .model import ids
 from .model import resources as res
@@ -49,6 +50,7 @@ class AppNet:
         self.credential = credential
         self.arm_endpoint = arm_endpoint
         self._store = None
+        redact.install_log_filter()     # every log line scrubbed, --debug included
 
     def services(self):
         return Services(self.keys_dir, self.credential, self.arm_endpoint)

@@ -3,8 +3,11 @@
 The engine must stay usable without az, so it raises these plain exceptions; the az layer
 (`custom.py`) maps each kind to the matching `azure.cli.core.azclierror` class. Every
 error carries a message that says what is wrong and, where there is one, how to fix it.
-Messages must never contain key material or tokens.
+Messages must never contain key material or tokens: each is scrubbed (redact.py) when
+the error is made, so neither az's output nor a Failed resource's saved error can hold one.
 """
+
+from .redact import scrub
 
 
 class AppNetError(Exception):
@@ -14,6 +17,7 @@ class AppNetError(Exception):
     code = "AppNetError"
 
     def __init__(self, message, recommendation=None, code=None):
+        message, recommendation = scrub(message), scrub(recommendation)
         super().__init__(message)
         self.message = message
         self.recommendation = recommendation

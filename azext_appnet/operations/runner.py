@@ -17,6 +17,7 @@ import uuid
 
 from ..errors import AppNetError, ConflictError, OperationCanceledError
 from ..processes import pid_alive
+from ..redact import scrub
 from ..model import ids
 from ..model import resources as res
 from ..state.sqlite import StaleWriteError
@@ -90,10 +91,11 @@ class Context:
 
     def progress(self, message):
         if self._progress:
-            self._progress(message)
+            self._progress(scrub(message))
 
     def warn(self, message):
         """Tell the user now, and keep it on the operation's record for `show`."""
+        message = scrub(message)            # it is saved on the resource
         self.warnings.append(message)
         if self._warn:
             self._warn(message)

@@ -31,6 +31,7 @@ import threading
 import time
 from urllib.parse import quote, unquote, urlsplit
 
+from .. import redact
 from ..errors import ConflictError, StateError
 from ..model import ids
 from .sqlite import StaleWriteError, _clean, _holder_alive
@@ -95,6 +96,8 @@ class BlobStore:
          self._content_settings) = _sdk()
         self.where = description or f"container '{container}'"
         self._via_env = connection_string_env
+        # From the first request on, HTTP log lines (--debug) lose their query strings (SAS).
+        redact.blob_store_opened()
         self._prefix = (prefix.strip("/") + "/") if prefix.strip("/") else ""
         try:
             if connection_string is not None:
@@ -404,3 +407,4 @@ class BlobStore:
 
     def close(self):
         self._container.close()
+        redact.blob_store_closed()

@@ -150,3 +150,20 @@ def test_engine_does_not_import_az():
             with open(os.path.join(pkg, name), encoding="utf-8") as f:
                 src = f.read()
             assert not re.search(r"^\s*(from|import)\s+(azure\.cli|knack)\b", src, re.M), name
+
+
+def test_exec_plugin_environment_holds_no_appnet_secret(tmp_path, monkeypatch):
+    # The plugin reports the environment it was given (as a token, the only thing it returns).
+    script = tmp_path / "plugin.py"
+    script.write_text(
+        "import json, os\nleaked = sorted(k for k in os.environ if k.startswith('APPNET_'))\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': "
+        "'ExecCredential', 'status': {'token': ','.join(leaked) or 'none'}}))\n")
+    monkeypatch.setenv("APPNET_KEYSTORE_PASSPHRASE", "p4ss")
+    monkeypatch.setenv("APPNET_STATE_CONNECTION_STRING", "AccountKey=k3y")
+    monkeypatch.setenv("APPNET_STATE_CONTAINER", "state")
+    kc = _kubeconfig(tmp_path, {"u": {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+        "args": [str(script)], "interactiveMode": "Never"}}}, {"a": "u"})
+    # Not a secret, so kept: the plugin sees the ordinary environment, just not the secrets.
+    assert load(kc).auth_header() == "Bearer APPNET_STATE_CONTAINER"
