@@ -8,6 +8,7 @@ a dead runner; the same command run again takes the operation over and resumes a
 last completed step. A failed step leaves the resource `Failed` with the error.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from ..processes import pid_alive
 from ..redact import scrub
 from ..model import ids
 from ..model import resources as res
+from ..state import is_blob_location
 from ..state.sqlite import StaleWriteError
 
 IN_PROGRESS = "InProgress"
@@ -208,20 +210,62 @@ def hand_over(store, resource_id, operation_id, pid):
             continue
 
 
+# The worker's first code: isolated mode (-I: no PYTHON* variables, no user site, neither
+# the caller's cwd nor the script's directory on sys.path), then the import path and the
+# secrets it needs read from its stdin pipe.
+_BOOTSTRAP = ("import json, sys; handed = json.loads(sys.stdin.buffer.read() or b'{}'); "
+              "sys.path[:0] = handed.get('path', []); "
+              "from azext_appnet.operations.worker import main; "
+              "sys.exit(main(sys.argv[1:], handed.get('secrets')))")
+
+
+def _import_path():
+    """This process's sys.path for the worker, without the caller's working directory
+    (`python -m azure.cli` puts it first): a module planted there must not run. The
+    directory this extension was loaded from stays, even when it is the cwd."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cwd = os.getcwd()
+    path = []
+    for entry in sys.path:
+        if not entry or not os.path.isabs(entry):
+            continue                    # '' or relative: the cwd again
+        if os.path.realpath(entry) == os.path.realpath(cwd) and \
+                os.path.realpath(entry) != os.path.realpath(here):
+            continue
+        if entry not in path:
+            path.append(entry)
+    return path
+
+
 def spawn_worker(store_path, keys_dir, resource_id, operation_id, log_path, env=None):
     """Start a detached process that runs the operation (for --no-wait).
 
-    The worker gets this process's sys.path, so it finds the extension and its
-    dependencies wherever az installed them; it shares nothing else with the caller.
+    It runs isolated (see _BOOTSTRAP) in its own directory (the log's), gets this process's
+    import path, and is handed appnet's secrets (key store passphrase, state connection
+    string) on a pipe: its environment, which plugins and tools it starts inherit, holds
+    none of them.
     """
+    from ..redact import SECRET_ENV
+
     env = {**(env or {}), **os.environ}  # what the user set wins over our defaults
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    os.makedirs(os.path.dirname(log_path), mode=0o700, exist_ok=True)
+    secrets = {name: env.pop(name) for name in SECRET_ENV if name in env}
+    for name in [n for n in env if n.startswith("PYTHON")]:
+        del env[name]                    # ignored under -I anyway; keep the record clean
+    workdir = os.path.dirname(log_path)
+    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    if not is_blob_location(store_path):
+        store_path = os.path.abspath(store_path)
+    handed = json.dumps({"path": _import_path(), "secrets": secrets}).encode()
     with open(log_path, "ab") as log:
         os.chmod(log_path, 0o600)
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "azext_appnet.operations.worker",
-             store_path, keys_dir, resource_id, operation_id],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+            [sys.executable, "-I", "-c", _BOOTSTRAP,
+             store_path, os.path.abspath(keys_dir), resource_id, operation_id],
+            stdin=subprocess.PIPE, stdout=log, stderr=log, env=env, cwd=workdir,
             start_new_session=True, close_fds=True)
+    try:
+        proc.stdin.write(handed)
+        proc.stdin.close()
+    except OSError:
+        pass                             # it died at once; its log and the record say why
     return proc.pid

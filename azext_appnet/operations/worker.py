@@ -1,8 +1,8 @@
 """Entry point of the detached process that runs an operation started with --no-wait.
 
-    python -m azext_appnet.operations.worker STORE_PATH KEYS_DIR RESOURCE_ID OPERATION_ID
+    python -I -c BOOTSTRAP STORE_PATH KEYS_DIR RESOURCE_ID OPERATION_ID   (runner.spawn_worker)
 
-It logs progress lines to its stdout (a log file under the az config dir); failures are
+Its import path and the secrets it needs arrive on stdin, not in its environment. It logs progress lines to its stdout (a log file under the az config dir); failures are
 recorded on the resource, where `az appnet ... show` and `wait` find them.
 """
 
@@ -10,8 +10,14 @@ import sys
 import time
 
 
-def main(argv=None):
+def main(argv=None, secrets=None):
     store_path, keys_dir, resource_id, operation_id = (argv or sys.argv[1:])[:4]
+    from ..processes import disable_core_dumps, hand_secrets
+    from ..redact import install_log_filter
+
+    disable_core_dumps()
+    hand_secrets(secrets)
+    install_log_filter()
     from ..state import open_store
     from .catalog import steps_for
     from .runner import run

@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from ..errors import KeyStoreError
+from ..processes import secret_env
 from .signers import LocalSigner, generate_private_key, key_type_of
 
 logger = logging.getLogger("azext_appnet.pki")
@@ -28,7 +29,7 @@ _warned_unencrypted = False
 
 
 def _passphrase():
-    value = os.environ.get(PASSPHRASE_ENV)
+    value = secret_env(PASSPHRASE_ENV)
     return value.encode("utf-8") if value else None
 
 

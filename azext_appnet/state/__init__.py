@@ -12,8 +12,7 @@ Blob Storage instead:
 
 A store is named by a location string that carries no secret (it is passed to --no-wait
 workers on their command line): a file path, the URL, or `env:APPNET_STATE_CONNECTION_STRING/
-CONTAINER[/PREFIX]`, whose connection string the worker reads from the environment it
-inherits. Only public data is stored: no credential, no private key.
+CONTAINER[/PREFIX]`, whose connection string a worker is handed on a pipe (processes.py). Only public data is stored: no credential, no private key.
 
 This module stays light: the Azure SDK is imported only when a blob store is opened.
 """
@@ -62,7 +61,8 @@ def open_store(location, credential=None):
     from .blob import BlobStore, parse_url
     if location.startswith(_ENV_PREFIX):
         variable, _, path = location[len(_ENV_PREFIX):].partition("/")
-        connection_string = os.environ.get(variable, "").strip()
+        from ..processes import secret_env
+        connection_string = (secret_env(variable) or "").strip()
         if not connection_string:
             raise StateError(f"The shared state store's connection string is not set (${variable}).",
                              f"Set {variable} (and {STATE_CONTAINER_ENV}) in this environment.")

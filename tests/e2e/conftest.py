@@ -70,9 +70,9 @@ class Az:
             if name not in (extra_env or {}):
                 self.env.pop(name, None)  # each test's state starts empty, wherever the developer's is
 
-    def __call__(self, *args, rc=0, timeout=600, stdin=None):
+    def __call__(self, *args, rc=0, timeout=600, stdin=None, cwd=None):
         proc = subprocess.run([str(AZ), *map(str, args)], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, input=stdin)
+                              timeout=timeout, input=stdin, cwd=cwd)
         result = Result(proc)
         assert "Traceback" not in result.err, result
         if rc is not None:
