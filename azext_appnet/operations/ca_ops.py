@@ -24,7 +24,7 @@ failure (an unreachable member, Ctrl-C) resumes at the failed step and converges
 
 from ..errors import ClusterError, InvalidInputError
 from ..model import resources as res
-from ..state.sqlite import StaleWriteError
+from ..state import StaleWriteError
 from .member_ops import _network, _ready_timeout, _reach, member_spec
 from .network_ops import _public
 from .runner import Step

@@ -17,12 +17,12 @@ import time
 import uuid
 
 from ..errors import AppNetError, ConflictError, OperationCanceledError
-from ..processes import pid_alive
+from ..processes import identity_alive, process_identity
 from ..redact import scrub
 from ..model import ids
 from ..model import resources as res
 from ..state import is_blob_location
-from ..state.sqlite import StaleWriteError
+from ..state import StaleWriteError
 
 IN_PROGRESS = "InProgress"
 # A runner on another machine (a shared store) is presumed alive while it keeps beating.
@@ -42,11 +42,25 @@ def network_lock_name(resource_id):
     return "network:" + ids.key(ids.network_id(parts["subscription"], parts["resource_group"], parts["network"]))
 
 
+def _runner_identity(pid=None):
+    """Who runs an operation (processes.process_identity); for a worker just spawned, its pid
+    in our namespace, its start time unknown."""
+    ident = process_identity()
+    ident.pop("thread", None)
+    if pid is not None:
+        ident.update(pid=pid, start=None)
+    return ident
+
+
 def runner_alive(operation):
+    """Is the operation's runner still running? Judged from its pid only where that pid means
+    the same process (same host, boot and PID namespace: two CI containers can share a
+    hostname and a pid), else from its heartbeat."""
     if not operation or operation.get("status") != IN_PROGRESS:
         return False
-    if operation.get("host") == socket.gethostname():
-        return pid_alive(operation.get("pid", -1))
+    alive = identity_alive(operation.get("runner"))
+    if alive is not None:
+        return alive
     beat = operation.get("heartbeat", 0)
     return time.time() - beat < _REMOTE_RUNNER_GRACE_SECONDS
 
@@ -72,7 +86,8 @@ def new_operation(name, parameters, running_state, resume_from=None):
     return {"name": name, "id": str(uuid.uuid4()), "status": IN_PROGRESS, "step": None,
             "runningState": running_state,
             "completedSteps": done, "parameters": parameters, "startedAt": res.now(),
-            "host": socket.gethostname(), "pid": os.getpid(), "heartbeat": time.time()}
+            "host": socket.gethostname(), "pid": os.getpid(), "runner": _runner_identity(),
+            "heartbeat": time.time()}
 
 
 class Context:
@@ -128,7 +143,7 @@ def run(store, resource_id, operation_id, steps, services, progress=None, warn=N
     op = (resource or {}).get("properties", {}).get("operation") or {}
     if op.get("id") != operation_id:
         raise ConflictError(f"Operation {operation_id} is no longer the current operation of {resource_id}.")
-    op.update(pid=os.getpid(), host=socket.gethostname())
+    op.update(pid=os.getpid(), host=socket.gethostname(), runner=_runner_identity())
     resource["properties"]["provisioningState"] = op.get("runningState", res.PROVISIONING)
     ctx = Context(store, resource, services, progress, warn)
     ctx.save()
@@ -202,7 +217,7 @@ def hand_over(store, resource_id, operation_id, pid):
         op = (resource or {}).get("properties", {}).get("operation") or {}
         if op.get("id") != operation_id or op.get("pid") != os.getpid():
             return  # the worker has already taken it over (or it was replaced)
-        op["pid"] = pid
+        op["pid"], op["runner"] = pid, _runner_identity(pid)
         try:
             store.update(resource)
             return

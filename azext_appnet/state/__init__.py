@@ -12,12 +12,18 @@ Blob Storage instead:
 
 A store is named by a location string that carries no secret (it is passed to --no-wait
 workers on their command line): a file path, the URL, or `env:APPNET_STATE_CONNECTION_STRING/
-CONTAINER[/PREFIX]`, whose connection string a worker is handed on a pipe (processes.py). Only public data is stored: no credential, no private key.
+CONTAINER[/PREFIX]`, whose connection string a worker is handed on a pipe (processes.py).
+
+No credential and no private key is stored, but the state is a trust root: whoever can
+write it can add a member record and have the network send that cluster credentials (see
+the README). Every document read is validated (validate.py) before the engine uses it.
 
 This module stays light: the Azure SDK is imported only when a blob store is opened.
 """
 
 import os
+
+from .base import LOCK_TTL, StaleWriteError, Store, clean  # noqa: F401  (the package's contract)
 
 STATE_PATH_ENV = "APPNET_STATE_PATH"
 STATE_URL_ENV = "APPNET_STATE_URL"

@@ -9,14 +9,15 @@ azurerm backend:
 * the blob's ETag is the resource's `_version` (an opaque string here, an integer in
   SQLite: the engine only passes it back). create writes with If-None-Match: *, update and
   delete with If-Match: <ETag>, so a write based on a stale read fails with StaleWriteError;
-* `lock(name)` is a blob lease on `<prefix>locks/<sha256(name)>`. The lease is INFINITE
-  and the holder (host:pid) and expiry are written into the lock blob's metadata with the
-  lease id, as Terraform does. Whoever finds the lease expired (past `ttl`) or held by a
-  dead process on its own host breaks it and takes it over. Breaking and acquiring are
-  conditional on the ETag the taker read, and a lock counts as held only once its holder's
-  metadata is written with its lease id, so two takers never both hold it. Chosen over a
-  60 s lease renewed by a thread: no background thread in a CLI process, and exactly the
-  SQLite lock's behaviour (ttl, takeover of dead holders) instead of a second one.
+* `lock(name)` (base.LeaseLocks, the same lock as SQLite's) is a blob lease on
+  `<prefix>locks/<sha256(name)>`, taken under the holder's random lease id. The lease is
+  INFINITE; the holder record and its expiry are in the lock blob's metadata, written with
+  the lease id, as Terraform does, and pushed forward by the holder's heartbeat. Whoever
+  finds the expiry past, or the holder known dead (processes.identity_alive), breaks the
+  lease and takes it over. Breaking and acquiring are conditional on the ETag the taker
+  read, and a lock counts as held only once its holder's record is written with its lease
+  id, so two takers never both hold it. Metadata expiry rather than the service's 15-60 s
+  leases: the same `ttl` semantics as SQLite, for any ttl.
 
 Credentials: a TokenCredential (the az login) for APPNET_STATE_URL, or a connection string
 read from the environment, which never reaches argv, logs, errors or state.
@@ -25,16 +26,14 @@ read from the environment, which never reaches argv, logs, errors or state.
 import contextlib
 import hashlib
 import json
-import os
-import socket
-import threading
 import time
+import uuid
 from urllib.parse import quote, unquote, urlsplit
 
 from .. import redact
 from ..errors import ConflictError, StateError
 from ..model import ids
-from .sqlite import StaleWriteError, _clean, _holder_alive
+from .base import LeaseLocks, StaleWriteError, clean as _clean, decode_holder, may_take_over
 
 _SCHEMA_VERSION = "1"
 _MARKER = "appnet-state.json"
@@ -43,10 +42,6 @@ CLIENT_OPTIONS = {"retry_total": 3, "initial_backoff": 1, "increment_base": 2,
                   "random_jitter_range": 1, "connection_timeout": 20, "read_timeout": 60}
 _BLOB_HOST_SUFFIXES = (".blob.core.windows.net", ".blob.core.chinacloudapi.cn",
                        ".blob.core.usgovcloudapi.net")
-
-# Locks this process holds: lock blob name -> [lease client, depth] (re-entrant, as in SQLite).
-_HELD = {}
-_HELD_GUARD = threading.Lock()
 
 
 def _sdk():
@@ -87,7 +82,7 @@ def parse_url(url):
     return account_url, segments[0], "/".join(segments[1:])
 
 
-class BlobStore:
+class BlobStore(LeaseLocks):
     """Resources as JSON blobs in one container (under an optional name prefix)."""
 
     def __init__(self, container, prefix="", account_url=None, credential=None,
@@ -114,6 +109,7 @@ class BlobStore:
             raise StateError(f"${connection_string_env} is not a valid Blob Storage connection string.",
                              "Copy it again from the storage account's 'Access keys' "
                              "(or 'az storage account show-connection-string').") from None
+        self._lock_scope = f"blob:{self._container.url}/{self._prefix}"
         if connection_string is not None and description is None:
             self.where = (f"container '{container}' of account '{self._container.account_name}' "
                           f"(${connection_string_env})")
@@ -318,92 +314,78 @@ class BlobStore:
 
     # ---- locks --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, name, ttl=600, wait=900, poll=0.5):
-        """Hold the named lock for the duration of the block (see the module docstring).
+    # The contract's primitives (base.LeaseLocks). The lock blob carries a blob lease taken
+    # under the holder's own lease id; its metadata names the holder and the expiry that the
+    # heartbeat pushes forward.
 
-        A lock whose holder died (same host, dead pid) or whose ttl ran out is taken over,
-        so a crashed process (or machine) never blocks the network for good."""
-        holder = f"{socket.gethostname()}:{os.getpid()}"
-        blob_name = self._prefix + "locks/" + hashlib.sha256(name.encode()).hexdigest()
-        key = (os.getpid(), id(self), blob_name)
-        with _HELD_GUARD:
-            held = _HELD.get(key)
-            if held:
-                held[1] += 1
-        if held:
-            try:
-                yield
-            finally:
-                with _HELD_GUARD:
-                    held[1] -= 1
-            return
-        blob = self._container.get_blob_client(blob_name)
-        deadline = time.monotonic() + wait
-        with self._calls():
-            while True:
-                lease, other = self._try_lock(blob, name, holder, ttl)
-                if lease is not None:
-                    break
-                if time.monotonic() > deadline:
-                    raise ConflictError(f"Another operation holds the lock on {name} ({other}).",
-                                        "Wait for it to finish, then run the command again.")
-                time.sleep(poll)
-        with _HELD_GUARD:
-            _HELD[key] = [lease, 1]
-        try:
-            yield
-        finally:
-            with _HELD_GUARD:
-                _HELD.pop(key, None)
-            self._unlock(blob, lease)
+    def _lock_blob(self, name):
+        return self._container.get_blob_client(
+            self._prefix + "locks/" + hashlib.sha256(name.encode()).hexdigest())
 
-    def _try_lock(self, blob, name, holder, ttl):
-        """One attempt: (lease, None) when taken, else (None, who holds it)."""
+    @staticmethod
+    def _lease_id(holder):
+        return str(uuid.UUID(hex=decode_holder(holder)["lease"]))
+
+    def _lock_try(self, name, holder, ttl):
         exc, match = self._exc, self._match
-        try:
-            props = blob.get_blob_properties()
-        except exc.ResourceNotFoundError:  # first use of this lock: create its blob
+        blob = self._lock_blob(name)
+        with self._calls():
             try:
-                blob.upload_blob(b"", metadata={"lockname": quote(name, safe="")}, overwrite=False)
-            except exc.ResourceExistsError:
-                pass
-            props = blob.get_blob_properties()
-        meta = props.metadata or {}
-        other = unquote(meta.get("holder", "")) or "unknown"
-        conditional = {"etag": props.etag, "match_condition": match.IfNotModified}
-        if props.lease.state == "leased":
-            expired = float(meta.get("expires") or 0) < time.time()
-            if not (expired or not _holder_alive(other if ":" in other else "unknown:0")):
-                return None, other
-            try:  # take over: only if nobody changed the lock since we looked
-                self._lease_client_cls(blob).break_lease(0, **conditional)
+                props = blob.get_blob_properties()
+            except exc.ResourceNotFoundError:  # first use of this lock: create its blob
+                try:
+                    blob.upload_blob(b"", metadata={"lockname": quote(name, safe="")}, overwrite=False)
+                except exc.ResourceExistsError:
+                    pass
+                props = blob.get_blob_properties()
+            meta = props.metadata or {}
+            other = unquote(meta.get("holder", "")) or "unknown"
+            conditional = {"etag": props.etag, "match_condition": match.IfNotModified}
+            if props.lease.state == "leased":
+                if not may_take_over(other, float(meta.get("expires") or 0)):
+                    return other
+                try:  # take over: only if nobody changed the lock since we looked
+                    self._lease_client_cls(blob).break_lease(0, **conditional)
+                except exc.HttpResponseError as ex:
+                    if ex.status_code in (409, 412):
+                        return other
+                    raise
+            lease = self._lease_client_cls(blob, lease_id=self._lease_id(holder))
+            try:
+                lease.acquire(-1, **conditional)
             except exc.HttpResponseError as ex:
-                if ex.status_code in (409, 412):
-                    return None, other
+                if ex.status_code in (409, 412):  # another taker was first
+                    return other
                 raise
-        lease = self._lease_client_cls(blob)
-        try:
-            lease.acquire(-1, **conditional)
-        except exc.HttpResponseError as ex:
-            if ex.status_code in (409, 412):  # another taker was first
-                return None, other
-            raise
-        try:
-            blob.set_blob_metadata({"lockname": quote(name, safe=""), "holder": quote(holder, safe=":"),
-                                    "expires": repr(time.time() + ttl)}, lease=lease)
-        except exc.HttpResponseError as ex:
-            if ex.status_code in (409, 412):  # broken by a taker between acquire and here
-                return None, other
-            raise
-        return lease, None
+            # Held only once our record is on it: a taker that broke the lease in between
+            # makes this write fail, and we try again.
+            if not self._write_lock_record(blob, name, holder, ttl):
+                return other
+        return None
 
-    def _unlock(self, blob, lease):
+    def _write_lock_record(self, blob, name, holder, ttl):
         try:
-            blob.set_blob_metadata({"holder": "", "expires": "0"}, lease=lease)
+            blob.set_blob_metadata({"lockname": quote(name, safe=""), "holder": quote(holder, safe=""),
+                                    "expires": repr(time.time() + ttl)}, lease=self._lease_id(holder))
+            return True
+        except self._exc.HttpResponseError as ex:
+            if ex.status_code in (409, 412):
+                return False
+            raise
+
+    def _lock_renew(self, name, holder, ttl):
+        with self._calls():
+            return self._write_lock_record(self._lock_blob(name), name, holder, ttl)
+
+    def _lock_release(self, name, holder):
+        blob = self._lock_blob(name)
+        lease = self._lease_client_cls(blob, lease_id=self._lease_id(holder))
+        try:
+            blob.set_blob_metadata({"lockname": quote(name, safe=""), "holder": "", "expires": "0"},
+                                   lease=lease)
             lease.release()
         except self._exc.AzureError:
-            pass  # taken over after our ttl ran out, or the store is gone: nothing to release
+            pass  # taken over after our lease ran out, or the store is gone: nothing to release
 
     def close(self):
         self._container.close()

@@ -9,14 +9,15 @@ overwriting another process's change.
 import contextlib
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
 
-from ..errors import ConflictError, StateError
+from ..errors import StateError
 from ..model import ids
-from ..processes import pid_alive
+from .base import LeaseLocks, StaleWriteError, clean as _clean, may_take_over
+
+__all__ = ["SqliteStore", "StaleWriteError"]   # StaleWriteError: callers predating base.py
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -35,14 +36,14 @@ CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL, e
 _SCHEMA_VERSION = "1"
 
 
-class StaleWriteError(ConflictError):
-    """The resource changed since it was read; read it again and retry."""
-    code = "Conflict"
-
-
-class SqliteStore:
+class SqliteStore(LeaseLocks):
     def __init__(self, path):
         self.path = path
+        self.where = path
+        self._lock_scope = "sqlite:" + os.path.realpath(path)
+        # One connection, used by this store's callers and its lock heartbeats: one
+        # transaction at a time on it.
+        self._tx = threading.RLock()
         directory = os.path.dirname(path)
         try:
             if directory:
@@ -88,21 +89,23 @@ class SqliteStore:
     def _write(self):
         """One write transaction; BEGIN IMMEDIATE takes the write lock up front so two
         processes cannot both read-then-write the same row."""
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as ex:
-            raise self._unreadable(ex) from None
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
-            self._conn.execute("COMMIT")
+        with self._tx:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as ex:
+                raise self._unreadable(ex) from None
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
 
     def _query(self, sql, args=()):
         try:
-            return self._conn.execute(sql, args).fetchall()
+            with self._tx:
+                return self._conn.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as ex:
             raise self._unreadable(ex) from None
 
@@ -170,47 +173,27 @@ class SqliteStore:
                                    (ids.key(resource_id), expected_version))
             return cur.rowcount == 1
 
-    @contextlib.contextmanager
-    def lock(self, name, ttl=600, wait=900, poll=0.2):
-        """Hold the named lock for the duration of the block (e.g. one per Application
-        Network, around steps that change objects on several members).
+    # ---- locks (the contract: base.LeaseLocks) ---------------------------------------------
 
-        A lock whose holder died (same host, dead pid) or whose lease ran out is taken over,
-        so a crashed process never blocks the network for good."""
-        # The thread too: two operations in one process (tests, a library user) exclude each other.
-        holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        deadline = time.monotonic() + wait
-        while True:
-            with self._write() as conn:
-                row = conn.execute("SELECT holder, expires FROM locks WHERE name=?", (name,)).fetchone()
-                if row is None or row[0] == holder or row[1] < time.time() or not _holder_alive(row[0]):
-                    conn.execute("INSERT OR REPLACE INTO locks(name, holder, expires) VALUES(?,?,?)",
-                                 (name, holder, time.time() + ttl))
-                    break
-            if time.monotonic() > deadline:
-                raise ConflictError(f"Another operation holds the lock on {name} ({row[0]}).",
-                                    "Wait for it to finish, then run the command again.")
-            time.sleep(poll)
-        try:
-            yield
-        finally:
-            with self._write() as conn:
-                conn.execute("DELETE FROM locks WHERE name=? AND holder=?", (name, holder))
+    def _lock_try(self, name, holder, ttl):
+        with self._write() as conn:
+            row = conn.execute("SELECT holder, expires FROM locks WHERE name=?", (name,)).fetchone()
+            if row is not None and not may_take_over(row[0], row[1]):
+                return row[0]
+            conn.execute("INSERT OR REPLACE INTO locks(name, holder, expires) VALUES(?,?,?)",
+                         (name, holder, time.time() + ttl))
+        return None
+
+    def _lock_renew(self, name, holder, ttl):
+        with self._write() as conn:
+            cur = conn.execute("UPDATE locks SET expires=? WHERE name=? AND holder=?",
+                               (time.time() + ttl, name, holder))
+            return cur.rowcount == 1
+
+    def _lock_release(self, name, holder):
+        with self._write() as conn:
+            conn.execute("DELETE FROM locks WHERE name=? AND holder=?", (name, holder))
 
     def close(self):
         self._conn.close()
 
-
-def _holder_alive(holder):
-    """`holder` is host:pid[:thread]."""
-    host, _, rest = holder.partition(":")
-    if host != socket.gethostname():
-        return True  # cannot tell from here: the lease's expiry decides
-    try:
-        return pid_alive(int(rest.split(":")[0]))
-    except ValueError:
-        return True
-
-
-def _clean(resource):
-    return {k: v for k, v in resource.items() if not k.startswith("_")}

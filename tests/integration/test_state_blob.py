@@ -11,7 +11,7 @@ import pytest
 from azext_appnet.errors import ConflictError, StateError
 from azext_appnet.model import ids
 from azext_appnet.state import open_store
-from azext_appnet.state.sqlite import StaleWriteError
+from azext_appnet.state import StaleWriteError
 from tests.fixtures.azurite import ACCOUNT_KEY, azurite  # noqa: F401  pylint: disable=unused-import
 
 NET = ids.network_id(ids.LOCAL_SUBSCRIPTION, "rg1", "net-01")
@@ -169,25 +169,147 @@ def test_lock_held_by_a_live_process_times_out(location):
         holder.join(30)
 
 
-def _hold_briefly(location, name, ready):
-    store = open_store(location)
-    with store.lock(name, ttl=1):
+def _hold_without_renewing(location, name, ready):
+    from azext_appnet.state import base
+    base._Heartbeat.run = lambda self: None  # frozen: it holds the lock but never renews it
+    with open_store(location).lock(name, ttl=1):
         ready.set()
-        time.sleep(30)
+        time.sleep(60)
 
 
-def test_lock_past_its_ttl_is_taken_over_from_a_live_holder(location):
+def test_lock_of_a_holder_that_stopped_renewing_is_taken_over(location):
     ready = multiprocessing.Event()
-    holder = multiprocessing.Process(target=_hold_briefly, args=(location, "network-x", ready))
+    holder = multiprocessing.Process(target=_hold_without_renewing, args=(location, "network-x", ready))
     holder.start()
     try:
         assert ready.wait(30)
-        time.sleep(1.2)
-        with open_store(location).lock("network-x", wait=5):
-            pass
+        with open_store(location).lock("network-x", wait=60, poll=0.05):
+            pass  # its lease ran out although the process is alive
     finally:
         holder.kill()
         holder.join(30)
+
+
+def _lock_expiry(location, name):
+    """The expiry recorded on the lock, read the way each store keeps it."""
+    store = open_store(location)
+    if location.startswith("env:"):
+        props = store._lock_blob(name).get_blob_properties()  # pylint: disable=protected-access
+        return float((props.metadata or {}).get("expires") or 0)
+    row = store._query("SELECT expires FROM locks WHERE name=?", (name,))  # pylint: disable=protected-access
+    return row[0][0] if row else 0
+
+
+def _hold_renewing(location, name, ready):
+    with open_store(location).lock(name, ttl=1):
+        ready.set()
+        time.sleep(60)
+
+
+def test_a_live_holder_renews_its_lease_and_keeps_the_lock(location):
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_renewing, args=(location, "network-x", ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        first = _lock_expiry(location, "network-x")
+        while _lock_expiry(location, "network-x") < first + 1.5:  # renewed after its first expiry
+            assert holder.is_alive()
+            time.sleep(0.05)
+        with pytest.raises(ConflictError):
+            with open_store(location).lock("network-x", wait=0):
+                pass
+    finally:
+        holder.kill()
+        holder.join(30)
+
+
+def _dead_pid():
+    import subprocess
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _hold_in_another_pid_namespace(location, name, pid, ready, entered):
+    """A process on a machine with our hostname, in another PID namespace (another CI
+    container), whose pid happens to be one that is dead in ours."""
+    import os
+    from azext_appnet import processes
+    os.getpid = lambda: pid
+    processes._namespace_id = lambda: "pid:[4026599999]"
+    with open_store(location).lock(name):
+        entered.value += 1
+        ready.set()
+        time.sleep(60)
+
+
+def test_same_hostname_and_pid_in_another_namespace_is_not_taken_for_dead(location):
+    entered = multiprocessing.Value("i", 0)
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_in_another_pid_namespace,
+                                     args=(location, "network-x", _dead_pid(), ready, entered))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(ConflictError) as err:
+            with open_store(location).lock("network-x", wait=1, poll=0.05):
+                entered.value += 1
+        assert "holds the lock" in err.value.message
+        assert entered.value == 1  # never both
+    finally:
+        holder.kill()
+        holder.join(30)
+
+
+def test_lock_is_reentrant_and_the_outer_hold_survives_an_inner_release(location):
+    import threading
+    store = open_store(location)
+    outcome = []
+
+    def other_thread():
+        try:  # the same store object, another thread: a holder like any other
+            with store.lock("network-x", wait=0):
+                outcome.append("entered")
+        except ConflictError:
+            outcome.append("refused")
+
+    with store.lock("network-x"):
+        with store.lock("network-x", wait=0):
+            pass  # re-entrant: depth 2, then back to 1
+        with open_store(location).lock("network-x", wait=0):
+            pass  # another store object of the same store, same thread: re-entrant too
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join(60)
+        with pytest.raises(ConflictError):  # another process: still held
+            _in_process(_try_lock, location, "network-x")
+    assert outcome == ["refused"]
+    _in_process(_try_lock, location, "network-x")  # released by the outermost exit
+
+
+def _try_lock(location, name):
+    with open_store(location).lock(name, wait=0):
+        pass
+
+
+def _in_process(func, *args):
+    """Run func in a child process; re-raise its ConflictError here."""
+    queue = multiprocessing.Queue()
+
+    def target():
+        try:
+            func(*args)
+            queue.put(None)
+        except ConflictError as ex:
+            queue.put(ex.message)
+
+    proc = multiprocessing.Process(target=target)
+    proc.start()
+    message = queue.get(timeout=60)
+    proc.join(30)
+    if message is not None:
+        raise ConflictError(message)
 
 
 # ---- blob store only -------------------------------------------------------------------
@@ -345,14 +467,16 @@ def test_url_parsing():
 
 
 
-def test_lock_excludes_threads_of_one_process(location):
+@pytest.mark.parametrize("shared", [False, True], ids=["own-store", "shared-store"])
+def test_lock_excludes_threads_of_one_process(location, shared):
     import threading
     import time
     spans, errors = [], []
+    one = open_store(location)
 
     def hold():
         try:
-            store = open_store(location)  # as two operations in one process would
+            store = one if shared else open_store(location)  # as two operations in one process would
             with store.lock("network-x", wait=30, poll=0.05):
                 start = time.monotonic()
                 time.sleep(0.3)
