@@ -149,6 +149,8 @@ examples:
     text: az appnet member update --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01 --version 1.6
   - name: Make the east-west gateway public.
     text: az appnet member update -g test_rg --appnet-name appnet-test-01 --member-name member-01 --east-west-gateway External
+  - name: Accept the member cluster's new API server certificate (its identity pinned at join).
+    text: az appnet member update -g test_rg --appnet-name appnet-test-01 --member-name member-01 --accept-cluster-identity
 """
 
 helps["appnet member remove"] = """

@@ -116,6 +116,12 @@ def load_arguments(self, _):
         c.argument("private_connect_subnet", arg_group="Connectivity",
                    help="Delegated Subnet to AppLink (AKS members).")
 
+    with self.argument_context("appnet member update") as c:
+        c.argument("accept_cluster_identity", arg_group="Cluster", action="store_true",
+                   help="Accept the API server and CA the member's kubeconfig now reaches as the "
+                        "member's cluster identity (after its API server or certificate changed). "
+                        "Until then appnet sends the member no credential.")
+
     with self.argument_context("appnet member list") as c:
         c.argument("appnet_name", id_part=None)
         c.argument("max_items", arg_type=paging["max_items"])

@@ -208,11 +208,13 @@ def list_member(cmd, resource_group_name, appnet_name, max_items=None, next_toke
 
 
 def update_member(cmd, resource_group_name, appnet_name, member_name, release_channel=None,
-                  version=None, east_west_gateway=None, network_name=None, tags=None, no_wait=False):
+                  version=None, east_west_gateway=None, network_name=None, tags=None, no_wait=False,
+                  accept_cluster_identity=False):
+    extra = {"accept_cluster_identity": True} if accept_cluster_identity else {}
     return _call(cmd, "update_member", resource_group_name, appnet_name, member_name, who=member_name,
                  release_channel=release_channel, version=version,
                  east_west_gateway=east_west_gateway, network_name=network_name, tags=tags,
-                 no_wait=no_wait)
+                 no_wait=no_wait, **extra)
 
 
 def remove_member(cmd, resource_group_name, appnet_name, member_name, no_wait=False):

@@ -260,7 +260,8 @@ class AppNet:
                            parent_id=parent["id"])
 
     def update_member(self, resource_group, network, member, release_channel=None, version=None,
-                      east_west_gateway=None, network_name=None, tags=None, no_wait=False):
+                      east_west_gateway=None, network_name=None, tags=None, no_wait=False,
+                      accept_cluster_identity=False):
         rid = self.member_id(resource_group, network, member)
         existing = self._get(rid, f"Member '{member}' of Application Network '{network}'")
         runner.ensure_idle(existing)
@@ -300,6 +301,8 @@ class AppNet:
             parameters["network"] = network_name
         if tags is not None:
             resource["tags"] = dict(tags)
+        if accept_cluster_identity:   # re-pins the identity (operations/identity.py)
+            parameters["acceptClusterIdentity"] = True
         operation = "update" if parameters else "updateTags"
         if operation == "update" and "version" not in parameters and props.get("installedVersion"):
             # Re-apply the installed version with the new settings, not a silently newer one.

@@ -32,8 +32,11 @@ class ClusterConfig:
     """
 
     def __init__(self, server, ssl_context, context, kubeconfig, proxy=None,
-                 server_hostname=None, auth=None, basic_auth=None):
+                 server_hostname=None, auth=None, basic_auth=None, ca_fingerprint=None):
         self.server = server
+        #: SHA-256 of the CA certificate the kubeconfig pins (openssl's format), or None
+        #: when it names none (the system store is trusted then): the cluster's identity.
+        self.ca_fingerprint = ca_fingerprint
         self.ssl_context = ssl_context
         self.context = context
         self.kubeconfig = kubeconfig
@@ -220,6 +223,7 @@ def _config_from_locked(config_dict, context, where):
                 "context '%s' of kubeconfig %s names no cluster server. Fix the cluster entry "
                 "of that context." % (context, where))
         ssl_context = _ssl_context(cfg, context, where) if server.startswith("https") else None
+        ca_fingerprint = _fingerprint(cfg.ssl_ca_cert) if cfg.ssl_ca_cert else None
     except ConfigException as e:
         raise InvalidInputError(
             "kubeconfig %s, context '%s': %s. Fix the kubeconfig or pick another context with "
@@ -242,7 +246,21 @@ def _config_from_locked(config_dict, context, where):
         server=server, ssl_context=ssl_context, context=context,
         kubeconfig=where, proxy=cfg.proxy or None,
         server_hostname=cfg.tls_server_name or None,
-        auth=cfg if has_auth else None)
+        auth=cfg if has_auth else None, ca_fingerprint=ca_fingerprint)
+
+
+def _fingerprint(ca_file):
+    """SHA-256 fingerprint of the first certificate of a PEM file, as `openssl x509
+    -fingerprint -sha256` prints it."""
+    import base64
+    import hashlib
+    import re
+    with open(ca_file, "rb") as f:
+        match = re.search(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", f.read(), re.S)
+    if not match:
+        return None
+    digest = hashlib.sha256(base64.b64decode(b"".join(match.group(1).split()))).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
 def _install_exec_env_filter(kube_config):

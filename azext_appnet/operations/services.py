@@ -37,6 +37,12 @@ class Services:
         memory; an Entra cluster is reached with a token from the credential, no kubelogin).
         ARM's view of an AKS cluster (Istio add-on, Windows-only pools, stopped) is checked
         only by a join: update and remove must still reach a cluster that changed since."""
+        from .identity import verify_or_pin
+        client = self._connect(member)
+        verify_or_pin(member, client)   # the cluster that joined, or nothing is sent to it
+        return client
+
+    def _connect(self, member):
         cluster = member["properties"].get("cluster", {})
         if member["properties"].get("clusterType") == "AKS" and not cluster.get("kubeconfig"):
             from ..kube.aks import connect_aks
