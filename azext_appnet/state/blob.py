@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote, urlsplit
 from .. import redact
 from ..errors import ConflictError, StateError
 from ..model import ids
+from . import validate
 from .base import LeaseLocks, StaleWriteError, clean as _clean, decode_holder, may_take_over
 
 _SCHEMA_VERSION = "1"
@@ -202,12 +203,8 @@ class BlobStore(LeaseLocks):
         return self._prefix + "resources" + ids.key(resource_id)
 
     def _decode(self, name, data, etag):
-        try:
-            body = json.loads(data)
-        except ValueError:
-            raise StateError(f"The blob {name} in {self.where} is not a readable appnet resource.",
-                             "Restore it from a previous version or snapshot, or delete it to "
-                             "forget the resource (it is not deleted from clusters).") from None
+        key = name[len(self._prefix + "resources"):]
+        body = validate.decode(data, self.where, key if key.startswith("/") else name)
         body["_version"] = etag
         return body
 

@@ -12,9 +12,11 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 
 from ..errors import StateError
 from ..model import ids
+from . import validate
 from .base import LeaseLocks, StaleWriteError, clean as _clean, may_take_over
 
 __all__ = ["SqliteStore", "StaleWriteError"]   # StaleWriteError: callers predating base.py
@@ -44,13 +46,13 @@ class SqliteStore(LeaseLocks):
         # One connection, used by this store's callers and its lock heartbeats: one
         # transaction at a time on it.
         self._tx = threading.RLock()
-        directory = os.path.dirname(path)
+        directory = os.path.dirname(path) or "."
         try:
-            if directory:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-            self._conn = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.execute("PRAGMA busy_timeout = 30000")
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            if not os.path.lexists(path):
+                self._create_file(directory)
+            self._check_file(directory)
+            self._conn = self._connect(path)
             self._check_schema()
         except sqlite3.DatabaseError as ex:
             raise self._unreadable(ex) from None
@@ -59,27 +61,89 @@ class SqliteStore(LeaseLocks):
                              "Check the path and its permissions, or point "
                              "APPNET_STATE_PATH at a writable file.") from None
 
+    @staticmethod
+    def _connect(path):
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        return conn
+
+    def _create_file(self, directory):
+        """A new store appears whole: built under a temporary name, then linked into place,
+        so that no process ever finds a half-made (empty) file at `path` -- an empty file
+        there is damage and is refused, never taken for a new store."""
+        tmp = os.path.join(directory, f".{os.path.basename(self.path)}.{uuid.uuid4().hex}.tmp")
+        try:
+            conn = self._connect(tmp)
+            try:
+                for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO meta(name, value) VALUES('schema', ?)", (_SCHEMA_VERSION,))
+            finally:
+                conn.close()
+            os.chmod(tmp, 0o600)
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def _check_file(self, directory):
+        """Refuse, before any work, a store that would be read as empty or cannot be written."""
+        if os.path.isdir(self.path):
+            raise StateError(f"The state file {self.path} is a directory.",
+                             "Point APPNET_STATE_PATH at a file, or move the directory away.")
+        if os.path.getsize(self.path) == 0:
+            raise StateError(
+                f"The state file {self.path} is empty (zero bytes): it is damaged, not a new store, "
+                "and was left as it is.",
+                "Restore it from a backup; or, if no resource was ever recorded in it, move it away "
+                "to start with an empty store (resources it held are forgotten, not deleted from "
+                "clusters).")
+        for what, where in (("file", self.path), ("directory", directory)):
+            if not os.access(where, os.R_OK | os.W_OK):
+                raise StateError(
+                    f"The state {what} {where} is read-only for this user: appnet cannot record "
+                    "anything, so no command was started.",
+                    f"Make {where} writable by the user running az (the directory too: SQLite "
+                    "writes its journal beside the file), or point APPNET_STATE_PATH at a "
+                    "writable file.")
+
     def _unreadable(self, ex):
+        if "readonly" in str(ex) or "read-only" in str(ex):
+            return StateError(
+                f"The state file {self.path} cannot be written ({ex}).",
+                "Make the file and its directory writable by the user running az, or point "
+                "APPNET_STATE_PATH at a writable file.")
         return StateError(
-            f"The state file {self.path} is not a readable appnet state store ({ex}).",
+            f"The state file {self.path} is not a readable appnet state store ({ex}); it was "
+            "left as it is.",
             "Restore it from a backup, or move it aside to start with an empty store "
             "(resources it held will be forgotten, not deleted from clusters). "
             "APPNET_STATE_PATH selects another file.")
 
     def _check_schema(self):
-        # executescript() would commit on its own, so the statements run one by one inside
-        # the transaction.
+        """The file must be an appnet store already (a new one is made by _create_file):
+        any other SQLite database is refused, not extended with our tables."""
+        tables = self._query("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'")
+        row = self._query("SELECT value FROM meta WHERE name='schema'") if tables else []
+        if not row:
+            raise StateError(
+                f"The state file {self.path} is an SQLite database but not an appnet state store; "
+                "it was left as it is.",
+                "Point APPNET_STATE_PATH at the appnet state file, or move this file away to start "
+                "with an empty store.")
+        if row[0][0] != _SCHEMA_VERSION:
+            raise StateError(
+                f"The state file {self.path} has schema version {row[0][0]}; this version of "
+                f"the extension reads version {_SCHEMA_VERSION}.",
+                "Update the appnet extension: 'az extension update --name appnet'.")
+        # A write transaction now, so a store that cannot be written fails before any work.
+        # executescript() would commit on its own: the statements run one by one.
         with self._write() as conn:
             for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                 conn.execute(statement)
-            row = conn.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO meta(name, value) VALUES('schema', ?)", (_SCHEMA_VERSION,))
-            elif row[0] != _SCHEMA_VERSION:
-                raise StateError(
-                    f"The state file {self.path} has schema version {row[0]}; this version of "
-                    f"the extension reads version {_SCHEMA_VERSION}.",
-                    "Update the appnet extension: 'az extension update --name appnet'.")
         try:
             os.chmod(self.path, 0o600)
         except OSError:
@@ -109,19 +173,20 @@ class SqliteStore(LeaseLocks):
         except sqlite3.DatabaseError as ex:
             raise self._unreadable(ex) from None
 
-    @staticmethod
-    def _decode(row):
-        body = json.loads(row[1])
+    def _decode(self, row):
+        body = validate.decode(row[2], f"file {self.path}", row[1])
+        if not isinstance(row[0], int):
+            raise validate.damaged(f"file {self.path}", row[1], "its version is not a number")
         body["_version"] = row[0]
         return body
 
     def get(self, resource_id):
         """The resource with its `_version`, or None."""
-        rows = self._query("SELECT version, body FROM resources WHERE key=?", (ids.key(resource_id),))
+        rows = self._query("SELECT version, key, body FROM resources WHERE key=?", (ids.key(resource_id),))
         return self._decode(rows[0]) if rows else None
 
     def list(self, kind, subscription=None, resource_group=None, parent_id=None):
-        sql, args = "SELECT version, body FROM resources WHERE kind=?", [kind]
+        sql, args = "SELECT version, key, body FROM resources WHERE kind=?", [kind]
         if subscription:
             sql += " AND subscription=?"
             args.append(subscription.lower())

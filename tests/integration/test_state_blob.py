@@ -492,3 +492,25 @@ def test_lock_excludes_threads_of_one_process(location, shared):
     assert errors == [] and len(spans) == 3
     spans.sort()
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), spans
+
+
+def _overwrite_body(location, store, body):
+    if location.startswith("env:"):
+        blob = store._container.get_blob_client(store._name(NET))  # pylint: disable=protected-access
+        blob.upload_blob(body.encode(), overwrite=True, metadata=blob.get_blob_properties().metadata)
+    else:
+        import sqlite3
+        with sqlite3.connect(location) as db:
+            db.execute("UPDATE resources SET body=?", (body,))
+
+
+@pytest.mark.parametrize("body", ["{not json", '{"id": "%s", "name": "net-01", "properties": []}' % NET])
+def test_a_damaged_record_is_a_state_error_naming_store_and_resource(location, body):
+    store = open_store(location)
+    store.create(_doc(), "appLink")
+    _overwrite_body(location, store, body)
+    for read in (lambda: store.get(NET), lambda: store.list("appLink")):
+        with pytest.raises(StateError) as err:
+            read()
+        assert store.where in err.value.message and "damaged record" in err.value.message
+        assert "net-01" in err.value.message.lower()
