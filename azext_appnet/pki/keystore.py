@@ -68,8 +68,38 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
+def _check_private_dir(path):
+    """Refuse a key directory that is a symlink or belongs to someone else: whoever controls
+    it could read the keys written there, or plant keys of their own."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise KeyStoreError(f"Cannot inspect key store directory {path}: {exc.strerror}.",
+                            recommendation="Check that it is readable by the user running az.") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise KeyStoreError(
+            f"The key store directory {path} is a symbolic link; appnet keeps CA keys only in a real "
+            "directory of its own.",
+            recommendation="Replace the link by the directory it points to (move it into place), "
+            "after checking who can write there.")
+    if not stat.S_ISDIR(info.st_mode):
+        raise KeyStoreError(f"The key store path {path} is not a directory.",
+                            recommendation="Move that file away.")
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise KeyStoreError(
+            f"The key store directory {path} belongs to another user (uid {info.st_uid}); appnet keeps "
+            "CA keys only in a directory owned by the user running az.",
+            recommendation=f"Run az as its owner, or give it to this user ('chown -R {os.geteuid()} "
+            f"{path}') after checking its content.")
+    return True
+
+
 def _make_private_dir(path):
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    if not _check_private_dir(path):
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        _check_private_dir(path)
     mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
         # makedirs honours the umask and leaves an existing directory alone; a key
@@ -99,6 +129,11 @@ class LocalKeyStore:
         _make_private_dir(self.directory)
         self._remove_stale_temp_files()
 
+    def _check_dirs(self):
+        """Before reading: the same ownership and no-symlink rules as for writing."""
+        _check_private_dir(self.keys_dir)
+        _check_private_dir(self.directory)
+
     def _remove_stale_temp_files(self):
         # A process killed mid-write leaves its temp file behind (possibly holding a key).
         # Only old ones are removed, so a writer running right now is not disturbed.
@@ -119,6 +154,7 @@ class LocalKeyStore:
     # -- public objects (manifest, certificates) -------------------------------------------
 
     def read_text(self, name):
+        self._check_dirs()
         try:
             with open(self._path(name), encoding="utf-8") as handle:
                 return handle.read()
@@ -159,8 +195,9 @@ class LocalKeyStore:
         from cryptography.hazmat.primitives import serialization
 
         path = self._path(f"{name}.key.pem")
+        self._check_dirs()
         try:
-            with open(path, "rb") as handle:
+            with open(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb") as handle:
                 data = handle.read()
         except FileNotFoundError:
             raise KeyStoreError(
@@ -177,7 +214,7 @@ class LocalKeyStore:
             )
         try:
             # A key written before a passphrase was set is still clear text: read it as such.
-            return serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
+            key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
         except ValueError:
             if encrypted:
                 raise KeyStoreError(
@@ -189,6 +226,34 @@ class LocalKeyStore:
                 f"The CA key file {path} is damaged (not a PEM private key).",
                 recommendation="Restore it from a backup, or rotate the CA.",
             ) from None
+        if passphrase and not encrypted:
+            self._encrypt_clear_keys()
+        return key
+
+    def _encrypt_clear_keys(self):
+        """APPNET_KEYSTORE_PASSPHRASE was set after keys were stored in clear: encrypt every
+        clear key of this network in place (atomically), and say so."""
+        from cryptography.hazmat.primitives import serialization
+
+        done = []
+        for entry in sorted(os.scandir(self.directory), key=lambda e: e.name):
+            if not entry.name.endswith(".key.pem") or entry.name.startswith(".") or \
+                    not entry.is_file(follow_symlinks=False):
+                continue
+            with open(entry.path, "rb") as handle:
+                data = handle.read()
+            if b"ENCRYPTED PRIVATE KEY" in data:
+                continue
+            try:
+                key = serialization.load_pem_private_key(data, password=None)
+            except ValueError:
+                continue  # damaged: reported when it is loaded
+            self.save_private_key(entry.name[:-len(".key.pem")], key)
+            done.append(entry.name)
+        if done:
+            logger.warning("Encrypted %d CA key(s) of network %s that were stored in clear text before %s "
+                           "was set (%s): keep that passphrase, every later command needs it.",
+                           len(done), self._label, PASSPHRASE_ENV, ", ".join(done))
 
     def delete_private_key(self, name):
         self._unlink(self._path(f"{name}.key.pem"))

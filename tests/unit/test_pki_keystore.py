@@ -194,3 +194,51 @@ def test_readers_and_a_killed_writer_only_ever_see_a_whole_key(tmp_path):
     content = open(target, "rb").read()
     assert content in blobs
     serialization.load_pem_private_key(content, password=None)
+
+
+def test_clear_keys_are_encrypted_in_place_once_a_passphrase_is_set(tmp_path, monkeypatch, caplog):
+    keys_dir = str(tmp_path / "keys")
+    pki = NetworkPKI(NET, keys_dir)
+    pki.create_root("net1 root CA")
+    pki.ensure_intermediate("cluster-a")
+    for path in key_files(keys_dir):
+        assert b"ENCRYPTED" not in open(path, "rb").read()
+
+    monkeypatch.setenv("APPNET_KEYSTORE_PASSPHRASE", "set later")
+    with caplog.at_level(logging.WARNING, logger="azext_appnet.pki"):
+        NetworkPKI(NET, keys_dir).ensure_intermediate("cluster-b")   # reads the root key
+    for path in key_files(keys_dir):
+        data = open(path, "rb").read()
+        assert b"ENCRYPTED PRIVATE KEY" in data, path
+        assert mode(path) == 0o600
+    warned = [r.getMessage() for r in caplog.records if "stored in clear text" in r.getMessage()]
+    assert len(warned) == 1 and "APPNET_KEYSTORE_PASSPHRASE" in warned[0] and "set later" not in warned[0]
+
+    monkeypatch.delenv("APPNET_KEYSTORE_PASSPHRASE")
+    with pytest.raises(KeyStoreError):   # they now need the passphrase
+        NetworkPKI(NET, keys_dir).ensure_intermediate("cluster-c")
+
+
+def test_a_key_directory_reached_through_a_symlink_is_refused(tmp_path):
+    keys_dir = str(tmp_path / "keys")
+    pki = NetworkPKI(NET, keys_dir)
+    pki.create_root("net1 root CA")
+    real = network_dir(keys_dir)
+    elsewhere = str(tmp_path / "elsewhere")
+    os.rename(real, elsewhere)
+    os.symlink(elsewhere, real)
+    with pytest.raises(KeyStoreError) as err:
+        NetworkPKI(NET, keys_dir).ensure_intermediate("cluster-a")
+    assert "symbolic link" in err.value.message and real in err.value.message
+
+
+def test_a_key_directory_owned_by_another_user_is_refused(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("giving a directory to another user needs root")
+    keys_dir = str(tmp_path / "keys")
+    pki = NetworkPKI(NET, keys_dir)
+    pki.create_root("net1 root CA")
+    os.chown(network_dir(keys_dir), 65534, 65534)
+    with pytest.raises(KeyStoreError) as err:
+        NetworkPKI(NET, keys_dir).ensure_intermediate("cluster-a")
+    assert "belongs to another user" in err.value.message
