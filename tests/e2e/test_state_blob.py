@@ -77,3 +77,32 @@ def test_a_wrong_key_is_an_error_with_a_fix(az_extension_dir, azurite, tmp_path)
     result = machine("appnet", "list", rc=1)
     assert "refused access (403" in result.err and "APPNET_STATE_CONNECTION_STRING" in result.err
     assert wrong not in result.err + result.out
+
+
+def _sas_connection_string(azurite):  # noqa: F811
+    import datetime
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+    from tests.fixtures.azurite import ACCOUNT
+    sas = generate_account_sas(ACCOUNT, ACCOUNT_KEY, ResourceTypes(service=True, container=True, object=True),
+                               AccountSasPermissions(read=True, write=True, delete=True, list=True,
+                                                     add=True, create=True),
+                               datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
+    return f"BlobEndpoint={azurite.blob_endpoint};SharedAccessSignature={sas}", sas
+
+
+def test_debug_with_a_sas_store_prints_no_signature(az_extension_dir, azurite, tmp_path):  # noqa: F811
+    connection_string, sas = _sas_connection_string(azurite)
+    signature = next(p.split("=", 1)[1] for p in sas.split("&") if p.startswith("sig="))
+    env = {"APPNET_STATE_CONNECTION_STRING": connection_string,
+           "APPNET_STATE_CONTAINER": azurite.new_container()}
+    az = Az(az_extension_dir, tmp_path / "azure", env)
+    outputs = [az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2", "--debug"),
+               az("appnet", "list", "--debug"),
+               az("appnet", "create", "-g", "rg2", "-n", "net-02", "-l", "westus2", "--no-wait", "--debug")]
+    az("appnet", "wait", "-g", "rg2", "-n", "net-02", "--created", "--interval", "1", "--timeout", "90")
+    text = "".join(r.out + r.err for r in outputs)
+    text += "".join(p.read_text() for p in (az.config_dir / "appnet" / "logs").glob("*.log"))
+    assert "urllib3" in text or "Request URL" in text   # the HTTP log lines are there...
+    assert "sig=" not in text and signature not in text  # ...without their signature
+    import urllib.parse
+    assert urllib.parse.unquote(signature) not in text
