@@ -2,8 +2,9 @@
 
     python -I -c BOOTSTRAP STORE_PATH KEYS_DIR RESOURCE_ID OPERATION_ID   (runner.spawn_worker)
 
-Its import path and the secrets it needs arrive on stdin, not in its environment. It logs progress lines to its stdout (a log file under the az config dir); failures are
-recorded on the resource, where `az appnet ... show` and `wait` find them.
+Its import path and the secrets it needs arrive on stdin, not in its environment. It logs
+progress lines to its stdout (a log file under the az config dir); failures are recorded on
+the resource, where `az appnet ... show` and `wait` find them.
 """
 
 import sys
