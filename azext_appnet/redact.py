@@ -25,7 +25,8 @@ _PATTERNS = [
     (re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?(-----END \1-----|\Z)", re.S), "[PEM block redacted]"),
     # Kubernetes service-account tokens, Entra tokens: JWS compact form, header first.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"), _MASK),
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"',;]+"), r"\1\2" + _MASK),
+    # A credential after the scheme: long and token-like, so prose ("a bearer token") stays.
+    (re.compile(r"(?i)\b(bearer\s+|authorization:\s*basic\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + _MASK),
     # kubeconfig fields: client-key-data, certificate-authority-data, token-data, ...
     (re.compile(r"(?i)([\w-]+-data[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+"), r"\1" + _MASK),
     # SAS signature and connection-string secrets.

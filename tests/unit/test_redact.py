@@ -10,20 +10,22 @@ PEM = "-----BEGIN " + "PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END " + "PRI
 
 
 def test_secrets_are_cut():
-    text = (f"token {JWT} / Authorization: Bearer opaque-123 / client-key-data: LS0tLS1CRUdJTg== / "
+    text = (f"token {JWT} / Authorization: Bearer opaque-123 / Authorization: Basic dXNlcjpwYXNz / client-key-data: LS0tLS1CRUdJTg== / "
             f'"certificate-authority-data": "QUJD" / {PEM} / '
             "https://a.blob.core.windows.net/c/x?sv=2020&sig=abc%2Fdef&se=1 / "
             "AccountName=a;AccountKey=s3cr3t==;BlobEndpoint=x / password=hunter2")
     out = redact.scrub(text)
-    for secret in (JWT, "opaque-123", "LS0tLS1CRUdJTg==", "QUJD", "MIGHAgEAMBMGByqGSM49",
+    for secret in (JWT, "opaque-123", "dXNlcjpwYXNz", "LS0tLS1CRUdJTg==", "QUJD", "MIGHAgEAMBMGByqGSM49",
                    "abc%2Fdef", "s3cr3t==", "hunter2"):
         assert secret not in out, secret
     assert "BlobEndpoint=x" in out and "AccountName=a" in out
 
 
 def test_plain_messages_are_left_alone():
-    text = "Member 'member-01' of network net-01 is Succeeded (Istio 1.27.3, 4/4 pods ready)."
-    assert redact.scrub(text) == text
+    for text in ("Member 'member-01' of network net-01 is Succeeded (Istio 1.27.3, 4/4 pods ready).",
+                 "The API server rejected the bearer token (401); basic checks passed.",
+                 "Invalid --ca-key-type 'x'. Token of next page: use --next-token."):
+        assert redact.scrub(text) == text
 
 
 def test_errors_are_scrubbed_when_made():
