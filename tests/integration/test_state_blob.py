@@ -514,3 +514,53 @@ def test_a_damaged_record_is_a_state_error_naming_store_and_resource(location, b
             read()
         assert store.where in err.value.message and "damaged record" in err.value.message
         assert "net-01" in err.value.message.lower()
+
+
+_NS_HOLDER = """
+import sys, time
+from azext_appnet.state import open_store
+with open_store(sys.argv[1]).lock("network-x"):
+    open(sys.argv[2], "w").close()
+    time.sleep(60)
+"""
+_NS_TAKER = """
+import os, sys
+from azext_appnet.errors import ConflictError
+from azext_appnet.state import open_store
+try:
+    with open_store(sys.argv[1]).lock("network-x", wait=1, poll=0.05):
+        print("entered as pid", os.getpid())
+except ConflictError as ex:
+    print("refused:", ex.message)
+"""
+
+
+def test_processes_in_separate_pid_namespaces_never_both_hold_a_lock(tmp_path):
+    """Real PID namespaces (unshare, as root): the holder is pid 2 in its namespace, the taker
+    pid 1 in another, where pid 2 does not exist. Same hostname, same pid numbers space."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) for PID namespaces")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    location, ready = str(tmp_path / "state.db"), tmp_path / "held"
+    open_store(location).close()
+    # `sh -c '...; true'` keeps sh as pid 1 of the holder's namespace, so python is pid 2.
+    holder = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c",
+                               f'{sys.executable} -c "$0" "$1" "$2"; true', _NS_HOLDER, location, str(ready)],
+                              cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if holder.poll() is not None or time.monotonic() > deadline:
+                pytest.skip("could not start a process in a new PID namespace: "
+                            + holder.stderr.read().decode(errors="replace")[-500:])
+            time.sleep(0.05)
+        taker = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", _NS_TAKER,
+                                location], cwd=root, capture_output=True, text=True, timeout=120)
+        assert taker.stdout.startswith("refused:"), taker
+    finally:
+        holder.kill()
+        holder.wait(30)
