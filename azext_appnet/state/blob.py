@@ -164,6 +164,8 @@ class BlobStore(LeaseLocks):
         with self._calls():
             try:
                 doc = json.loads(marker.download_blob().readall())
+                if not isinstance(doc, dict):
+                    raise ValueError("not an object")
             except exc.ResourceNotFoundError as ex:
                 if getattr(ex, "error_code", None) == "ContainerNotFound":
                     self._create_container()

@@ -564,3 +564,16 @@ def test_processes_in_separate_pid_namespaces_never_both_hold_a_lock(tmp_path):
     finally:
         holder.kill()
         holder.wait(30)
+
+
+@pytest.mark.parametrize("marker", [b"", b"[1, 2]", b"\xff\xfe garbage"])
+def test_an_unreadable_store_marker_is_a_state_error(blob_env, marker):
+    from azure.storage.blob import ContainerClient
+    container = blob_env.new_container()
+    open_store(f"env:{CS}/{container}")
+    client = ContainerClient.from_connection_string(blob_env.connection_string(), container)
+    client.get_blob_client("appnet-state.json").upload_blob(marker, overwrite=True)
+    with pytest.raises(StateError) as err:
+        open_store(f"env:{CS}/{container}")
+    assert "appnet-state.json" in err.value.message and container in err.value.message
+    assert client.get_blob_client("appnet-state.json").download_blob().readall() == marker
