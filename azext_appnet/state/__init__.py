@@ -23,7 +23,10 @@ This module stays light: the Azure SDK is imported only when a blob store is ope
 
 import os
 
-from .base import LOCK_TTL, StaleWriteError, Store, clean  # noqa: F401  (the package's contract)
+from .base import LOCK_TTL, StaleWriteError, Store, clean  # the package's contract
+
+__all__ = ["LOCK_TTL", "StaleWriteError", "Store", "clean", "default_state_location", "default_state_path", "is_blob_location",
+           "open_store"]
 
 STATE_PATH_ENV = "APPNET_STATE_PATH"
 STATE_URL_ENV = "APPNET_STATE_URL"

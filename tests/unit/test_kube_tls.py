@@ -5,8 +5,6 @@ an unverified cluster is warned about once."""
 import base64
 import json
 import logging
-import os
-import tempfile
 
 import pytest
 import yaml

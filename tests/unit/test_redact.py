@@ -29,7 +29,7 @@ def test_plain_messages_are_left_alone():
 
 
 def test_errors_are_scrubbed_when_made():
-    err = AppNetError(f"API server said: Bearer {JWT}", f"check client-key-data: QUJD")
+    err = AppNetError(f"API server said: Bearer {JWT}", "check client-key-data: QUJD")
     assert JWT not in err.message and JWT not in str(err) and "QUJD" not in err.recommendation
     assert JWT not in str(err.to_error())
 
