@@ -4,9 +4,10 @@
 cluster holds exactly what `declared` (a `Declared`) asks for, and returns what it changed.
 It touches only:
 
-- labels it sets itself on objects it did not create (listed in the annotation
-  `appnet.azure.com/declared-labels`, so removing takes back only those, never a label the
-  user had set), and
+- labels it sets itself on objects it did not create (named in the label
+  `appnet.azure.com/declared-labels`, e.g. `global` or `dataplane-mode.use-waypoint`, so
+  removing takes back only those, never a label the user had set; on the user's objects it
+  writes labels only), and
 - objects it created (stub Services, waypoint Gateways, namespaces that were absent), which
   carry `app.kubernetes.io/managed-by=az-appnet` and the annotation `appnet.azure.com/declared-created`.
 
@@ -33,6 +34,11 @@ USE_WAYPOINT = "istio.io/use-waypoint"
 USE_WAYPOINT_NAMESPACE = "istio.io/use-waypoint-namespace"
 GLOBAL = "istio.io/global"
 WAYPOINT_FOR = "istio.io/waypoint-for"
+#: The labels we may set on objects we did not create, by the short name DECLARED_LABELS lists
+#: them with (a label value cannot hold '/').
+_SHORT = {"istio.io/global": "global", "istio.io/dataplane-mode": "dataplane-mode",
+          "istio.io/use-waypoint": "use-waypoint"}
+_LONG = {v: k for k, v in _SHORT.items()}
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # EndpointSlice -> its Service
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 WAYPOINT_CLASS = "istio-waypoint"
@@ -99,7 +105,11 @@ def _annotations(obj):
 
 
 def _ours_labels(obj):
-    return {k for k in (_annotations(obj).get(DECLARED_LABELS) or "").split(",") if k}
+    return {_LONG[k] for k in (_labels(obj).get(DECLARED_LABELS) or "").split(".") if k in _LONG}
+
+
+def _declared_value(keys):
+    return ".".join(sorted(_SHORT[k] for k in keys)) or None
 
 
 def created_by_us(obj, network):
@@ -109,7 +119,9 @@ def created_by_us(obj, network):
 def _merge_patch(cluster, api_version, plural, namespace, name, labels, annotations):
     res = cluster.discovery.resolve(api_version, plural)
     path = api_path(api_version, res.plural, name, namespace if res.namespaced else None)
-    body = {"metadata": {"labels": labels, "annotations": annotations}}
+    body = {"metadata": {"labels": labels}}
+    if annotations:
+        body["metadata"]["annotations"] = annotations
     what = f"{res.kind} {namespace}/{name}" if namespace else f"{res.kind} {name}"
     return cluster.request("PATCH", path, body=body, content_type="application/merge-patch+json", what=what)
 
@@ -121,14 +133,9 @@ def _relabel(cluster, api_version, plural, obj, network, set_labels, drop_labels
     ours = (_ours_labels(obj) | set(set_labels)) - set(drop_labels)
     labels = dict(set_labels)
     labels.update({k: None for k in drop_labels})
-    annotations = {}
-    if ours or created_by_us(obj, network):
-        labels[DECLARED_BY] = network
-        annotations[DECLARED_LABELS] = ",".join(sorted(ours)) or None
-    else:
-        labels[DECLARED_BY] = None
-        annotations[DECLARED_LABELS] = None
-    _merge_patch(cluster, api_version, plural, meta.get("namespace"), meta["name"], labels, annotations)
+    labels[DECLARED_LABELS] = _declared_value(ours)
+    labels[DECLARED_BY] = network if ours or created_by_us(obj, network) else None
+    _merge_patch(cluster, api_version, plural, meta.get("namespace"), meta["name"], labels, {})
 
 
 # ---- the objects we create ------------------------------------------------------------------
@@ -137,7 +144,7 @@ def _created_meta(network, name, namespace=None, labels=None, wanted_labels=()):
     meta = {"name": name, "labels": dict(labels or {}, **{MANAGED_BY_KEY: MANAGED_BY_VALUE, DECLARED_BY: network}),
             "annotations": {DECLARED_CREATED: "true"}}
     if wanted_labels:
-        meta["annotations"][DECLARED_LABELS] = ",".join(sorted(wanted_labels))
+        meta["labels"][DECLARED_LABELS] = _declared_value(wanted_labels)
     if namespace:
         meta["namespace"] = namespace
     return meta
@@ -353,8 +360,9 @@ def _release_namespace(cluster, network, ns_obj, changes):
             return
         # Someone put their own objects in it since: it is theirs now; only our marks go.
         _merge_patch(cluster, "v1", "namespaces", None, name,
-                     dict({k: None for k in ours}, **{DECLARED_BY: None, MANAGED_BY_KEY: None}),
-                     {DECLARED_LABELS: None, DECLARED_CREATED: None})
+                     dict({k: None for k in ours}, **{DECLARED_BY: None, DECLARED_LABELS: None,
+                                                      MANAGED_BY_KEY: None}),
+                     {DECLARED_CREATED: None})
         changes.append(_change(KEPT, "Namespace", name, None, item,
                                f"it holds objects that are not ours ({', '.join(held[:3])}); our labels removed"))
         return

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 
 NET = ["-g", "rg1", "--appnet-name", "net-01"]
 MARK = "appnet.azure.com/declared-by"
+SET = "appnet.azure.com/declared-labels"
 GW = "gateway.networking.k8s.io/v1"
 
 
@@ -110,14 +111,15 @@ def test_declared_once_applied_everywhere_joined_later_and_taken_back(mesh, kube
         shop = kubectl(sim, "get", "namespace", "shop", "-o", "json")
         assert labels(shop)["istio.io/dataplane-mode"] == "ambient"
     assert own_labels(a.get_object("v1", "namespaces", None, "shop")) == {
-        "team": "shop", "istio.io/dataplane-mode": "ambient", MARK: "net-01"}
+        "team": "shop", "istio.io/dataplane-mode": "ambient", MARK: "net-01", SET: "dataplane-mode"}
     assert labels(c.get_object("v1", "namespaces", None, "shop"))["app.kubernetes.io/managed-by"] == "az-appnet"
 
     added = az("appnet", "global-service", "add", *NET, "--namespace", "shop", "--service", "cart").json
     assert results(added) == {"member-01": "Labelled", "member-02": "Created", "member-03": "Created"}
     assert added["ports"] == [{"name": "http", "port": 80, "protocol": "TCP"}]
     real = a.get_object("v1", "services", "shop", "cart")
-    assert own_labels(real) == {"app": "cart", "tier": "web", "istio.io/global": "true", MARK: "net-01"}
+    assert own_labels(real) == {"app": "cart", "tier": "web", "istio.io/global": "true", MARK: "net-01",
+                                SET: "global"}
     assert real["spec"]["selector"] == {"app": "cart"}
     for sim in (b, c):
         stub = kubectl(sim, "get", "service", "cart", "-n", "shop", "-o", "json")
