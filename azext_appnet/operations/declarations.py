@@ -208,7 +208,9 @@ class Declarations:
         check_service(service)
 
         def change(decl, members, seen):
-            ports = self._ports(namespace, service, seen)
+            recorded = next((i.get("ports") for i in decl["globalServices"]
+                             if (i["namespace"], i["service"]) == (namespace, service)), None)
+            ports = self._ports(namespace, service, seen, recorded)
             entry = {"namespace": namespace, "service": service, "ports": ports}
             decl["globalServices"] = [i for i in decl["globalServices"]
                                       if (i["namespace"], i["service"]) != (namespace, service)] + [entry]
@@ -312,10 +314,11 @@ class Declarations:
                                "Make the members reachable, then run the command again.", code="Unreachable")
         raise InvalidInputError(f"{what} was found in no member of the network{where}.", fix)
 
-    def _ports(self, namespace, service, seen):
+    def _ports(self, namespace, service, seen, recorded=None):
         """The ports of the Service from the members that have it (not our stubs); refused
-        when two members disagree."""
-        if not seen:
+        when two members disagree. An already declared Service whose real ones are all out
+        of reach now keeps the ports recorded, so the others still converge."""
+        if not seen and not recorded:
             raise UsageError("The network has no member to take the Service's ports from.",
                              "Join a member that runs the Service first ('az appnet member join ...').")
         found = []
@@ -325,6 +328,8 @@ class Declarations:
             svc = snap.service(namespace, service)
             if svc is not None and not objects.created_by_us(svc, self.network_id.rsplit("/", 1)[-1]):
                 found.append((member["name"], (svc.get("spec") or {}).get("ports") or []))
+        if not found and recorded:
+            return recorded
         self._require_somewhere(seen, lambda snap: bool(found), f"Service '{namespace}/{service}'",
                                 f"Check the names ('kubectl get services -n {namespace}' in a member), or "
                                 "deploy the Service in at least one member first.")

@@ -201,7 +201,7 @@ def test_declared_once_applied_everywhere_joined_later_and_taken_back(mesh, kube
 
 
 def test_an_unreachable_member_fails_the_command_and_converges_later(mesh):
-    az, (a, b, c, _) = mesh["az"], mesh["sims"]
+    az, (a, _, c, _) = mesh["az"], mesh["sims"]
     namespace(a, "books")
     c.stop()
     try:
@@ -269,7 +269,7 @@ def test_an_unknown_network_is_not_found(mesh):
 
 
 def test_disable_is_refused_while_a_global_service_uses_the_namespace(mesh):
-    az, (a, b, c, _) = mesh["az"], mesh["sims"]
+    az, (a, b, _, _) = mesh["az"], mesh["sims"]
     namespace(a, "inv")
     service(a, "inv", "stock")
     endpoints(a, "inv", "stock")

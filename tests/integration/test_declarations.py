@@ -119,3 +119,18 @@ def test_a_removal_missed_by_an_unreachable_member_is_done_on_the_next_run(engin
     again = engine.remove_global_service("rg1", "net-01", "shop", "cart")
     assert _results(again) == {"member-01": "Unchanged", "member-02": "Deleted"}
     assert b.list_objects("v1", "services", label_selector=MARK) == []
+
+
+def test_a_declared_service_converges_the_others_while_its_only_real_one_is_away(engine, network, clusters):
+    a, b = clusters(2)
+    join(engine, a, "member-01")
+    join(engine, b, "member-02")
+    _ns(a, "shop")
+    _svc(a, "shop", "cart", port=8443)
+    engine.add_global_service("rg1", "net-01", "shop", "cart")
+    b.delete_object("v1", "services", "shop", "cart")  # the stub, deleted by hand
+    a.stop()
+    again = engine.add_global_service("rg1", "net-01", "shop", "cart")
+    assert _results(again) == {"member-01": "Unreachable", "member-02": "Created"}
+    assert again["ports"] == [{"name": "http", "port": 8443, "protocol": "TCP"}]
+    assert [p["port"] for p in b.get_object("v1", "services", "shop", "cart")["spec"]["ports"]] == [8443]
