@@ -134,3 +134,21 @@ def test_a_declared_service_converges_the_others_while_its_only_real_one_is_away
     assert _results(again) == {"member-01": "Unreachable", "member-02": "Created"}
     assert again["ports"] == [{"name": "http", "port": 8443, "protocol": "TCP"}]
     assert [p["port"] for p in b.get_object("v1", "services", "shop", "cart")["spec"]["ports"]] == [8443]
+
+
+def test_two_commands_at_once_both_end_recorded_and_applied(engine, network, clusters):
+    from concurrent.futures import ThreadPoolExecutor
+    from azext_appnet.engine import AppNet
+    (a,) = clusters(1)
+    join(engine, a, "member-01")
+    for ns in ("one", "two", "three"):
+        _ns(a, ns)
+    # Separate engines, as separate az processes would be: they meet in the state store's lock.
+    engines = [AppNet(engine.config_dir) for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda pair: pair[0].enable_namespace("rg1", "net-01", pair[1]),
+                      zip(engines, ("one", "two", "three"))))
+    declared = engine.show_network("rg1", "net-01")["properties"]["declarations"]["ambientNamespaces"]
+    assert sorted(i["namespace"] for i in declared) == ["one", "three", "two"]
+    for ns in ("one", "two", "three"):
+        assert _labels(a.get_object("v1", "namespaces", None, ns))["istio.io/dataplane-mode"] == "ambient"
