@@ -269,7 +269,7 @@ class Declarations:
             before = declarations_of(network)
             decl = declarations_of(network)
             out = change(decl, members, seen)
-            declared = before != decl
+            declared = _sorted(before) != _sorted(decl)
             if declared:
                 network = self._record(_sorted(decl))
             self.progress(f"Applying the declarations to {len(members)} member"

@@ -152,3 +152,17 @@ def test_two_commands_at_once_both_end_recorded_and_applied(engine, network, clu
     assert sorted(i["namespace"] for i in declared) == ["one", "three", "two"]
     for ns in ("one", "two", "three"):
         assert _labels(a.get_object("v1", "namespaces", None, ns))["istio.io/dataplane-mode"] == "ambient"
+
+
+def test_adding_a_declared_service_again_changes_nothing(engine, network, clusters):
+    (a,) = clusters(1)
+    join(engine, a, "member-01")
+    _ns(a, "shop")
+    _svc(a, "shop", "cart")
+    _svc(a, "shop", "till")
+    engine.add_global_service("rg1", "net-01", "shop", "cart")
+    engine.add_global_service("rg1", "net-01", "shop", "till")
+    before = engine.show_network("rg1", "net-01")
+    again = engine.add_global_service("rg1", "net-01", "shop", "cart")
+    assert again["changed"] is False and _results(again) == {"member-01": "Unchanged"}
+    assert engine.show_network("rg1", "net-01")["systemData"] == before["systemData"]
