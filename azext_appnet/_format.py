@@ -112,3 +112,47 @@ def network_check_table(result):
                               ("Status", c.get("status")), ("Message", c.get("message"))])
                  for c in member.get("checks") or []]
     return rows
+
+
+# ---- network-wide declarations ----
+
+def declaration_report_table(result):
+    """One row per member of a declaration command: what it changed there."""
+    return [OrderedDict([("Member", m.get("member")), ("Result", m.get("result")), ("Message", m.get("message"))])
+            for m in result.get("members") or []]
+
+
+def _item_rows(result, head, columns):
+    rows = []
+    for item in result or []:
+        for m in item.get("members") or []:
+            row = OrderedDict(head(item))
+            row["Declared"] = item.get("declared")
+            row["Member"] = m.get("member")
+            row["State"] = m.get("state")
+            for title, key in columns:
+                value = m.get(key)
+                row[title] = "" if value is None else value
+            row["Matches"] = m.get("matchesDeclaration", "")
+            row["Message"] = m.get("message") or ""
+            rows.append(row)
+    return rows
+
+
+def namespace_list_table(result):
+    """One row per ambient namespace and member."""
+    return _item_rows(result, lambda i: [("Namespace", i.get("namespace"))],
+                      [("Ambient", "ambient"), ("UseWaypoint", "useWaypoint")])
+
+
+def global_service_list_table(result):
+    """One row per global Service and member."""
+    return _item_rows(result, lambda i: [("Namespace", i.get("namespace")), ("Service", i.get("service"))],
+                      [("Global", "global"), ("Stub", "stub"), ("Ports", "ports"),
+                       ("EndpointsReady", "endpointsReady")])
+
+
+def waypoint_list_table(result):
+    """One row per waypoint and member."""
+    return _item_rows(result, lambda i: [("Namespace", i.get("namespace")), ("Name", i.get("name"))],
+                      [("Global", "global"), ("Programmed", "programmed"), ("NamespaceUsesIt", "namespaceUsesIt")])

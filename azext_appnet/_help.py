@@ -333,3 +333,140 @@ examples:
   - name: Count the failed checks without failing the pipeline step.
     text: az appnet check -g test_rg -n appnet-test-01 --query summary.failed -o tsv || true
 """
+
+# ---- network-wide declarations -------------------------------------------------------------
+
+helps["appnet namespace"] = """
+type: group
+short-summary: Ambient namespaces declared once for the whole Application Network.
+long-summary: >-
+  An ambient namespace is labelled istio.io/dataplane-mode=ambient in every member, including
+  members that join later. The declaration is recorded on the Application Network
+  ('az appnet show --query properties.declarations').
+"""
+
+helps["appnet namespace enable"] = """
+type: command
+short-summary: Enrol a namespace in the ambient mesh in every member.
+long-summary: >-
+  Labels the namespace istio.io/dataplane-mode=ambient in every member, creating it (marked as
+  created by az appnet) where it is absent. The namespace must exist in at least one member.
+  Prints what changed in each member (Created, Labelled, Unchanged, Unreachable with the
+  cause); a member that cannot be reached does not stop the others, the command exits
+  non-zero naming it, and the member converges when the command, 'az appnet member update'
+  or a join next runs.
+examples:
+  - name: Enrol namespace shop in every member.
+    text: az appnet namespace enable -g test_rg --appnet-name appnet-test-01 --namespace shop
+  - name: The same, one row per member.
+    text: az appnet namespace enable -g test_rg --appnet-name appnet-test-01 --namespace shop -o table
+"""
+
+helps["appnet namespace disable"] = """
+type: command
+short-summary: Take a namespace out of the ambient mesh in every member.
+long-summary: >-
+  Removes what 'enable' set: the label where az appnet set it, and the namespace itself where
+  az appnet created it and it holds nothing else. Refused while a waypoint or global service of
+  the network is in the namespace.
+examples:
+  - name: Take namespace shop out of the mesh, without a prompt.
+    text: az appnet namespace disable -g test_rg --appnet-name appnet-test-01 --namespace shop --yes
+"""
+
+helps["appnet namespace list"] = """
+type: command
+short-summary: List the ambient namespaces and what each member shows of them.
+long-summary: >-
+  Declared namespaces and namespaces labelled ambient by hand in any member, each with every
+  member's state: present, labelled ambient, the waypoint it uses, and whether it matches the
+  declaration.
+examples:
+  - name: One row per namespace and member.
+    text: az appnet namespace list -g test_rg --appnet-name appnet-test-01 -o table
+"""
+
+helps["appnet global-service"] = """
+type: group
+short-summary: Services reachable from every member (istio.io/global=true), declared once.
+"""
+
+helps["appnet global-service add"] = """
+type: command
+short-summary: Make a Service global in every member.
+long-summary: >-
+  Labels the Service istio.io/global=true in every member where it exists. Where a member lacks
+  it, creates a selector-less stub Service with the same ports, so the name has a VIP and DNS
+  there and its traffic goes to the members that run it. The ports are read from the members
+  that have the Service; the command is refused when two members have it with different ports.
+  The Service must exist in at least one member.
+examples:
+  - name: Make shop/cart reachable from every member.
+    text: az appnet global-service add -g test_rg --appnet-name appnet-test-01 --namespace shop --service cart
+"""
+
+helps["appnet global-service remove"] = """
+type: command
+short-summary: Stop sharing a Service across members.
+long-summary: >-
+  Deletes the stubs az appnet created and removes the istio.io/global label where az appnet
+  set it; your own Services are otherwise left as they are.
+examples:
+  - name: Stop sharing shop/cart, without a prompt.
+    text: az appnet global-service remove -g test_rg --appnet-name appnet-test-01 --namespace shop --service cart --yes
+"""
+
+helps["appnet global-service list"] = """
+type: command
+short-summary: List the global services and what each member shows of them.
+long-summary: >-
+  Declared services and Services labelled istio.io/global=true by hand in any member, each with
+  every member's state: present, labelled global, stub or real, its ports, ready endpoints
+  (from EndpointSlices), and whether it matches the declaration.
+examples:
+  - name: One row per service and member.
+    text: az appnet global-service list -g test_rg --appnet-name appnet-test-01 -o table
+  - name: Only the services of namespace shop.
+    text: az appnet global-service list -g test_rg --appnet-name appnet-test-01 --namespace shop
+"""
+
+helps["appnet waypoint"] = """
+type: group
+short-summary: Waypoints (L7 proxies) declared once, identical and global in every member.
+"""
+
+helps["appnet waypoint create"] = """
+type: command
+short-summary: Create a waypoint for an ambient namespace in every member.
+long-summary: >-
+  Creates in every member the same Gateway of class istio-waypoint (listener HBONE 15008),
+  labelled istio.io/global=true so cross-cluster L7 traffic goes through it, and labels the
+  namespace istio.io/use-waypoint=NAME. The namespace must be an ambient namespace of the
+  network ('az appnet namespace enable').
+examples:
+  - name: Create waypoint 'waypoint' for namespace shop.
+    text: az appnet waypoint create -g test_rg --appnet-name appnet-test-01 --namespace shop
+  - name: Give it another name.
+    text: az appnet waypoint create -g test_rg --appnet-name appnet-test-01 --namespace shop --name shop-waypoint
+"""
+
+helps["appnet waypoint delete"] = """
+type: command
+short-summary: Delete a waypoint from every member.
+long-summary: Deletes the Gateway az appnet created and removes the namespace's istio.io/use-waypoint label.
+examples:
+  - name: Delete the waypoint of namespace shop, without a prompt.
+    text: az appnet waypoint delete -g test_rg --appnet-name appnet-test-01 --namespace shop --yes
+"""
+
+helps["appnet waypoint list"] = """
+type: command
+short-summary: List the waypoints and what each member shows of them.
+long-summary: >-
+  Declared waypoints and Gateways of class istio-waypoint found in any member, each with every
+  member's state: present, labelled global, Programmed, whether the namespace uses it, and
+  whether it matches the declaration.
+examples:
+  - name: One row per waypoint and member.
+    text: az appnet waypoint list -g test_rg --appnet-name appnet-test-01 -o table
+"""

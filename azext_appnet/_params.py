@@ -126,3 +126,20 @@ def load_arguments(self, _):
         c.argument("appnet_name", id_part=None)
         c.argument("max_items", arg_type=paging["max_items"])
         c.argument("next_token", arg_type=paging["next_token"])
+
+    # ---- network-wide declarations ----
+    for scope in ("appnet namespace", "appnet global-service", "appnet waypoint"):
+        with self.argument_context(scope) as c:
+            c.argument("appnet_name", options_list=["--appnet-name"], id_part=None,
+                       validator=validate_appnet_name, help="The name of the application network.")
+            c.argument("namespace", options_list=["--namespace"],
+                       help="The Kubernetes namespace, the same in every member.")
+    with self.argument_context("appnet global-service") as c:
+        c.argument("service", options_list=["--service"],
+                   help="The name of the Kubernetes Service, the same in every member.")
+    with self.argument_context("appnet global-service list") as c:
+        c.argument("namespace", options_list=["--namespace"],
+                   help="List only the global services of this namespace.")
+    with self.argument_context("appnet waypoint") as c:
+        c.argument("waypoint_name", options_list=["--name"],
+                   help="The name of the waypoint (its Gateway), the same in every member.")

@@ -3,6 +3,8 @@
 from azext_appnet._format import (
     appnet_list_table, member_list_table, member_show_table, appnet_show_table, ca_show_table,
     versions_table, member_check_table, network_check_table)
+from azext_appnet._format import declaration_report_table, namespace_list_table, \
+    global_service_list_table, waypoint_list_table
 
 
 def load_command_table(self, _):
@@ -35,3 +37,23 @@ def load_command_table(self, _):
         # Confirms: connections still using the old root's certificates fail once it runs.
         g.custom_command("finish-rotation", "finish_ca_rotation", supports_no_wait=True, confirmation=True)
         g.custom_command("wait", "wait_appnet")  # the same as `az appnet wait`: one resource
+
+    # Network-wide declarations: recorded on the network, applied to every member (each
+    # command prints a report per member and exits non-zero naming a member it could not reach).
+    with self.command_group("appnet namespace", is_preview=True) as g:
+        g.custom_command("enable", "enable_namespace", table_transformer=declaration_report_table)
+        g.custom_command("disable", "disable_namespace", table_transformer=declaration_report_table,
+                         confirmation=True)
+        g.custom_command("list", "list_namespaces", table_transformer=namespace_list_table)
+
+    with self.command_group("appnet global-service", is_preview=True) as g:
+        g.custom_command("add", "add_global_service", table_transformer=declaration_report_table)
+        g.custom_command("remove", "remove_global_service", table_transformer=declaration_report_table,
+                         confirmation=True)
+        g.custom_command("list", "list_global_services", table_transformer=global_service_list_table)
+
+    with self.command_group("appnet waypoint", is_preview=True) as g:
+        g.custom_command("create", "create_waypoint", table_transformer=declaration_report_table)
+        g.custom_command("delete", "delete_waypoint", table_transformer=declaration_report_table,
+                         confirmation=True)
+        g.custom_command("list", "list_waypoints", table_transformer=waypoint_list_table)

@@ -328,3 +328,88 @@ def check_appnet(cmd, resource_group_name, appnet_name):
     report = _call(cmd, "check_network", resource_group_name, appnet_name)
     _fail_after_output(cmd, [{"member": "network", "checks": report.get("checks")}] + report.get("members", []))
     return report
+
+
+# ---- az appnet namespace / global-service / waypoint ---------------------------------------
+# Network-wide declarations. Each command prints its report per member, then exits non-zero
+# (after the output, as `check` does) naming any member that was unreachable or did not match.
+
+_DECLARATION_PROBLEMS = []
+
+
+def _declared(cmd, method, *args):
+    """A mutating declaration command: its report, with the members that did not converge."""
+    from azext_appnet.operations.declarations import problems
+    report = _call(cmd, method, *args)
+    _fail_after_declarations(cmd, problems(report))
+    return report
+
+
+def _listed(cmd, method, *args):
+    """A list command: the items, each with every member's state; unreachable members fail it."""
+    found = []
+    items = _call(cmd, method, *args, problems=found)
+    _fail_after_declarations(cmd, found)
+    return items
+
+
+def _fail_after_declarations(cmd, found):
+    if not found:
+        return
+    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
+    with _CHECK_LOCK:
+        if not _DECLARATION_PROBLEMS:
+            cmd.cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _raise_declaration_problems)
+        _DECLARATION_PROBLEMS.extend(found)
+
+
+def _raise_declaration_problems(_cli_ctx, **_):
+    from azure.cli.core.azclierror import AzureResponseError
+    with _CHECK_LOCK:
+        found = list(dict.fromkeys(_DECLARATION_PROBLEMS))
+        del _DECLARATION_PROBLEMS[:]
+    results = dict((member, result) for member, result, _ in found)
+    first = found[0]
+    error = AzureResponseError(
+        f"{len(results)} member{'s' if len(results) != 1 else ''} did not converge: "
+        + ", ".join(f"{member} ({result})" for member, result in results.items())
+        + f". {first[0]}: {first[2]}")
+    error.set_recommendation("The declaration stays recorded: once the member is reachable, run the same "
+                             "command again, or 'az appnet member update', to converge it.")
+    raise error
+
+
+def enable_namespace(cmd, resource_group_name, appnet_name, namespace):
+    return _declared(cmd, "enable_namespace", resource_group_name, appnet_name, namespace)
+
+
+def disable_namespace(cmd, resource_group_name, appnet_name, namespace):
+    return _declared(cmd, "disable_namespace", resource_group_name, appnet_name, namespace)
+
+
+def list_namespaces(cmd, resource_group_name, appnet_name):
+    return _listed(cmd, "list_namespaces", resource_group_name, appnet_name)
+
+
+def add_global_service(cmd, resource_group_name, appnet_name, namespace, service):
+    return _declared(cmd, "add_global_service", resource_group_name, appnet_name, namespace, service)
+
+
+def remove_global_service(cmd, resource_group_name, appnet_name, namespace, service):
+    return _declared(cmd, "remove_global_service", resource_group_name, appnet_name, namespace, service)
+
+
+def list_global_services(cmd, resource_group_name, appnet_name, namespace=None):
+    return _listed(cmd, "list_global_services", resource_group_name, appnet_name, namespace)
+
+
+def create_waypoint(cmd, resource_group_name, appnet_name, namespace, waypoint_name="waypoint"):
+    return _declared(cmd, "create_waypoint", resource_group_name, appnet_name, namespace, waypoint_name)
+
+
+def delete_waypoint(cmd, resource_group_name, appnet_name, namespace, waypoint_name="waypoint"):
+    return _declared(cmd, "delete_waypoint", resource_group_name, appnet_name, namespace, waypoint_name)
+
+
+def list_waypoints(cmd, resource_group_name, appnet_name):
+    return _listed(cmd, "list_waypoints", resource_group_name, appnet_name)

@@ -433,6 +433,42 @@ class AppNet:
         targets, ca, ca_error = self._check_targets(network, members)
         return diagnostics.check_network(network, targets, self.services().connect, ca, ca_error)
 
+    # ---- network-wide declarations (operations/declarations.py) -----------------------------
+    # Ambient namespaces, global Services and waypoints, recorded on the network and applied to
+    # every member; each mutating call returns a report per member.
+
+    def _declarations(self, resource_group, name):
+        from .operations.declarations import Declarations
+        return Declarations(self.store, self.network_id(resource_group, name), self.services(),
+                            resource_group, self.progress)
+
+    def enable_namespace(self, resource_group, name, namespace):
+        return self._declarations(resource_group, name).enable_namespace(namespace)
+
+    def disable_namespace(self, resource_group, name, namespace):
+        return self._declarations(resource_group, name).disable_namespace(namespace)
+
+    def list_namespaces(self, resource_group, name, problems=None):
+        return self._declarations(resource_group, name).list_namespaces(problems)
+
+    def add_global_service(self, resource_group, name, namespace, service):
+        return self._declarations(resource_group, name).add_global_service(namespace, service)
+
+    def remove_global_service(self, resource_group, name, namespace, service):
+        return self._declarations(resource_group, name).remove_global_service(namespace, service)
+
+    def list_global_services(self, resource_group, name, namespace=None, problems=None):
+        return self._declarations(resource_group, name).list_global_services(namespace, problems)
+
+    def create_waypoint(self, resource_group, name, namespace, waypoint="waypoint"):
+        return self._declarations(resource_group, name).create_waypoint(namespace, waypoint)
+
+    def delete_waypoint(self, resource_group, name, namespace, waypoint="waypoint"):
+        return self._declarations(resource_group, name).delete_waypoint(namespace, waypoint)
+
+    def list_waypoints(self, resource_group, name, problems=None):
+        return self._declarations(resource_group, name).list_waypoints(problems)
+
 
 _COMMAND_OF = {"create": "az appnet create", "update": "az appnet update", "delete": "az appnet delete",
                "rotateRoot": "az appnet ca rotate", "finishRootRotation": "az appnet ca finish-rotation",

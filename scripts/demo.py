@@ -29,9 +29,9 @@ def say(text):
     print(f"\n\033[1m## {text}\033[0m", flush=True)
 
 
-def run(*args, env, check=True):
+def run(*args, env, check=True, stdin=None):
     print(f"$ {' '.join(shlex.quote(str(a)) for a in args)}", flush=True)
-    proc = subprocess.run([str(a) for a in args], env=env, text=True, stdout=subprocess.PIPE)
+    proc = subprocess.run([str(a) for a in args], env=env, text=True, stdout=subprocess.PIPE, input=stdin)
     print(proc.stdout, end="", flush=True)
     if check and proc.returncode != 0:
         raise SystemExit(f"command failed with exit code {proc.returncode}")
@@ -91,6 +91,41 @@ def main():
 
         say("Check the whole network live: every member's data plane, CA and links")
         az("appnet", "check", "-g", "demo-rg", "-n", "demo-net", "-o", "table")
+
+        say("Declare once for the whole network: an ambient namespace, a global service, a waypoint")
+        net = ["-g", "demo-rg", "--appnet-name", "demo-net"]
+        cart = ("apiVersion: v1\nkind: Service\nmetadata: {name: cart, namespace: shop, labels: {app: cart}}\n"
+                "spec: {selector: {app: cart}, ports: [{name: http, port: 80, targetPort: 8080}]}\n")
+        run("kubectl", "--kubeconfig", kubeconfig, "--context", "east", "create", "namespace", "shop", env=env)
+        run("kubectl", "--kubeconfig", kubeconfig, "--context", "east", "apply", "-f", "-", env=env, stdin=cart)
+        # The endpoint controller of a real cluster keeps this for cart's running pod.
+        sims[0].put_object({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                            "metadata": {"name": "cart-x1", "namespace": "shop",
+                                         "labels": {"kubernetes.io/service-name": "cart"}},
+                            "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                            "endpoints": [{"addresses": ["10.244.0.17"], "conditions": {"ready": True}}]})
+        az("appnet", "namespace", "enable", *net, "--namespace", "shop", "-o", "table")
+        az("appnet", "global-service", "add", *net, "--namespace", "shop", "--service", "cart", "-o", "table")
+        az("appnet", "waypoint", "create", *net, "--namespace", "shop", "-o", "table")
+        az("appnet", "show", "-g", "demo-rg", "-n", "demo-net", "--query", "properties.declarations")
+        az("appnet", "global-service", "list", *net, "-o", "table")
+        az("appnet", "waypoint", "list", *net, "-o", "table")
+
+        say("A fourth cluster joins and gets every declaration with its data plane")
+        north = KubeSim(name="north", nodes=[{"os": "linux", "zone": f"northeurope-{i}", "region": "northeurope"}
+                                             for i in (1, 2, 3)], ready_delay=0.5).start()
+        gateway_api.install(north)
+        north.write_kubeconfig(str(kubeconfig))
+        sims.append(north)
+        az("appnet", "member", "join", *base, "--member-name", "north", "--context", "north", "-o", "none")
+        run("kubectl", "--kubeconfig", kubeconfig, "--context", "north", "get", "namespace", "shop",
+            "--show-labels", env=env, check=False)
+        run("kubectl", "--kubeconfig", kubeconfig, "--context", "north", "get", "services,gateways", "-n", "shop",
+            "--show-labels", env=env, check=False)
+        az("appnet", "namespace", "list", *net, "-o", "table")
+        az("appnet", "check", "-g", "demo-rg", "-n", "demo-net", "--query",
+           "checks[?contains(['globalServiceScope','globalServiceEndpoints','waypointsGlobal','useWaypoint',"
+           "'ambientNamespaces'], name)].{check:name, status:status}", "-o", "table")
 
         say("kubectl sees the data plane in every cluster")
         for sim in sims:

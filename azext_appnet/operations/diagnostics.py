@@ -615,6 +615,10 @@ def check_network(network, targets, connect, ca, ca_error=None, parallelism=PARA
     checks.append(check_mesh_ids(network, reachable, note))
     checks.append(check_network_names(facts))
     checks.append(check_remote_secret_mesh(facts, reachable, note))
+    # Ambient namespaces, global Services and waypoints across members (declaration_checks.py).
+    from .declaration_checks import check_declarations
+    reached = {f["member"] for f in reachable}
+    checks.extend(check_declarations(network, [t.member for t in targets if t.name in reached], connect, note))
     everything = checks + [c for r in reports for c in r["checks"]]
     return {"network": network["name"], "resourceGroup": rg, "members": reports, "checks": checks,
             "summary": dict(summarize(everything), members=len(reports),

@@ -205,6 +205,17 @@ def _cleanup_cluster(ctx):
                  f"appnet.azure.com/member={ctx.resource['name']} may remain on it.")
 
 
+def _declare(ctx):
+    # The network's ambient namespaces, global Services and waypoints (operations/declarations.py).
+    from .declarations import apply_to_member
+    apply_to_member(ctx, _cluster(ctx))
+
+
+def _undeclare(ctx):
+    from .declarations import remove_from_member
+    remove_from_member(ctx, ctx.services.connect)
+
+
 def _retire_certificates(ctx):
     ctx.services.pki(_network(ctx)).retire_intermediate(ctx.resource["name"])
 
@@ -222,6 +233,8 @@ JOIN = [
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),
     Step("ready", "Waiting for the data plane to become ready", _wait_ready),
     Step("link", "Exchanging remote secrets with the other members", _link, shared=True),
+    Step("declarations", "Applying the network's namespaces, global services and waypoints", _declare,
+         shared=True),
     Step("finish", "Finishing", _finish),
 ]
 UPDATE_DATA_PLANE = [
@@ -231,11 +244,15 @@ UPDATE_DATA_PLANE = [
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),
     Step("ready", "Waiting for the data plane to become ready", _wait_ready),
     Step("link", "Exchanging remote secrets with the other members", _link, shared=True),
+    Step("declarations", "Applying the network's namespaces, global services and waypoints", _declare,
+         shared=True),
     Step("finish", "Finishing", _finish),
 ]
 UPDATE_TAGS = [Step("finish", "Updating the member", _finish)]
 REMOVE = [
     Step("unlink", "Deleting the member's remote secret from the other members", _unlink, shared=True),
+    Step("declarations", "Removing the network's namespaces, global services and waypoints from the cluster",
+         _undeclare, shared=True),
     Step("cleanup", "Deleting the data plane from the cluster", _cleanup_cluster),
     Step("certificates", "Retiring the member's intermediate CA", _retire_certificates, shared=True),
     Step("delete", "Removing the member", _delete_record),

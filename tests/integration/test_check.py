@@ -117,7 +117,8 @@ def test_network_check_reports_an_unreachable_member_and_checks_the_others(engin
     healthy = engine.check_network("rg1", "net-01")
     assert [m["member"] for m in healthy["members"]] == ["member-01", "member-02"]
     assert {c["name"] for c in healthy["checks"]} == {
-        "rootCa", "trustBundles", "meshId", "networkNames", "remoteSecretMesh"}
+        "rootCa", "trustBundles", "meshId", "networkNames", "remoteSecretMesh", "globalServiceScope",
+        "globalServiceEndpoints", "waypointsGlobal", "useWaypoint", "ambientNamespaces"}
     assert _by_name(healthy)["remoteSecretMesh"]["status"] == "Passed"  # join exchanged them
     assert healthy["summary"]["failed"] == 0, [c for m in healthy["members"] for c in m["checks"]
                                                 if c["status"] == "Failed"] + healthy["checks"]
