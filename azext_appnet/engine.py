@@ -15,7 +15,7 @@ from .model import resources as res
 from .operations import runner
 from .operations.catalog import steps_for
 from .operations.services import Services, default_keys_dir
-from .state import default_state_location, open_store
+from .state import StaleWriteError, default_state_location, open_store
 
 NETWORK, MEMBER = "appLink", "appLinkMember"
 CA_KEY_TYPES = ("ec-p256", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -85,7 +85,7 @@ class AppNet:
             else:
                 resource["_version"] = existing["_version"]
                 saved = self.store.update(resource)
-        except runner.StaleWriteError:
+        except StaleWriteError:
             # Another command started an operation on it between our read and our write
             # (two pipelines, a double click): tell this one what runs, not "already exists".
             now = self.store.get(resource["id"])
