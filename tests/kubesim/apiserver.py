@@ -9,6 +9,7 @@ import uuid
 
 import yaml
 
+from . import admission, rbac_guard, tokens
 from . import apply as ssa
 from . import merge, schemas, validation
 from .errors import ApiError, bad_request, already_exists, conflict, not_found, \
@@ -21,7 +22,7 @@ class Options:
     """Per-request write options (query parameters of the real API)."""
 
     def __init__(self, dry_run=False, field_manager=None, field_validation="Warn",
-                 force=False, propagation=None, preconditions=None):
+                 force=False, propagation=None, preconditions=None, user=None):
         self.dry_run = dry_run
         self.field_manager = field_manager
         self.field_validation = field_validation or "Warn"
@@ -29,6 +30,9 @@ class Options:
         self.propagation = propagation
         self.preconditions = preconditions or {}
         self.warnings = []
+        # The authenticated user of an HTTP request: its writes go through RBAC
+        # escalation checks and admission webhooks (control-API writes do not).
+        self.user = user
 
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -416,8 +420,13 @@ class ApiServer:
                 # During deletion, finalizers may only be removed.
                 pass
         self._defaults(rt, obj, old)
+        if opts.user is not None:
+            rbac_guard.check_write(self.store, opts.user, rt, obj, old)
+            self._admit("mutating", rt, obj, old, subresource)
         opts.warnings = validation.validate(rt, obj, self.sim.version, opts.field_validation,
                                             old if subresource != "status" else None)
+        if opts.user is not None:
+            self._admit("validating", rt, obj, old, subresource)
         if old is not None and "generation" in meta and \
                 _spec_part(old, has_status) != _spec_part(obj, has_status):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
@@ -439,7 +448,14 @@ class ApiServer:
         self.store.put(rt.key, obj, "ADDED" if old is None else "MODIFIED", old)
         if self.controllers:
             self.controllers.on_write(rt, obj, old)
+        rbac_guard.on_change(self, rt, obj)
         return obj
+
+    def _admit(self, phase, rt, obj, old, subresource="", operation=None):
+        m = (obj or old)["metadata"]
+        admission.admit(self.store, phase, rt, operation or ("CREATE" if old is None
+                                                             else "UPDATE"),
+                        m.get("namespace"), m.get("name"), obj, old, subresource)
 
     def put_internal(self, rt, obj, old=None):
         """Store a controller's write (no auth, validation or managedFields)."""
@@ -474,6 +490,9 @@ class ApiServer:
                 raise conflict(rt, name, "Precondition failed: ResourceVersion in precondition: "
                                "%s, ResourceVersion in object meta: %s"
                                % (pre["resourceVersion"], old["metadata"]["resourceVersion"]))
+            if opts.user is not None:
+                for phase in ("mutating", "validating"):
+                    self._admit(phase, rt, None, old, operation="DELETE")
             if opts.dry_run:
                 return self._as_version(rt, old)
             return self.delete_object(rt, old, opts.propagation)
@@ -510,6 +529,8 @@ class ApiServer:
         self.store.remove(rt.key, meta.get("namespace", ""), meta["name"], final)
         if self.controllers:
             self.controllers.on_delete(rt, final)
+        tokens.on_delete(self, rt, final)
+        rbac_guard.on_change(self, rt, final)
         # Garbage collection (background propagation): dependents whose owners are gone.
         self._delete_dependents(meta["uid"], "Background")
 

@@ -8,9 +8,9 @@ import time
 import urllib.parse
 import uuid
 
-from . import discovery, protobuf, tables
+from . import discovery, protobuf, tables, tokens
 from .apiserver import Options
-from .auth import user_from_name
+from .auth import API_AUDIENCES, user_from_name
 from .errors import ApiError, bad_request, forbidden, method_not_allowed, unauthorized
 from .rbac import Attrs, authorize, rules_for
 from .selectors import fields_match, labels_match, parse_field_selector, parse_label_selector
@@ -299,7 +299,7 @@ class Dispatcher:
     def _options(self):
         q = self.req.q
         opts = Options(dry_run=q("dryRun") == "All", field_manager=q("fieldManager"),
-                       field_validation=q("fieldValidation") or "Warn",
+                       field_validation=q("fieldValidation") or "Warn", user=self.req.user,
                        force=q("force") in ("true", "1"), propagation=q("propagationPolicy"))
         if q("orphanDependents") == "true":
             opts.propagation = "Orphan"
@@ -468,21 +468,7 @@ class Dispatcher:
     # -------------------------------------------------------------------- subresources
     def _token_request(self, rt, ns, name):
         sa = self.api.get(rt, ns, name)
-        body = self._decode_body() or {}
-        spec = body.get("spec") or {}
-        token, exp = self.sim.authn.bound_token(sa, spec.get("expirationSeconds") or 3600,
-                                                spec.get("audiences"))
-        import datetime
-        out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-               "metadata": {"name": name, "namespace": ns,
-                            "creationTimestamp": None},
-               "spec": {"audiences": spec.get("audiences") or
-                        ["https://kubernetes.default.svc.cluster.local"],
-                        "expirationSeconds": spec.get("expirationSeconds") or 3600,
-                        "boundObjectRef": spec.get("boundObjectRef")},
-               "status": {"token": token, "expirationTimestamp": datetime.datetime.fromtimestamp(
-                   exp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}}
-        return self.reply(out, 201)
+        return self.reply(tokens.token_request(self.sim, sa, self._decode_body() or {}), 201)
 
     def _scale(self, rt, ns, name):
         obj = self.api.get(rt, ns, name)
@@ -541,12 +527,13 @@ class Dispatcher:
                       "nonResourceRules": [r for r in rules if r.get("nonResourceURLs")],
                       "incomplete": False}
         elif p == "tokenreviews":
-            u = self.sim.authn.authenticate(spec.get("token"))
+            want = spec.get("audiences") or list(API_AUDIENCES)
+            u = self.sim.authn.authenticate(spec.get("token"), want)
             status = {"authenticated": u is not None}
             if u is not None:
                 status["user"] = u.info()
-                status["audiences"] = spec.get("audiences") or \
-                    ["https://kubernetes.default.svc.cluster.local"]
+                status["audiences"] = self.sim.authn.token_audiences(spec.get("token"),
+                                                                     want)
         else:   # selfsubjectreviews
             status = {"userInfo": user.info()}
         out = {"kind": rt.kind, "apiVersion": rt.api_version,

@@ -14,7 +14,7 @@ import re
 import jsonschema
 from referencing import Registry, Resource
 
-from . import schemas
+from . import schemas, semantics
 from .errors import bad_request, invalid
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -355,6 +355,7 @@ def validate(rt, obj, k8s_version, field_validation, old=None):
             _service_checks(obj, causes)
         elif rt.plural == "customresourcedefinitions":
             _crd_checks(obj, causes)
+        causes.extend(semantics.causes(rt, obj, old))
     warnings = []
     if unknown:
         paths = sorted(set(_path(u) for u in unknown))
