@@ -13,7 +13,7 @@ from . import admission, rbac_guard, tokens
 from . import apply as ssa
 from . import merge, schemas, validation
 from .errors import ApiError, bad_request, already_exists, conflict, not_found, \
-    unsupported_media_type
+    patch_type_unsupported, unsupported_media_type
 from .selectors import fields_match, labels_match
 from .util import deep_copy, now, random_suffix
 
@@ -318,7 +318,7 @@ class ApiServer:
             base = self._as_version(rt, old)
             if ctype == JSON_PATCH:
                 new = merge.json_patch(base, patch)
-            elif ctype == MERGE_PATCH or ctype == "application/json":
+            elif ctype == MERGE_PATCH:
                 if not isinstance(patch, dict):
                     raise bad_request("merge patch must be a JSON object")
                 new = merge.json_merge_patch(base, patch)
@@ -330,7 +330,7 @@ class ApiServer:
                     raise bad_request("strategic merge patch must be a JSON object")
                 new = merge.strategic_merge(base, patch, self.node(rt))
             else:
-                raise unsupported_media_type(ctype)
+                raise patch_type_unsupported(ctype, rt.is_crd)
             if not isinstance(new, dict):
                 raise bad_request("patch produced a non-object")
             new = deep_copy(new)

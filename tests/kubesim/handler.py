@@ -8,12 +8,13 @@ import time
 import urllib.parse
 import uuid
 
-from . import discovery, protobuf, tables, tokens
+from . import discovery, metaonly, protobuf, tables, tokens
 from .apiserver import Options
 from .auth import API_AUDIENCES, user_from_name
 from .errors import ApiError, bad_request, forbidden, method_not_allowed, unauthorized
 from .rbac import Attrs, authorize, rules_for
-from .selectors import fields_match, labels_match, parse_field_selector, parse_label_selector
+from .selectors import check_field_selector, fields_match, labels_match, \
+    parse_field_selector, parse_label_selector
 
 _REASONS = {500: "InternalError", 503: "ServiceUnavailable", 429: "TooManyRequests",
             504: "Timeout", 502: "InternalError", 409: "Conflict"}
@@ -44,6 +45,10 @@ class Request:
     @property
     def wants_table(self):
         return "as=Table" in (self.headers.get("Accept") or "")
+
+    @property
+    def wants_metadata(self):
+        return metaonly.wanted(self.headers.get("Accept"))
 
 
 class KubeHandler(http.server.BaseHTTPRequestHandler):
@@ -289,7 +294,7 @@ class Dispatcher:
         if verb == "delete":
             return self._send_obj(rt, self.api.delete(rt, ns, name, opts))
         if verb == "deletecollection":
-            lreq, freq = self._selectors()
+            lreq, freq = self._selectors(rt)
             return self.reply(self.api.delete_collection(rt, ns, lreq, freq, opts))
 
     def _require_ns(self, rt, ns):
@@ -341,14 +346,18 @@ class Dispatcher:
             headers["Warning"] = ['299 - "%s"' % w.replace('"', '\\"') for w in opts.warnings]
         if self.req.wants_table and self.req.method == "GET":
             obj = tables.table(rt, [obj], self.req.q("includeObject"))
+        elif self.req.wants_metadata and self.req.method == "GET":
+            obj = metaonly.partial(obj, self.req.wants_metadata)
         return self.reply(obj, code, headers)
 
-    def _selectors(self):
-        return (parse_label_selector(self.req.q("labelSelector")),
-                parse_field_selector(self.req.q("fieldSelector")))
+    def _selectors(self, rt=None):
+        freq = parse_field_selector(self.req.q("fieldSelector"))
+        if rt is not None:
+            check_field_selector(rt, freq, rt.selectable_fields)
+        return parse_label_selector(self.req.q("labelSelector")), freq
 
     def _list(self, rt, ns):
-        lreq, freq = self._selectors()
+        lreq, freq = self._selectors(rt)
         limit = self.req.q("limit")
         lst = self.api.list(rt, ns, lreq, freq, int(limit) if limit else None,
                             self.req.q("continue"))
@@ -356,12 +365,14 @@ class Dispatcher:
             t = tables.table(rt, lst["items"], self.req.q("includeObject"))
             t["metadata"] = lst["metadata"]
             return self.reply(t)
+        if self.req.wants_metadata:
+            return self.reply(metaonly.partial_list(lst, self.req.wants_metadata))
         return self.reply(lst)
 
     # -------------------------------------------------------------------- watch
     def _watch(self, rt, ns, name):
         req, store, h = self.req, self.sim.store, self.h
-        lreq, freq = self._selectors()
+        lreq, freq = self._selectors(rt)
         if name:
             freq = freq + [("metadata.name", "=", name)]
         rv = req.q("resourceVersion") or ""
@@ -369,6 +380,7 @@ class Dispatcher:
         send_initial = req.q("sendInitialEvents") == "true"
         bookmarks = req.q("allowWatchBookmarks") == "true"
         as_table = req.wants_table
+        as_meta = req.wants_metadata
         ns_key = ns if rt.namespaced else None
 
         def matches(o):
@@ -404,6 +416,8 @@ class Dispatcher:
         def emit(etype, obj):
             if as_table and etype != "ERROR" and etype != "BOOKMARK":
                 obj = tables.table(rt, [obj], req.q("includeObject"))
+            elif as_meta and etype != "ERROR":
+                obj = metaonly.partial(obj, as_meta)
             elif etype != "ERROR":
                 obj = self.api._as_version(rt, obj)
             data = json.dumps({"type": etype, "object": obj}).encode() + b"\n"

@@ -1,0 +1,126 @@
+"""What a real API server refuses beyond schema checks: immutable fields on update,
+duplicate ports, bad selectors, a PATCH that names no patch format; and the
+metadata-only answer forms."""
+import json
+
+from .helpers import kubectl, make_ns, needs_kubectl, raw, unique
+
+
+def _put(api, path, obj):
+    return raw(api, "PUT", path, obj)
+
+
+def test_service_cluster_ip_is_immutable_and_ports_unique(api, v1):
+    ns = make_ns(v1)
+    path = "/api/v1/namespaces/%s/services" % ns
+    code, svc = raw(api, "POST", path, {"apiVersion": "v1", "kind": "Service",
+                                        "metadata": {"name": "web"},
+                                        "spec": {"ports": [{"port": 80}]}})
+    assert code == 201
+    svc["spec"]["clusterIP"] = svc["spec"]["clusterIPs"][0] = "10.0.99.99"
+    code, st = _put(api, path + "/web", svc)
+    assert (code, st["reason"]) == (422, "Invalid")
+    assert st["details"]["causes"][0]["field"] == "spec.clusterIPs[0]"
+    assert "may not change once set" in st["message"]
+    code, st = raw(api, "POST", path, {"apiVersion": "v1", "kind": "Service",
+                                       "metadata": {"name": "dup"}, "spec": {"ports": [
+                                           {"name": "a", "port": 80},
+                                           {"name": "b", "port": 80}]}})
+    assert code == 422 and st["details"]["causes"][0]["field"] == "spec.ports[1]"
+    assert st["details"]["causes"][0]["reason"] == "FieldValueDuplicate"
+    code, st = raw(api, "POST", path, {"apiVersion": "v1", "kind": "Service",
+                                       "metadata": {"name": "unnamed"}, "spec": {"ports": [
+                                           {"port": 80}, {"port": 81}]}})
+    assert code == 422 and {"field": "spec.ports[0].name", "reason": "FieldValueRequired",
+                            "message": "Required value"} in st["details"]["causes"]
+
+
+def test_secret_type_and_immutable_data_cannot_change(api, v1):
+    ns = make_ns(v1)
+    path = "/api/v1/namespaces/%s/secrets" % ns
+    code, sec = raw(api, "POST", path, {"apiVersion": "v1", "kind": "Secret",
+                                        "metadata": {"name": "s"}, "type": "Opaque",
+                                        "data": {"k": "dg=="}})
+    sec["type"] = "example.com/other"
+    code, st = _put(api, path + "/s", sec)
+    assert code == 422 and st["details"]["causes"][0]["field"] == "type"
+    assert "field is immutable" in st["message"]
+    cpath = "/api/v1/namespaces/%s/configmaps" % ns
+    code, cm = raw(api, "POST", cpath, {"apiVersion": "v1", "kind": "ConfigMap",
+                                        "metadata": {"name": "frozen"}, "immutable": True,
+                                        "data": {"k": "v"}})
+    assert code == 201
+    code, st = raw(api, "PATCH", cpath + "/frozen", {"data": {"k": "changed"}},
+                   content_type="application/merge-patch+json")
+    assert (code, st["reason"]) == (422, "Invalid")
+    assert st["details"]["causes"] == [{"field": "data", "reason": "FieldValueForbidden",
+                                        "message": "Forbidden: field is immutable when "
+                                                   "`immutable` is set"}]
+    code, st = raw(api, "PATCH", cpath + "/frozen", {"immutable": False},
+                   content_type="application/merge-patch+json")
+    assert code == 422 and st["details"]["causes"][0]["field"] == "immutable"
+    # Metadata stays writable.
+    code, _ = raw(api, "PATCH", cpath + "/frozen", {"metadata": {"labels": {"a": "b"}}},
+                  content_type="application/merge-patch+json")
+    assert code == 200
+
+
+def test_patch_as_plain_json_is_unsupported_media_type(api, v1):
+    ns = make_ns(v1)
+    code, st = raw(api, "PATCH", "/api/v1/namespaces/%s/configmaps/kube-root-ca.crt" % ns,
+                   {"metadata": {"labels": {"a": "b"}}}, content_type="application/json")
+    assert (code, st["reason"]) == (415, "UnsupportedMediaType")
+    assert "application/merge-patch+json" in st["message"]
+
+
+def test_bad_selectors_are_400(api, v1):
+    ns = make_ns(v1)
+    path = "/api/v1/namespaces/%s/configmaps" % ns
+    code, st = raw(api, "GET", path, query={"fieldSelector": "spec.nodeName=x"})
+    assert (code, st["reason"]) == (400, "BadRequest")
+    assert st["message"] == "field label not supported: spec.nodeName"
+    code, _ = raw(api, "GET", "/api/v1/namespaces/%s/pods" % ns,
+                  query={"fieldSelector": "spec.nodeName=x"})
+    assert code == 200
+    code, st = raw(api, "GET", path, query={"labelSelector": "app=not valid!"})
+    assert code == 400 and 'values[0][app]: Invalid value: "not valid!"' in st["message"]
+
+
+def test_metadata_only_list_and_get(sim, api, v1):
+    ns = make_ns(v1)
+    v1.create_namespaced_config_map(ns, {"metadata": {"name": "m", "labels": {"a": "b"}},
+                                         "data": {"big": "x" * 100}})
+    resp = api.call_api(*api.param_serialize(
+        "GET", "/api/v1/namespaces/%s/configmaps" % ns, header_params={
+            "Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,"
+                      "application/json"}, auth_settings=["BearerToken"]))
+    lst = json.loads(resp.read())
+    assert (lst["kind"], lst["apiVersion"]) == ("PartialObjectMetadataList", "meta.k8s.io/v1")
+    item = [i for i in lst["items"] if i["metadata"]["name"] == "m"][0]
+    assert item["kind"] == "PartialObjectMetadata" and "data" not in item
+    assert item["metadata"]["labels"] == {"a": "b"}
+    resp = api.call_api(*api.param_serialize(
+        "GET", "/api/v1/namespaces/%s/configmaps/m" % ns, header_params={
+            "Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"},
+        auth_settings=["BearerToken"]))
+    one = json.loads(resp.read())
+    assert one["kind"] == "PartialObjectMetadata" and "data" not in one
+
+
+@needs_kubectl
+def test_kubectl_create_pdb_and_immutable_edit(sim):
+    ns = unique("pdb")
+    kubectl(sim, "create", "namespace", ns)
+    # kubectl sends the PodDisruptionBudget as protobuf.
+    kubectl(sim, "create", "pdb", "web", "-n", ns, "--selector=app=web", "--min-available=1")
+    pdb = sim.get_object("policy/v1", "poddisruptionbudgets", ns, "web")
+    assert pdb["spec"] == {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}
+    kubectl(sim, "create", "pdb", "pct", "-n", ns, "--selector=app=web",
+            "--max-unavailable=50%")
+    assert sim.get_object("policy/v1", "poddisruptionbudgets", ns,
+                          "pct")["spec"]["maxUnavailable"] == "50%"
+    kubectl(sim, "create", "secret", "generic", "s", "-n", ns, "--from-literal=a=b")
+    r = kubectl(sim, "patch", "secret", "s", "-n", ns, "--type=merge",
+                "-p", '{"type": "kubernetes.io/tls"}', check=False)
+    assert r.returncode != 0 and 'The Secret "s" is invalid: type: Invalid value: ' \
+        '"kubernetes.io/tls": field is immutable' in r.stderr
