@@ -467,10 +467,17 @@ class ApiServer:
             return obj
 
     def create_internal(self, rt, obj):
-        """Create an object as a controller would (fills server fields, defaults)."""
+        """Create an object as a controller would (fills server fields, defaults). Its
+        write goes through admission webhooks like any API write: when one refuses it,
+        nothing is created and None is returned (the controller's create failed)."""
         with self.store.lock:
             meta = obj["metadata"]
             if self.store.get(rt.key, meta.get("namespace", ""), meta["name"]) is not None:
+                return None
+            try:
+                self._admit("mutating", rt, obj, None)
+                self._admit("validating", rt, obj, None)
+            except ApiError:
                 return None
             return self._commit(rt, None, obj, Options(field_validation="Ignore"),
                                 manager=None)
@@ -583,6 +590,9 @@ class ApiServer:
                                      o["metadata"]["name"])
                 if cur is None:
                     continue
+                if opts.user is not None:
+                    for phase in ("mutating", "validating"):
+                        self._admit(phase, rt, None, cur, operation="DELETE")
                 out.append(self._as_version(rt, cur) if opts.dry_run
                            else self.delete_object(rt, cur, opts.propagation))
             return {"kind": rt.kind + "List", "apiVersion": rt.api_version,

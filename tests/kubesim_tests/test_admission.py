@@ -144,3 +144,19 @@ def test_webhook_matching_everything_spares_its_own_configuration(sim, api, v1):
     finally:
         remove()
     v1.patch_namespaced_config_map("plain", ns, {"metadata": {"labels": {"guarded": "yes"}}})
+
+
+def test_controller_writes_are_admitted_too(sim, api, v1):
+    # A Fail webhook on ConfigMaps in every namespace: the root-CA ConfigMap the
+    # controller manager puts in each new namespace cannot be created either.
+    ns = make_ns(v1)
+    name = unique("cm")
+    cfg = _webhook_config(name, ns, name)
+    cfg["webhooks"][0]["namespaceSelector"] = {"matchLabels": {"locked": name}}
+    remove = _register(api, cfg)
+    try:
+        v1.create_namespace({"metadata": {"name": name, "labels": {"locked": name}}})
+        assert sim.get_object("v1", "configmaps", name, "kube-root-ca.crt") is None
+        assert sim.get_object("v1", "serviceaccounts", name, "default") is not None
+    finally:
+        remove()
