@@ -1,6 +1,7 @@
 """Checks of the API server's per-kind validation that no schema expresses: what may not
 change on update (Service clusterIP, Secret type, immutable ConfigMaps/Secrets, a
-binding's roleRef) and duplicates within a list (Service ports, container port names).
+binding's roleRef), duplicates within a list (Service ports, container port names) and
+projected token lifetimes.
 
 causes(rt, obj, old) returns (field, reason, message) triples, as validation.py gathers
 them into one 422 Invalid.
@@ -91,6 +92,25 @@ def _container_port_names(pod, base, causes):
                 names.add(name)
 
 
+def _projected_tokens(pod, base, causes):
+    for i, v in enumerate(pod.get("volumes") or []):
+        srcs = ((v.get("projected") or {}).get("sources") or []) if isinstance(v, dict) else []
+        for j, src in enumerate(srcs):
+            exp = ((src or {}).get("serviceAccountToken") or {}).get("expirationSeconds")
+            if isinstance(exp, int) and not isinstance(exp, bool) and \
+                    not 600 <= exp <= 1 << 32:
+                causes.append(("%s.volumes[%d].projected.sources[%d].serviceAccountToken."
+                               "expirationSeconds" % (base, i, j), "FieldValueInvalid",
+                               "Invalid value: %d: may not specify a duration %s" % (
+                                   exp, "less than 10 minutes" if exp < 600
+                                   else "larger than 2^32 seconds")))
+
+
+def _pod(pod, base, causes):
+    _container_port_names(pod, base, causes)
+    _projected_tokens(pod, base, causes)
+
+
 def causes(rt, obj, old):
     out = []
     g, p = rt.group, rt.plural
@@ -103,7 +123,7 @@ def causes(rt, obj, old):
     elif g == "rbac.authorization.k8s.io" and p in ("rolebindings", "clusterrolebindings"):
         _binding(obj, old, out)
     elif g == "" and p == "pods" and isinstance(obj.get("spec"), dict):
-        _container_port_names(obj["spec"], "spec", out)
+        _pod(obj["spec"], "spec", out)
     elif isinstance(((obj.get("spec") or {}).get("template") or {}).get("spec"), dict):
-        _container_port_names(obj["spec"]["template"]["spec"], "spec.template.spec", out)
+        _pod(obj["spec"]["template"]["spec"], "spec.template.spec", out)
     return out

@@ -124,3 +124,27 @@ def test_kubectl_create_pdb_and_immutable_edit(sim):
                 "-p", '{"type": "kubernetes.io/tls"}', check=False)
     assert r.returncode != 0 and 'The Secret "s" is invalid: type: Invalid value: ' \
         '"kubernetes.io/tls": field is immutable' in r.stderr
+
+
+@needs_kubectl
+def test_kubectl_create_token_too_short(sim):
+    ns = unique("tok")
+    kubectl(sim, "create", "namespace", ns)
+    r = kubectl(sim, "create", "token", "default", "-n", ns, "--duration=1m", check=False)
+    assert r.returncode != 0
+    assert 'TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: ' \
+        'Invalid value: 60: may not specify a duration less than 10 minutes' in r.stderr
+    assert kubectl(sim, "create", "token", "default", "-n", ns,
+                   "--duration=10m").stdout.count(".") == 2
+
+
+def test_projected_token_lifetime_in_pod_templates(api, v1):
+    from .helpers import deployment
+    ns = make_ns(v1)
+    d = deployment("web", ns)
+    d["spec"]["template"]["spec"]["volumes"] = [{"name": "t", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "t", "audience": "istio-ca",
+                                 "expirationSeconds": 60}}]}}]
+    code, st = raw(api, "POST", "/apis/apps/v1/namespaces/%s/deployments" % ns, d)
+    assert code == 422 and st["details"]["causes"][0]["field"] == \
+        "spec.template.spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds"
