@@ -32,15 +32,20 @@ def _webhook_config(name, svc_ns, svc_name, policy=None, ca=True, ns_label=None,
 
 
 def _backend(sim, ns, name, ready):
-    """The webhook's Service and one Pod behind it (Ready or not), as a workload would."""
+    """The webhook's Service and a Pod behind it: a Ready one, or one that cannot be
+    scheduled (its nodeSelector matches no node) and so is not Ready."""
     sim.put_object({"apiVersion": "v1", "kind": "Service",
                     "metadata": {"name": name, "namespace": ns},
                     "spec": {"selector": {"app": name},
                              "ports": [{"port": 443, "targetPort": 9443}]}})
+    spec = {"containers": [{"name": "c", "image": "webhook:1"}]}
+    if not ready:
+        spec["nodeSelector"] = {"kubernetes.io/hostname": "no-such-node"}
     sim.put_object({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": name + "-0", "namespace": ns, "labels": {"app": name}},
-                    "spec": {"containers": [{"name": "c", "image": "webhook:1"}]},
-                    "status": {"phase": "Running", "conditions": [
+                    "metadata": {"name": "%s-%s" % (name, "ready" if ready else "pending"),
+                                 "namespace": ns, "labels": {"app": name}},
+                    "spec": spec,
+                    "status": {"phase": "Running" if ready else "Pending", "conditions": [
                         {"type": "Ready", "status": "True" if ready else "False"}]}})
 
 
