@@ -11,7 +11,7 @@
 import datetime
 
 from .auth import API_AUDIENCES
-from .errors import ApiError, bad_request, conflict, invalid, not_found
+from .errors import bad_request, conflict, invalid, not_found
 
 MIN_EXPIRATION = 600
 MAX_EXPIRATION = 1 << 32
