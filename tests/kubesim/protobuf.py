@@ -72,6 +72,8 @@ JOB_SPEC = {1: ("parallelism", I, None, False), 2: ("completions", I, None, Fals
             5: ("manualSelector", BOOL, None, False), 6: ("template", M, POD_TEMPLATE, False),
             7: ("backoffLimit", I, None, False), 8: ("ttlSecondsAfterFinished", I, None, False),
             9: ("completionMode", S, None, False), 10: ("suspend", BOOL, None, False)}
+SCALE_TARGET = {1: ("kind", S, None, False), 2: ("name", S, None, False),
+                3: ("apiVersion", S, None, False)}
 INGRESS_BACKEND = {4: ("service", M, {1: ("name", S, None, False), 2: ("port", M, {
     1: ("name", S, None, False), 2: ("number", I, None, False)}, False)}, False)}
 
@@ -120,6 +122,19 @@ KINDS = {
         3: ("scopeSelector", M, {1: ("matchExpressions", M, {
             1: ("scopeName", S, None, False), 2: ("operator", S, None, False),
             3: ("values", S, None, True)}, True)}, False)}, False)},
+    "autoscaling/v2 HorizontalPodAutoscaler": {1: ("metadata", M, OBJECT_META, False), 2: (
+        "spec", M, {1: ("scaleTargetRef", M, SCALE_TARGET, False),
+                    2: ("minReplicas", I, None, False), 3: ("maxReplicas", I, None, False),
+                    4: ("metrics", M, {1: ("type", S, None, False), 4: ("resource", M, {
+                        1: ("name", S, None, False), 2: ("target", M, {
+                            1: ("type", S, None, False), 2: ("value", "quantity", None, False),
+                            3: ("averageValue", "quantity", None, False),
+                            4: ("averageUtilization", I, None, False)}, False)}, False)},
+                        True)}, False)},
+    "autoscaling/v1 HorizontalPodAutoscaler": {1: ("metadata", M, OBJECT_META, False), 2: (
+        "spec", M, {1: ("scaleTargetRef", M, SCALE_TARGET, False),
+                    2: ("minReplicas", I, None, False), 3: ("maxReplicas", I, None, False),
+                    4: ("targetCPUUtilizationPercentage", I, None, False)}, False)},
     "Namespace": {1: ("metadata", M, OBJECT_META, False),
                   2: ("spec", M, {1: ("finalizers", S, None, True)}, False)},
     "ConfigMap": {1: ("metadata", M, OBJECT_META, False), 2: ("data", MAP_SS, None, False),
@@ -214,6 +229,8 @@ def decode_message(buf, table):
                 continue        # the zero Time Go writes for an unset timestamp
             val = datetime.datetime.fromtimestamp(t.get("seconds", 0), datetime.timezone.utc) \
                 .strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif typ == "quantity":     # resource.Quantity {1 string}
+            val = bytes(dict((f, x) for f, _, x in _fields(v)).get(1, b"")).decode()
         elif typ == "inline":
             # A message whose fields JSON shows inline (IngressRule's IngressRuleValue).
             out.update(decode_message(v, sub))
@@ -245,7 +262,8 @@ def decode(body):
     unknown = {f: v for f, _, v in _fields(body[4:])}
     tm = {f: bytes(v).decode() for f, _, v in _fields(unknown.get(1, b""))}
     api_version, kind = tm.get(1, ""), tm.get(2, "")
-    table = KINDS.get(kind)
+    # Tables are by kind, or by "apiVersion kind" where versions differ in shape.
+    table = KINDS.get("%s %s" % (api_version, kind)) or KINDS.get(kind)
     if table is None:
         raise ApiError(415, "UnsupportedMediaType", "kubesim cannot decode protobuf bodies "
                        "of kind %r (send JSON)" % kind)

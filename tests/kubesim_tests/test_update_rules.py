@@ -148,3 +148,24 @@ def test_projected_token_lifetime_in_pod_templates(api, v1):
     code, st = raw(api, "POST", "/apis/apps/v1/namespaces/%s/deployments" % ns, d)
     assert code == 422 and st["details"]["causes"][0]["field"] == \
         "spec.template.spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds"
+
+
+@needs_kubectl
+def test_kubectl_autoscale_and_run_send_protobuf(sim):
+    ns = unique("hpa")
+    kubectl(sim, "create", "namespace", ns)
+    kubectl(sim, "create", "deployment", "web", "-n", ns, "--image=nginx")
+    kubectl(sim, "autoscale", "deployment", "web", "-n", ns, "--min=2", "--max=5",
+            "--cpu-percent=80")
+    hpa = sim.get_object("autoscaling/v2", "horizontalpodautoscalers", ns, "web")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 5)
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": "web"}
+    assert hpa["spec"]["metrics"][0]["resource"] == {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}
+    kubectl(sim, "run", "one", "-n", ns, "--image=busybox", "--labels=app=one",
+            "--restart=Never", "--", "sleep", "60")
+    pod = sim.get_object("v1", "pods", ns, "one")
+    c = pod["spec"]["containers"][0]
+    assert (c["image"], c["args"], pod["spec"]["restartPolicy"]) == \
+        ("busybox", ["sleep", "60"], "Never")
