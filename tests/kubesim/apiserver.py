@@ -9,7 +9,7 @@ import uuid
 
 import yaml
 
-from . import admission, rbac_guard, tokens
+from . import admission, istiod_webhooks, rbac_guard, tokens
 from . import apply as ssa
 from . import merge, schemas, validation
 from .errors import ApiError, bad_request, already_exists, conflict, not_found, \
@@ -449,6 +449,7 @@ class ApiServer:
         if self.controllers:
             self.controllers.on_write(rt, obj, old)
         rbac_guard.on_change(self, rt, obj)
+        istiod_webhooks.on_write(self, rt, obj)
         return obj
 
     def _admit(self, phase, rt, obj, old, subresource="", operation=None):
@@ -464,6 +465,7 @@ class ApiServer:
             self.store.put(rt.key, obj, "ADDED" if old is None else "MODIFIED", old)
             if self.controllers:
                 self.controllers.on_write(rt, obj, old)
+            istiod_webhooks.on_write(self, rt, obj)
             return obj
 
     def create_internal(self, rt, obj):

@@ -165,3 +165,27 @@ def test_controller_writes_are_admitted_too(sim, api, v1):
         assert sim.get_object("v1", "serviceaccounts", name, "default") is not None
     finally:
         remove()
+
+
+def test_ready_istiod_patches_its_webhooks_ca_bundle_and_fail_policy(sim, api, v1):
+    ns = make_ns(v1)
+    name = unique("istio-validator")
+    cfg = _webhook_config(name, ns, "istiod", policy="Ignore", ca=False,
+                          ns_label={"kubernetes.io/metadata.name": ns})
+    cfg["metadata"]["labels"] = {"istio.io/rev": "default"}
+    remove = _register(api, cfg)
+    adm = client.AdmissionregistrationV1Api(api)
+    try:
+        v1.create_namespaced_config_map(ns, _cm("before"))     # Ignore: istiod not there
+        _backend(sim, ns, "istiod", ready=True)
+        wh = adm.read_validating_webhook_configuration(name).webhooks[0]
+        assert wh.failure_policy == "Fail" and wh.client_config.ca_bundle
+        v1.create_namespaced_config_map(ns, _cm("while-ready"))
+        # istiod gone: its Fail webhook now refuses what it matches.
+        v1.delete_namespaced_pod("istiod-ready", ns)
+        with pytest.raises(ApiException) as e:
+            v1.create_namespaced_config_map(ns, _cm("after"))
+        assert 'no endpoints available for service "istiod"' in json.loads(
+            e.value.body)["message"]
+    finally:
+        remove()
