@@ -1,7 +1,8 @@
 """REST semantics of the API server, independent of HTTP: get/list/create/update/patch/
 apply/delete on typed objects, with the metadata, defaulting, validation, managedFields,
 deletion (finalizers, propagation, namespace cascade) and controller hooks a real server
-has. The HTTP layer (handler.py) and the control API (cluster.py) both call this.
+has; HTTP writes also pass RBAC's escalation checks (rbac_guard.py) and admission
+webhooks (admission.py). The HTTP layer (handler.py) and the control API (cluster.py) both call this.
 """
 import base64
 import json
