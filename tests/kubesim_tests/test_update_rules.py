@@ -169,3 +169,17 @@ def test_kubectl_autoscale_and_run_send_protobuf(sim):
     c = pod["spec"]["containers"][0]
     assert (c["image"], c["args"], pod["spec"]["restartPolicy"]) == \
         ("busybox", ["sleep", "60"], "Never")
+
+
+@needs_kubectl
+def test_kubectl_expose_keeps_every_field_it_sends(sim):
+    ns = unique("expose")
+    kubectl(sim, "create", "namespace", ns)
+    kubectl(sim, "create", "deployment", "web", "-n", ns, "--image=nginx", "--port=8080")
+    kubectl(sim, "expose", "deployment", "web", "-n", ns, "--port=80", "--target-port=8080",
+            "--type=LoadBalancer", "--session-affinity=ClientIP",
+            "--external-ip=192.0.2.10", "--name=web-lb")
+    spec = sim.get_object("v1", "services", ns, "web-lb")["spec"]
+    assert (spec["type"], spec["sessionAffinity"], spec["externalIPs"]) == \
+        ("LoadBalancer", "ClientIP", ["192.0.2.10"])
+    assert spec["selector"] == {"app": "web"} and spec["ports"][0]["targetPort"] == 8080
