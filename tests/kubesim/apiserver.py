@@ -1,7 +1,8 @@
 """REST semantics of the API server, independent of HTTP: get/list/create/update/patch/
 apply/delete on typed objects, with the metadata, defaulting, validation, managedFields,
 deletion (finalizers, propagation, namespace cascade) and controller hooks a real server
-has. The HTTP layer (handler.py) and the control API (cluster.py) both call this.
+has; HTTP writes also pass RBAC's escalation checks (rbac_guard.py) and admission
+webhooks (admission.py). The HTTP layer (handler.py) and the control API (cluster.py) both call this.
 """
 import base64
 import json
@@ -9,10 +10,11 @@ import uuid
 
 import yaml
 
+from . import admission, istiod_webhooks, rbac_guard, tokens
 from . import apply as ssa
 from . import merge, schemas, validation
 from .errors import ApiError, bad_request, already_exists, conflict, not_found, \
-    unsupported_media_type
+    patch_type_unsupported, unsupported_media_type
 from .selectors import fields_match, labels_match
 from .util import deep_copy, now, random_suffix
 
@@ -21,7 +23,7 @@ class Options:
     """Per-request write options (query parameters of the real API)."""
 
     def __init__(self, dry_run=False, field_manager=None, field_validation="Warn",
-                 force=False, propagation=None, preconditions=None):
+                 force=False, propagation=None, preconditions=None, user=None):
         self.dry_run = dry_run
         self.field_manager = field_manager
         self.field_validation = field_validation or "Warn"
@@ -29,6 +31,9 @@ class Options:
         self.propagation = propagation
         self.preconditions = preconditions or {}
         self.warnings = []
+        # The authenticated user of an HTTP request: its writes go through RBAC
+        # escalation checks and admission webhooks (control-API writes do not).
+        self.user = user
 
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -314,7 +319,7 @@ class ApiServer:
             base = self._as_version(rt, old)
             if ctype == JSON_PATCH:
                 new = merge.json_patch(base, patch)
-            elif ctype == MERGE_PATCH or ctype == "application/json":
+            elif ctype == MERGE_PATCH:
                 if not isinstance(patch, dict):
                     raise bad_request("merge patch must be a JSON object")
                 new = merge.json_merge_patch(base, patch)
@@ -326,7 +331,7 @@ class ApiServer:
                     raise bad_request("strategic merge patch must be a JSON object")
                 new = merge.strategic_merge(base, patch, self.node(rt))
             else:
-                raise unsupported_media_type(ctype)
+                raise patch_type_unsupported(ctype, rt.is_crd)
             if not isinstance(new, dict):
                 raise bad_request("patch produced a non-object")
             new = deep_copy(new)
@@ -416,8 +421,13 @@ class ApiServer:
                 # During deletion, finalizers may only be removed.
                 pass
         self._defaults(rt, obj, old)
+        if opts.user is not None:
+            rbac_guard.check_write(self.store, opts.user, rt, obj, old)
+            self._admit("mutating", rt, obj, old, subresource)
         opts.warnings = validation.validate(rt, obj, self.sim.version, opts.field_validation,
                                             old if subresource != "status" else None)
+        if opts.user is not None:
+            self._admit("validating", rt, obj, old, subresource)
         if old is not None and "generation" in meta and \
                 _spec_part(old, has_status) != _spec_part(obj, has_status):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
@@ -439,7 +449,15 @@ class ApiServer:
         self.store.put(rt.key, obj, "ADDED" if old is None else "MODIFIED", old)
         if self.controllers:
             self.controllers.on_write(rt, obj, old)
+        rbac_guard.on_change(self, rt, obj)
+        istiod_webhooks.on_write(self, rt, obj)
         return obj
+
+    def _admit(self, phase, rt, obj, old, subresource="", operation=None):
+        m = (obj or old)["metadata"]
+        admission.admit(self.store, phase, rt, operation or ("CREATE" if old is None
+                                                             else "UPDATE"),
+                        m.get("namespace"), m.get("name"), obj, old, subresource)
 
     def put_internal(self, rt, obj, old=None):
         """Store a controller's write (no auth, validation or managedFields)."""
@@ -448,13 +466,21 @@ class ApiServer:
             self.store.put(rt.key, obj, "ADDED" if old is None else "MODIFIED", old)
             if self.controllers:
                 self.controllers.on_write(rt, obj, old)
+            istiod_webhooks.on_write(self, rt, obj)
             return obj
 
     def create_internal(self, rt, obj):
-        """Create an object as a controller would (fills server fields, defaults)."""
+        """Create an object as a controller would (fills server fields, defaults). Its
+        write goes through admission webhooks like any API write: when one refuses it,
+        nothing is created and None is returned (the controller's create failed)."""
         with self.store.lock:
             meta = obj["metadata"]
             if self.store.get(rt.key, meta.get("namespace", ""), meta["name"]) is not None:
+                return None
+            try:
+                self._admit("mutating", rt, obj, None)
+                self._admit("validating", rt, obj, None)
+            except ApiError:
                 return None
             return self._commit(rt, None, obj, Options(field_validation="Ignore"),
                                 manager=None)
@@ -474,6 +500,9 @@ class ApiServer:
                 raise conflict(rt, name, "Precondition failed: ResourceVersion in precondition: "
                                "%s, ResourceVersion in object meta: %s"
                                % (pre["resourceVersion"], old["metadata"]["resourceVersion"]))
+            if opts.user is not None:
+                for phase in ("mutating", "validating"):
+                    self._admit(phase, rt, None, old, operation="DELETE")
             if opts.dry_run:
                 return self._as_version(rt, old)
             return self.delete_object(rt, old, opts.propagation)
@@ -510,6 +539,8 @@ class ApiServer:
         self.store.remove(rt.key, meta.get("namespace", ""), meta["name"], final)
         if self.controllers:
             self.controllers.on_delete(rt, final)
+        tokens.on_delete(self, rt, final)
+        rbac_guard.on_change(self, rt, final)
         # Garbage collection (background propagation): dependents whose owners are gone.
         self._delete_dependents(meta["uid"], "Background")
 
@@ -562,6 +593,9 @@ class ApiServer:
                                      o["metadata"]["name"])
                 if cur is None:
                     continue
+                if opts.user is not None:
+                    for phase in ("mutating", "validating"):
+                        self._admit(phase, rt, None, cur, operation="DELETE")
                 out.append(self._as_version(rt, cur) if opts.dry_run
                            else self.delete_object(rt, cur, opts.propagation))
             return {"kind": rt.kind + "List", "apiVersion": rt.api_version,

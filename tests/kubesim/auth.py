@@ -19,6 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
     encode_dss_signature
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
+# The audiences the API server accepts (--api-audiences; defaults to the issuer). A bound
+# token minted for any other audience (istio-ca, a vault...) does not authenticate here.
+API_AUDIENCES = (ISSUER,)
 
 
 class User:
@@ -72,14 +75,18 @@ class Authenticator:
         r, s = decode_dss_signature(der)
         return signing_input + "." + _b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
-    def bound_token(self, sa, expiration_seconds=3600, audiences=None):
+    def bound_token(self, sa, expiration_seconds=3600, audiences=None, bound=None):
+        """bound: {"kind": Pod|Secret|Node, "name", "uid"} the token dies with, or None."""
         ns, name = sa["metadata"]["namespace"], sa["metadata"]["name"]
         now = int(time.time())
         exp = now + int(expiration_seconds or 3600)
-        payload = {"aud": audiences or [ISSUER], "exp": exp, "iat": now, "nbf": now,
-                   "iss": ISSUER, "jti": str(uuid.uuid4()),
-                   "kubernetes.io": {"namespace": ns, "serviceaccount": {
-                       "name": name, "uid": sa["metadata"]["uid"]}},
+        claims = {"namespace": ns, "serviceaccount": {"name": name,
+                                                      "uid": sa["metadata"]["uid"]}}
+        if bound:
+            claims[bound["kind"].lower()] = {"name": bound["name"], "uid": bound["uid"]}
+        payload = {"aud": list(audiences or API_AUDIENCES), "exp": exp, "iat": now,
+                   "nbf": now, "iss": ISSUER, "jti": str(uuid.uuid4()),
+                   "kubernetes.io": claims,
                    "sub": "system:serviceaccount:%s:%s" % (ns, name)}
         return self._sign(payload), exp
 
@@ -93,8 +100,19 @@ class Authenticator:
                    "sub": "system:serviceaccount:%s:%s" % (ns, name)}
         return self._sign(payload)
 
-    def authenticate(self, token):
-        """Return a User or None."""
+    def token_audiences(self, token, audiences):
+        """The audiences of `audiences` a (valid) token is meant for."""
+        try:
+            aud = json.loads(_unb64(token.split(".")[1])).get("aud")
+        except (ValueError, IndexError, AttributeError):
+            return []
+        if aud is None:
+            return list(audiences)      # legacy tokens carry no audience
+        aud = [aud] if isinstance(aud, str) else aud
+        return [a for a in audiences if a in aud]
+
+    def authenticate(self, token, audiences=API_AUDIENCES):
+        """Return a User or None. A bound token must be meant for one of `audiences`."""
         if not token:
             return None
         if token == self.admin_token:
@@ -112,11 +130,25 @@ class Authenticator:
         except (InvalidSignature, ValueError):
             return None
         if "kubernetes.io" in payload:
-            if payload.get("exp", 0) < time.time():
+            t = time.time()
+            if payload.get("exp", 0) < t or payload.get("nbf", 0) > t + 60:
+                return None
+            aud = payload.get("aud") or []
+            if isinstance(aud, str):
+                aud = [aud]
+            if not set(aud) & set(audiences):
                 return None
             k = payload["kubernetes.io"]
             ns, name, uid = k["namespace"], k["serviceaccount"]["name"], \
                 k["serviceaccount"]["uid"]
+            for kind, plural in (("pod", "pods"), ("secret", "secrets"), ("node", "nodes")):
+                ref = k.get(kind)
+                if ref:
+                    obj = self.store.get(("", plural), "" if kind == "node" else ns,
+                                         ref.get("name"))
+                    if obj is None or obj["metadata"].get("uid") != ref.get("uid") or \
+                            obj["metadata"].get("deletionTimestamp"):
+                        return None
         else:
             ns = payload.get("kubernetes.io/serviceaccount/namespace")
             name = payload.get("kubernetes.io/serviceaccount/service-account.name")

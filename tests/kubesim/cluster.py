@@ -44,7 +44,7 @@ class KubeSim:
         self.authn = Authenticator(self.pki, self.admin_token, self.store)
         self.controllers = Controllers(self, self.api)
         self.api.controllers = self.controllers
-        self.openapi = OpenAPICache(self.registry)
+        self.openapi = OpenAPICache(self.registry, lambda: self.version)
         self.faults = Faults()
         self.requests = []
         self._requests_lock = threading.Lock()

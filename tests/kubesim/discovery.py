@@ -1,14 +1,16 @@
 """Discovery documents (/api, /apis, /apis/G/V) and the OpenAPI v3 documents kubectl needs.
 
 kubectl apply only needs, per group-version, an OpenAPI v3 document whose PATCH operations
-carry x-kubernetes-group-version-kind and a fieldValidation parameter (see
-notes/kubectl-and-an-emulator.md); with it kubectl leaves validation to the server. The
-documents carry no component schemas and PATCH advertises no strategic-merge body, so
-client-side `kubectl apply` computes its patches from the types compiled into kubectl (and
-JSON merge patch for custom resources), as it does against any server without them.
+carry x-kubernetes-group-version-kind and a fieldValidation parameter; with it kubectl
+leaves validation to the server. The documents also carry the kinds' schemas
+(openapi_schemas.py), which `kubectl explain` reads. PATCH advertises no strategic-merge
+body, so client-side `kubectl apply` computes its patches from the types compiled into
+kubectl (JSON merge patch for custom resources).
 """
 import hashlib
 import json
+
+from . import openapi_schemas
 
 _SUB_KIND = {"scale": ("autoscaling", "v1", "Scale"),
              "token": ("authentication.k8s.io", "v1", "TokenRequest")}
@@ -79,7 +81,7 @@ def _gv_path(group, version):
     return "api/%s" % version if not group else "apis/%s/%s" % (group, version)
 
 
-def openapi_v3_doc(registry, group, version):
+def openapi_v3_doc(registry, group, version, k8s_version="1.33"):
     rts = [t for t in registry.types if t.group == group and t.version == version]
     if not rts:
         return None
@@ -112,30 +114,33 @@ def openapi_v3_doc(registry, group, version):
                 paths[coll + "/{name}/" + sub] = {"get": op("get"), "put": op("put"),
                                                  "patch": op("patch", params_patch)}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "unversioned"},
-            "paths": paths, "components": {"schemas": {}}}
+            "paths": paths, "components": {"schemas": openapi_schemas.components(
+                [t for t in rts if not t.virtual], k8s_version)}}
 
 
 class OpenAPICache:
     """Documents are rebuilt only when the set of served types changes (CRDs)."""
 
-    def __init__(self, registry):
+    def __init__(self, registry, k8s_version=lambda: "1.33"):
         self.registry = registry
+        self.k8s_version = k8s_version      # callable: the cluster's current version
         self.gen = None
         self.docs = {}
         self.index = {}
 
     def _refresh(self):
-        if self.gen == self.registry.generation:
+        gen = (self.registry.generation, self.k8s_version())
+        if self.gen == gen:
             return
         docs, index = {}, {}
         gvs = {(t.group, t.version) for t in self.registry.types}
         for g, v in sorted(gvs):
-            body = json.dumps(openapi_v3_doc(self.registry, g, v)).encode()
+            body = json.dumps(openapi_v3_doc(self.registry, g, v, gen[1])).encode()
             h = hashlib.sha512(body).hexdigest()[:64].upper()
             p = _gv_path(g, v)
             docs[p] = body
             index[p] = {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (p, h)}
-        self.docs, self.index, self.gen = docs, index, self.registry.generation
+        self.docs, self.index, self.gen = docs, index, gen
 
     def root(self):
         self._refresh()

@@ -108,5 +108,16 @@ def unsupported_media_type(ctype):
                     'protobuf (got "%s")' % ctype)
 
 
+def patch_type_unsupported(ctype, custom=False):
+    """PATCH with a Content-Type that is no patch format (application/json among them:
+    the API server never guesses which patch a plain JSON body meant)."""
+    types = ["application/json-patch+json", "application/merge-patch+json",
+             "application/apply-patch+yaml"]
+    if not custom:
+        types.append("application/strategic-merge-patch+json")
+    return ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown "
+                    "format - accepted media types include: " + ", ".join(types))
+
+
 def gone(message):
     return ApiError(410, "Expired", message)

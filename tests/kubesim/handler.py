@@ -8,12 +8,13 @@ import time
 import urllib.parse
 import uuid
 
-from . import discovery, protobuf, tables
+from . import discovery, metaonly, protobuf, tables, tokens
 from .apiserver import Options
-from .auth import user_from_name
+from .auth import API_AUDIENCES, user_from_name
 from .errors import ApiError, bad_request, forbidden, method_not_allowed, unauthorized
 from .rbac import Attrs, authorize, rules_for
-from .selectors import fields_match, labels_match, parse_field_selector, parse_label_selector
+from .selectors import check_field_selector, fields_match, labels_match, \
+    parse_field_selector, parse_label_selector
 
 _REASONS = {500: "InternalError", 503: "ServiceUnavailable", 429: "TooManyRequests",
             504: "Timeout", 502: "InternalError", 409: "Conflict"}
@@ -44,6 +45,10 @@ class Request:
     @property
     def wants_table(self):
         return "as=Table" in (self.headers.get("Accept") or "")
+
+    @property
+    def wants_metadata(self):
+        return metaonly.wanted(self.headers.get("Accept"))
 
 
 class KubeHandler(http.server.BaseHTTPRequestHandler):
@@ -289,7 +294,7 @@ class Dispatcher:
         if verb == "delete":
             return self._send_obj(rt, self.api.delete(rt, ns, name, opts))
         if verb == "deletecollection":
-            lreq, freq = self._selectors()
+            lreq, freq = self._selectors(rt)
             return self.reply(self.api.delete_collection(rt, ns, lreq, freq, opts))
 
     def _require_ns(self, rt, ns):
@@ -299,7 +304,7 @@ class Dispatcher:
     def _options(self):
         q = self.req.q
         opts = Options(dry_run=q("dryRun") == "All", field_manager=q("fieldManager"),
-                       field_validation=q("fieldValidation") or "Warn",
+                       field_validation=q("fieldValidation") or "Warn", user=self.req.user,
                        force=q("force") in ("true", "1"), propagation=q("propagationPolicy"))
         if q("orphanDependents") == "true":
             opts.propagation = "Orphan"
@@ -341,14 +346,18 @@ class Dispatcher:
             headers["Warning"] = ['299 - "%s"' % w.replace('"', '\\"') for w in opts.warnings]
         if self.req.wants_table and self.req.method == "GET":
             obj = tables.table(rt, [obj], self.req.q("includeObject"))
+        elif self.req.wants_metadata and self.req.method == "GET":
+            obj = metaonly.partial(obj, self.req.wants_metadata)
         return self.reply(obj, code, headers)
 
-    def _selectors(self):
-        return (parse_label_selector(self.req.q("labelSelector")),
-                parse_field_selector(self.req.q("fieldSelector")))
+    def _selectors(self, rt=None):
+        freq = parse_field_selector(self.req.q("fieldSelector"))
+        if rt is not None:
+            check_field_selector(rt, freq, rt.selectable_fields)
+        return parse_label_selector(self.req.q("labelSelector")), freq
 
     def _list(self, rt, ns):
-        lreq, freq = self._selectors()
+        lreq, freq = self._selectors(rt)
         limit = self.req.q("limit")
         lst = self.api.list(rt, ns, lreq, freq, int(limit) if limit else None,
                             self.req.q("continue"))
@@ -356,12 +365,14 @@ class Dispatcher:
             t = tables.table(rt, lst["items"], self.req.q("includeObject"))
             t["metadata"] = lst["metadata"]
             return self.reply(t)
+        if self.req.wants_metadata:
+            return self.reply(metaonly.partial_list(lst, self.req.wants_metadata))
         return self.reply(lst)
 
     # -------------------------------------------------------------------- watch
     def _watch(self, rt, ns, name):
         req, store, h = self.req, self.sim.store, self.h
-        lreq, freq = self._selectors()
+        lreq, freq = self._selectors(rt)
         if name:
             freq = freq + [("metadata.name", "=", name)]
         rv = req.q("resourceVersion") or ""
@@ -369,6 +380,7 @@ class Dispatcher:
         send_initial = req.q("sendInitialEvents") == "true"
         bookmarks = req.q("allowWatchBookmarks") == "true"
         as_table = req.wants_table
+        as_meta = req.wants_metadata
         ns_key = ns if rt.namespaced else None
 
         def matches(o):
@@ -404,6 +416,8 @@ class Dispatcher:
         def emit(etype, obj):
             if as_table and etype != "ERROR" and etype != "BOOKMARK":
                 obj = tables.table(rt, [obj], req.q("includeObject"))
+            elif as_meta and etype != "ERROR":
+                obj = metaonly.partial(obj, as_meta)
             elif etype != "ERROR":
                 obj = self.api._as_version(rt, obj)
             data = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
@@ -468,21 +482,7 @@ class Dispatcher:
     # -------------------------------------------------------------------- subresources
     def _token_request(self, rt, ns, name):
         sa = self.api.get(rt, ns, name)
-        body = self._decode_body() or {}
-        spec = body.get("spec") or {}
-        token, exp = self.sim.authn.bound_token(sa, spec.get("expirationSeconds") or 3600,
-                                                spec.get("audiences"))
-        import datetime
-        out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-               "metadata": {"name": name, "namespace": ns,
-                            "creationTimestamp": None},
-               "spec": {"audiences": spec.get("audiences") or
-                        ["https://kubernetes.default.svc.cluster.local"],
-                        "expirationSeconds": spec.get("expirationSeconds") or 3600,
-                        "boundObjectRef": spec.get("boundObjectRef")},
-               "status": {"token": token, "expirationTimestamp": datetime.datetime.fromtimestamp(
-                   exp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}}
-        return self.reply(out, 201)
+        return self.reply(tokens.token_request(self.sim, sa, self._decode_body() or {}), 201)
 
     def _scale(self, rt, ns, name):
         obj = self.api.get(rt, ns, name)
@@ -541,12 +541,13 @@ class Dispatcher:
                       "nonResourceRules": [r for r in rules if r.get("nonResourceURLs")],
                       "incomplete": False}
         elif p == "tokenreviews":
-            u = self.sim.authn.authenticate(spec.get("token"))
+            want = spec.get("audiences") or list(API_AUDIENCES)
+            u = self.sim.authn.authenticate(spec.get("token"), want)
             status = {"authenticated": u is not None}
             if u is not None:
                 status["user"] = u.info()
-                status["audiences"] = spec.get("audiences") or \
-                    ["https://kubernetes.default.svc.cluster.local"]
+                status["audiences"] = self.sim.authn.token_audiences(spec.get("token"),
+                                                                     want)
         else:   # selfsubjectreviews
             status = {"userInfo": user.info()}
         out = {"kind": rt.kind, "apiVersion": rt.api_version,

@@ -1,6 +1,6 @@
-"""Decoding of the protobuf request bodies kubectl sends for a few commands
-(`create namespace|configmap|secret|serviceaccount|role|...`, `create token`,
-`auth can-i`). Answers are always JSON, which kubectl accepts.
+"""Decoding of the protobuf request bodies kubectl sends (`create namespace|configmap|
+secret|serviceaccount|role|deployment|service|pdb|job|cronjob|ingress|priorityclass|quota`,
+`run`, `create token`, `auth can-i`). Answers are always JSON, which kubectl accepts.
 
 Envelope: magic b"k8s\\0" + runtime.Unknown {1 TypeMeta{1 apiVersion, 2 kind}, 2 raw,
 3 contentEncoding, 4 contentType}; the raw bytes use the field numbers of the k8s.io/api
@@ -15,6 +15,7 @@ MAGIC = b"k8s\x00"
 
 # field number -> (json name, type, message table or None, repeated)
 S, B, I, BOOL, M, MAP_SS, MAP_SB = "s", "b", "i", "bool", "m", "map_ss", "map_sb"
+MAP_SQ = "map_sq"       # map<string, resource.Quantity>
 
 TIME = {1: ("seconds", I, None, False), 2: ("nanos", I, None, False)}
 OWNER_REF = {1: ("kind", S, None, False), 3: ("name", S, None, False),
@@ -50,6 +51,7 @@ NON_RESOURCE_ATTRS = {1: ("path", S, None, False), 2: ("verb", S, None, False)}
 
 INT_OR_STRING = {1: ("type", I, None, False), 2: ("intVal", I, None, False),
                  3: ("strVal", S, None, False)}
+RESOURCES = {1: ("limits", MAP_SQ, None, False), 2: ("requests", MAP_SQ, None, False)}
 CONTAINER = {1: ("name", S, None, False), 2: ("image", S, None, False),
              3: ("command", S, None, True), 4: ("args", S, None, True),
              5: ("workingDir", S, None, False),
@@ -57,10 +59,23 @@ CONTAINER = {1: ("name", S, None, False), 2: ("image", S, None, False),
                               3: ("containerPort", I, None, False),
                               4: ("protocol", S, None, False)}, True),
              7: ("env", M, {1: ("name", S, None, False), 2: ("value", S, None, False)}, True),
-             14: ("imagePullPolicy", S, None, False)}
-POD_TEMPLATE = {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
-    2: ("containers", M, CONTAINER, True), 7: ("nodeSelector", MAP_SS, None, False),
-    8: ("serviceAccountName", S, None, False)}, False)}
+             8: ("resources", M, RESOURCES, False),
+             14: ("imagePullPolicy", S, None, False), 16: ("stdin", BOOL, None, False),
+             17: ("stdinOnce", BOOL, None, False), 18: ("tty", BOOL, None, False)}
+POD_SPEC = {2: ("containers", M, CONTAINER, True), 3: ("restartPolicy", S, None, False),
+            6: ("dnsPolicy", S, None, False), 7: ("nodeSelector", MAP_SS, None, False),
+            8: ("serviceAccountName", S, None, False),
+            15: ("imagePullSecrets", M, {1: ("name", S, None, False)}, True)}
+POD_TEMPLATE = {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, POD_SPEC, False)}
+JOB_SPEC = {1: ("parallelism", I, None, False), 2: ("completions", I, None, False),
+            3: ("activeDeadlineSeconds", I, None, False), 4: ("selector", M, LABEL_SELECTOR, False),
+            5: ("manualSelector", BOOL, None, False), 6: ("template", M, POD_TEMPLATE, False),
+            7: ("backoffLimit", I, None, False), 8: ("ttlSecondsAfterFinished", I, None, False),
+            9: ("completionMode", S, None, False), 10: ("suspend", BOOL, None, False)}
+SCALE_TARGET = {1: ("kind", S, None, False), 2: ("name", S, None, False),
+                3: ("apiVersion", S, None, False)}
+INGRESS_BACKEND = {4: ("service", M, {1: ("name", S, None, False), 2: ("port", M, {
+    1: ("name", S, None, False), 2: ("number", I, None, False)}, False)}, False)}
 
 KINDS = {
     # kubectl create deployment / service (the fields those commands set).
@@ -71,9 +86,63 @@ KINDS = {
         1: ("ports", M, {1: ("name", S, None, False), 2: ("protocol", S, None, False),
                          3: ("port", I, None, False),
                          4: ("targetPort", "intstr", INT_OR_STRING, False),
-                         5: ("nodePort", I, None, False)}, True),
+                         5: ("nodePort", I, None, False), 6: ("appProtocol", S, None, False)},
+            True),
         2: ("selector", MAP_SS, None, False), 3: ("clusterIP", S, None, False),
-        4: ("type", S, None, False), 10: ("externalName", S, None, False)}, False)},
+        4: ("type", S, None, False), 5: ("externalIPs", S, None, True),
+        7: ("sessionAffinity", S, None, False), 8: ("loadBalancerIP", S, None, False),
+        9: ("loadBalancerSourceRanges", S, None, True), 10: ("externalName", S, None, False),
+        11: ("externalTrafficPolicy", S, None, False),
+        13: ("publishNotReadyAddresses", BOOL, None, False),
+        17: ("ipFamilyPolicy", S, None, False), 18: ("clusterIPs", S, None, True),
+        19: ("ipFamilies", S, None, True), 21: ("loadBalancerClass", S, None, False),
+        22: ("internalTrafficPolicy", S, None, False)}, False)},
+    # kubectl create poddisruptionbudget|job|cronjob|ingress|priorityclass|quota, run.
+    "PodDisruptionBudget": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
+        1: ("minAvailable", "intstr", INT_OR_STRING, False),
+        2: ("selector", M, LABEL_SELECTOR, False),
+        3: ("maxUnavailable", "intstr", INT_OR_STRING, False),
+        4: ("unhealthyPodEvictionPolicy", S, None, False)}, False)},
+    "Pod": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, POD_SPEC, False)},
+    "Job": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, JOB_SPEC, False)},
+    "CronJob": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
+        1: ("schedule", S, None, False), 2: ("startingDeadlineSeconds", I, None, False),
+        3: ("concurrencyPolicy", S, None, False), 4: ("suspend", BOOL, None, False),
+        5: ("jobTemplate", M, {1: ("metadata", M, OBJECT_META, False),
+                               2: ("spec", M, JOB_SPEC, False)}, False),
+        6: ("successfulJobsHistoryLimit", I, None, False),
+        7: ("failedJobsHistoryLimit", I, None, False), 8: ("timeZone", S, None, False)},
+        False)},
+    "Ingress": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
+        1: ("defaultBackend", M, INGRESS_BACKEND, False),
+        2: ("tls", M, {1: ("hosts", S, None, True), 2: ("secretName", S, None, False)}, True),
+        3: ("rules", M, {1: ("host", S, None, False), 2: ("http", "inline", {1: ("http", M, {
+            1: ("paths", M, {1: ("path", S, None, False), 3: ("pathType", S, None, False),
+                             2: ("backend", M, INGRESS_BACKEND, False)}, True)}, False)},
+            False)}, True),
+        4: ("ingressClassName", S, None, False)}, False)},
+    "PriorityClass": {1: ("metadata", M, OBJECT_META, False), 2: ("value", I, None, False),
+                      3: ("globalDefault", BOOL, None, False),
+                      4: ("description", S, None, False),
+                      5: ("preemptionPolicy", S, None, False)},
+    "ResourceQuota": {1: ("metadata", M, OBJECT_META, False), 2: ("spec", M, {
+        1: ("hard", MAP_SQ, None, False), 2: ("scopes", S, None, True),
+        3: ("scopeSelector", M, {1: ("matchExpressions", M, {
+            1: ("scopeName", S, None, False), 2: ("operator", S, None, False),
+            3: ("values", S, None, True)}, True)}, False)}, False)},
+    "autoscaling/v2 HorizontalPodAutoscaler": {1: ("metadata", M, OBJECT_META, False), 2: (
+        "spec", M, {1: ("scaleTargetRef", M, SCALE_TARGET, False),
+                    2: ("minReplicas", I, None, False), 3: ("maxReplicas", I, None, False),
+                    4: ("metrics", M, {1: ("type", S, None, False), 4: ("resource", M, {
+                        1: ("name", S, None, False), 2: ("target", M, {
+                            1: ("type", S, None, False), 2: ("value", "quantity", None, False),
+                            3: ("averageValue", "quantity", None, False),
+                            4: ("averageUtilization", I, None, False)}, False)}, False)},
+                        True)}, False)},
+    "autoscaling/v1 HorizontalPodAutoscaler": {1: ("metadata", M, OBJECT_META, False), 2: (
+        "spec", M, {1: ("scaleTargetRef", M, SCALE_TARGET, False),
+                    2: ("minReplicas", I, None, False), 3: ("maxReplicas", I, None, False),
+                    4: ("targetCPUUtilizationPercentage", I, None, False)}, False)},
     "Namespace": {1: ("metadata", M, OBJECT_META, False),
                   2: ("spec", M, {1: ("finalizers", S, None, True)}, False)},
     "ConfigMap": {1: ("metadata", M, OBJECT_META, False), 2: ("data", MAP_SS, None, False),
@@ -168,18 +237,26 @@ def decode_message(buf, table):
                 continue        # the zero Time Go writes for an unset timestamp
             val = datetime.datetime.fromtimestamp(t.get("seconds", 0), datetime.timezone.utc) \
                 .strftime("%Y-%m-%dT%H:%M:%SZ")
-        elif typ in (MAP_SS, MAP_SB):
+        elif typ == "quantity":     # resource.Quantity {1 string}
+            val = bytes(dict((f, x) for f, _, x in _fields(v)).get(1, b"")).decode()
+        elif typ == "inline":
+            # A message whose fields JSON shows inline (IngressRule's IngressRuleValue).
+            out.update(decode_message(v, sub))
+            continue
+        elif typ in (MAP_SS, MAP_SB, MAP_SQ):
             kv = {f: x for f, _, x in _fields(v)}
             k = bytes(kv.get(1, b"")).decode()
             raw = bytes(kv.get(2, b""))
-            out.setdefault(name, {})[k] = raw.decode() if typ == MAP_SS \
+            if typ == MAP_SQ:       # resource.Quantity {1 string}
+                raw = bytes(dict((f, x) for f, _, x in _fields(raw)).get(1, b""))
+            out.setdefault(name, {})[k] = raw.decode() if typ != MAP_SB \
                 else base64.b64encode(raw).decode()
             continue
         else:
             continue
         if repeated:
             out.setdefault(name, []).append(val)
-        elif val not in ("", 0, False, {}) or typ == M:
+        elif val not in ("", 0, False, {}) or typ in (M, "intstr"):
             # Go's generated marshallers write zero values of non-pointer fields; JSON
             # would omit them, so drop them here.
             out[name] = val
@@ -193,7 +270,8 @@ def decode(body):
     unknown = {f: v for f, _, v in _fields(body[4:])}
     tm = {f: bytes(v).decode() for f, _, v in _fields(unknown.get(1, b""))}
     api_version, kind = tm.get(1, ""), tm.get(2, "")
-    table = KINDS.get(kind)
+    # Tables are by kind, or by "apiVersion kind" where versions differ in shape.
+    table = KINDS.get("%s %s" % (api_version, kind)) or KINDS.get(kind)
     if table is None:
         raise ApiError(415, "UnsupportedMediaType", "kubesim cannot decode protobuf bodies "
                        "of kind %r (send JSON)" % kind)

@@ -1,6 +1,5 @@
 """RBAC authorisation: the rules of (Cluster)Roles reached through (Cluster)RoleBindings
 whose subjects match the user. system:masters bypasses it, as in a real cluster."""
-from .selectors import labels_match, selector_object_to_reqs
 
 RBAC = "rbac.authorization.k8s.io"
 
@@ -28,21 +27,11 @@ def _subject_matches(s, user):
     return False
 
 
-def _cluster_role_rules(store, name, depth=0):
+def _cluster_role_rules(store, name):
+    # Aggregated ClusterRoles hold their rules: the aggregation controller fills them
+    # (rbac_guard.on_change), so authorisation reads rules only, as the real one does.
     cr = store.get((RBAC, "clusterroles"), "", name)
-    if cr is None:
-        return []
-    rules = list(cr.get("rules") or [])
-    agg = cr.get("aggregationRule")
-    if agg and depth == 0:
-        sels = [selector_object_to_reqs(s) for s in agg.get("clusterRoleSelectors") or []]
-        for other in store.list((RBAC, "clusterroles")):
-            if other is cr:
-                continue
-            labels = other["metadata"].get("labels") or {}
-            if any(labels_match(s, labels) for s in sels if s):
-                rules.extend(other.get("rules") or [])
-    return rules
+    return list((cr or {}).get("rules") or [])
 
 
 def rules_for(store, user, namespace):

@@ -30,6 +30,7 @@ class ResourceType:
         self.is_crd = crd_schema is not None or printer_columns is not None
         self.printer_columns = printer_columns or []
         self.storage = storage
+        self.selectable_fields = []           # a CRD version's selectableFields paths
 
     @property
     def api_version(self):
@@ -148,7 +149,7 @@ class Registry:
                 continue
             sub = v.get("subresources") or {}
             schema = ((v.get("schema") or {}).get("openAPIV3Schema")) or {}
-            rts.append(ResourceType(
+            rts.append(rt := ResourceType(
                 spec.get("group", ""), v.get("name"), names.get("plural"), names.get("kind"),
                 spec.get("scope", "Namespaced") == "Namespaced", names.get("shortNames") or [],
                 [k for k in ("status", "scale") if k in sub],
@@ -156,6 +157,8 @@ class Registry:
                 categories=names.get("categories") or [], crd_schema=schema,
                 printer_columns=v.get("additionalPrinterColumns") or [],
                 storage=bool(v.get("storage"))))
+            rt.selectable_fields = [f.get("jsonPath", "").lstrip(".")
+                                    for f in v.get("selectableFields") or []]
         with self._lock:
             self._crd[crd["metadata"]["name"]] = rts
             self._rebuild()

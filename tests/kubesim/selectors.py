@@ -23,6 +23,28 @@ def _split_top(s):
     return [p for p in parts if p.strip()]
 
 
+_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, "
+              "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
+              "'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+              "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+
+
+def _check_requirement(key, vals):
+    """The API server refuses (400) selectors naming invalid keys or values."""
+    prefix, _, name = key.rpartition("/")
+    if (prefix and (len(prefix) > 253 or not _PREFIX.match(prefix))) or not name or \
+            len(name) > 63 or not _NAME.match(name):
+        raise bad_request('unable to parse requirement: key: Invalid value: "%s": name part '
+                          "must consist of alphanumeric characters, '-', '_' or '.', and must "
+                          "start and end with an alphanumeric character" % key)
+    for i, v in enumerate(vals):
+        if v and (len(v) > 63 or not _NAME.match(v)):
+            raise bad_request('unable to parse requirement: values[%d][%s]: Invalid value: '
+                              '"%s": %s' % (i, key, v, _VALUE_MSG))
+
+
 def parse_label_selector(s):
     """Return a list of (key, op, values); op in =, !=, in, notin, exists, !exists."""
     reqs = []
@@ -34,6 +56,7 @@ def parse_label_selector(s):
             raise bad_request("unable to parse requirement: %r" % part)
         neg, key, op, val = m.groups()
         if op is None:
+            _check_requirement(key, ())
             reqs.append((key, "!exists" if neg else "exists", ()))
             continue
         if neg:
@@ -44,8 +67,10 @@ def parse_label_selector(s):
             if not (v.startswith("(") and v.endswith(")")):
                 raise bad_request("unable to parse requirement: %r: expected (values)" % part)
             vals = tuple(x.strip() for x in v[1:-1].split(",") if x.strip())
+            _check_requirement(key, vals)
             reqs.append((key, op, vals))
         else:
+            _check_requirement(key, (val,))
             reqs.append((key, "!=" if op == "!=" else "=", (val,)))
     return reqs
 
@@ -105,6 +130,42 @@ def parse_field_selector(s):
         else:
             raise bad_request("invalid selector: '%s'; can't understand '%s'" % (s, part))
     return out
+
+
+# Fields each kind can be selected by (the API server's per-kind field label conversion);
+# metadata.name and, for namespaced kinds, metadata.namespace work everywhere.
+SELECTABLE_FIELDS = {
+    ("", "pods"): {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+                   "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                   "status.podIP", "status.podIPs", "status.nominatedNodeName"},
+    ("", "events"): {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                     "involvedObject.uid", "involvedObject.apiVersion",
+                     "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+                     "reportingComponent", "source", "type"},
+    ("events.k8s.io", "events"): {"regarding.kind", "regarding.namespace", "regarding.name",
+                                  "regarding.uid", "regarding.apiVersion",
+                                  "regarding.resourceVersion", "regarding.fieldPath",
+                                  "reason", "reportingController", "type"},
+    ("", "secrets"): {"type"},
+    ("", "namespaces"): {"status.phase"},
+    ("", "nodes"): {"spec.unschedulable"},
+    ("", "services"): {"spec.clusterIP", "spec.type"},
+    ("", "replicationcontrollers"): {"status.replicas"},
+    ("apps", "replicasets"): {"status.replicas"},
+    ("batch", "jobs"): {"status.successful"},
+    ("certificates.k8s.io", "certificatesigningrequests"): {"spec.signerName"},
+}
+
+
+def check_field_selector(rt, reqs, extra=()):
+    """400 for a field the kind cannot be selected by, as the API server answers."""
+    allowed = {"metadata.name"} | SELECTABLE_FIELDS.get((rt.group, rt.plural), set()) | \
+        set(extra)
+    if rt.namespaced:
+        allowed.add("metadata.namespace")
+    for path, _, _ in reqs:
+        if path not in allowed:
+            raise bad_request('field label not supported: %s' % path)
 
 
 def _field_value(obj, path):

@@ -14,7 +14,7 @@ import re
 import jsonschema
 from referencing import Registry, Resource
 
-from . import schemas
+from . import cel, schemas, semantics, structural
 from .errors import bad_request, invalid
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -196,6 +196,12 @@ def _crd_walk(value, s, path, causes, unknown, root=False):
                            "be less than or equal to %s" % (value, field, s["maximum"])))
     for sub in s.get("allOf") or []:
         _crd_walk(value, sub, path, causes, [], root)
+    if isinstance(s.get("not"), dict):
+        c = []
+        _crd_walk(value, s["not"], path, c, [], root)
+        if not c:
+            causes.append((field, "FieldValueInvalid", "Invalid value: %s: %s in body must "
+                           "not validate the schema (not)" % (_q(value), field or "<root>")))
     for key in ("anyOf", "oneOf"):
         alts = s.get(key)
         if alts:
@@ -324,6 +330,13 @@ def _crd_checks(obj, causes):
         causes.append(("metadata.name", "FieldValueInvalid", 'Invalid value: "%s": must be '
                        'spec.names.plural+"."+spec.group' % name))
     versions = spec.get("versions") or []
+    for i, v in enumerate(versions):
+        sch = (v.get("schema") or {}).get("openAPIV3Schema") if isinstance(v, dict) else None
+        if sch is None:
+            continue
+        base = "spec.versions[%d].schema.openAPIV3Schema" % i
+        causes.extend(structural.errors(sch, base))
+        causes.extend(cel.compile_errors(sch, base))
     if sum(1 for v in versions if v.get("storage")) != 1:
         causes.append(("spec.versions", "FieldValueInvalid", "Invalid value: %s: must have "
                        "exactly one version marked as storage version"
@@ -333,6 +346,7 @@ def _crd_checks(obj, causes):
 def validate(rt, obj, k8s_version, field_validation, old=None):
     """Validate (and prune) `obj` in place. Returns warning strings; raises ApiError."""
     causes, unknown = [], []
+    cel_schema = None
     meta = obj.get("metadata") or {}
     name = meta.get("name") or ""
     if name:
@@ -342,6 +356,14 @@ def validate(rt, obj, k8s_version, field_validation, old=None):
         s = rt.crd_schema
         if s:
             _crd_walk(obj, s, [], causes, unknown, root=True)
+            if any(c[1] in ("FieldValueTypeInvalid", "FieldValueNotSupported")
+                   for c in causes):
+                # As the API server: rules are not run on an object of the wrong shape.
+                causes.append(("", "FieldValueInvalid", "some validation rules were not "
+                               "checked because the object was invalid; correct the existing "
+                               "errors to complete validation"))
+            else:
+                cel_schema = s
     else:
         ver = schemas.schema_version(k8s_version)
         validator = _builtin_validator(ver, rt.group, rt.version, rt.kind)
@@ -355,6 +377,7 @@ def validate(rt, obj, k8s_version, field_validation, old=None):
             _service_checks(obj, causes)
         elif rt.plural == "customresourcedefinitions":
             _crd_checks(obj, causes)
+        causes.extend(semantics.causes(rt, obj, old))
     warnings = []
     if unknown:
         paths = sorted(set(_path(u) for u in unknown))
@@ -368,6 +391,8 @@ def validate(rt, obj, k8s_version, field_validation, old=None):
             warnings = ['unknown field "%s"' % p for p in paths]
         for u in sorted(unknown, key=len, reverse=True):
             _drop(obj, u)
+    if cel_schema is not None:      # rules see the pruned object, as on a real server
+        cel.validate(obj, cel_schema, old, old is not None, [], causes)
     if causes:
         raise invalid(rt.kind, rt.group, name, causes)
     return warnings
