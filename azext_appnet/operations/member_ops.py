@@ -137,7 +137,11 @@ def _apply(ctx):
     # rendered: an update must keep them.
     from .mesh_links import LINK_LABEL
     selector = f"{owner_selector(spec.network_name, spec.member_name)},!{LINK_LABEL}"
-    pruned = prune(cluster, selector, kinds_for_prune(), keep=keep, progress=ctx.progress)
+    # CRDs are never pruned here: a rollback to a release without one (TrafficExtension
+    # before Istio 1.30) would delete the users' resources of it, which upstream's charts
+    # keep too (resource-policy keep). Remove decides about CRDs.
+    kinds = [k for k in kinds_for_prune() if k[1] != "customresourcedefinitions"]
+    pruned = prune(cluster, selector, kinds, keep=keep, progress=ctx.progress)
     if pruned:
         ctx.progress(f"Pruned {len(pruned)} objects the new version no longer has")
 
