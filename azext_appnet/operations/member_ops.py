@@ -44,10 +44,15 @@ def _cluster(ctx):
 
 
 def _reach(ctx):
+    from .api_address import KEY, published, warning
     cluster = _cluster(ctx)
     ctx.props["cluster"]["kubernetesVersion"] = cluster.server_version()
     ctx.props["cluster"]["server"] = getattr(cluster, "server", None)
     ctx.save()
+    given = (ctx.props.get("connectivityProfile") or {}).get(KEY)
+    text = warning(ctx.resource["name"], published(ctx.resource, ctx.props["cluster"]["server"]), given)
+    if text:
+        ctx.warn(text)
 
 
 def check_cluster(cluster, network_id, member_name):
