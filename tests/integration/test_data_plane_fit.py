@@ -179,3 +179,22 @@ def test_two_members_on_one_flat_network_pass_check(engine, network, clusters, k
     # One mesh config for both, as for any members of one network.
     meshes = {kubectl(sim, "get", "configmap", "istio", "-n", NS, "-o", "jsonpath={.data.mesh}") for sim in (a, b)}
     assert len(meshes) == 1
+
+
+def test_the_real_cluster_demo_workloads_deploy_on_members(engine, network, clusters, kubectl):
+    # scripts/try-on-kind.sh and tests/realcluster deploy these; the emulator runs no
+    # containers, so only their acceptance and rollout are checked here, not the traffic.
+    from tests.realcluster import crosscluster
+    a, b = clusters(2)
+    join(engine, a, "east")
+    join(engine, b, "west")
+    crosscluster.deploy(a.kubeconfig_path, {"east": a.context})
+    crosscluster.deploy(b.kubeconfig_path, {"west": b.context})
+    for sim, member in ((a, "east"), (b, "west")):
+        svc = json.loads(kubectl(sim, "get", "service", "echo", "-n", crosscluster.DEMO, "-o", "json"))
+        assert svc["metadata"]["labels"]["istio.io/global"] == "true"
+        assert kubectl(sim, "get", "namespace", crosscluster.DEMO, "-o",
+                       "jsonpath={.metadata.labels.istio\\.io/dataplane-mode}") == "ambient"
+        args = kubectl(sim, "get", "deployment", "echo", "-n", crosscluster.DEMO, "-o",
+                       "jsonpath={.spec.template.spec.containers[0].args[0]}")
+        assert args == f"-text=hello from {member}"
