@@ -10,7 +10,8 @@ Nothing here writes to a cluster, the state store or the key store. The member's
 `cacerts` Secret is compared by certificate fingerprints only: its `ca-key.pem` is never
 decoded, and the key store's private keys are never read (the expected rendering is built
 from public CA material, see `_PublicCA`). Remote secrets are looked at by their
-metadata and data *keys*; their values (kubeconfigs with tokens) are never decoded.
+metadata and data *keys*; their values (kubeconfigs with tokens) are never decoded here
+(address_check.py uses one peer's copy, in memory, for a single read request).
 """
 
 import base64
