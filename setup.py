@@ -41,7 +41,6 @@ setup(
     classifiers=CLASSIFIERS,
     packages=find_packages(include=["azext_appnet", "azext_appnet.*"]),
     install_requires=DEPENDENCIES,
-    package_data={"azext_appnet": ["azext_metadata.json", "versions/*.json",
-                                   "manifests/data/*", "manifests/data/**/*"]},
+    package_data={"azext_appnet": ["azext_metadata.json", "versions/*.json"]},
     python_requires=">=3.10",
 )

@@ -113,6 +113,8 @@ examples:
     text: az appnet member join --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01 --cluster-type AKS --member-resource-id /subscriptions/bc7e0da9-5e4c-4a91-9252-9658837006cf/resourcegroups/test-rg/providers/Microsoft.ContainerService/managedClusters/test-member1 --upgrade-mode FullyManaged --release-channel Stable
   - name: Start the join and wait for it in a later pipeline step.
     text: az appnet member join -g test_rg --appnet-name appnet-test-01 --member-name member-01 --kubeconfig ./east.yaml --no-wait && az appnet member wait -g test_rg --appnet-name appnet-test-01 --member-name member-01 --created
+  - name: Join a kind cluster, publishing the API server address the other kind clusters reach, on a flat network shared with another member.
+    text: az appnet member join -g test_rg --appnet-name appnet-test-01 --member-name east --kubeconfig ~/.kube/config --context kind-east --api-server-url https://172.18.0.3:6443 --network-name flat
 """
 
 helps["appnet member show"] = """
@@ -151,6 +153,8 @@ examples:
     text: az appnet member update -g test_rg --appnet-name appnet-test-01 --member-name member-01 --east-west-gateway External
   - name: Accept the member cluster's new API server certificate (its identity pinned at join).
     text: az appnet member update -g test_rg --appnet-name appnet-test-01 --member-name member-01 --accept-cluster-identity
+  - name: Publish another API server address to the other members (rewrites their remote secrets).
+    text: az appnet member update -g test_rg --appnet-name appnet-test-01 --member-name member-01 --api-server-url https://10.0.0.4:6443
 """
 
 helps["appnet member remove"] = """

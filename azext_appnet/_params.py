@@ -94,7 +94,14 @@ def load_arguments(self, _):
                         "or External (a public one).")
         c.argument("network_name", arg_group="Connectivity",
                    help="Name of the network for the Application Network member "
-                        "(topology.istio.io/network). Default: '<member-name>-network'.")
+                        "(topology.istio.io/network). Default: '<member-name>-network'. "
+                        "Members given the same name are one flat network: their pods reach "
+                        "each other directly, without the east-west gateway.")
+        c.argument("api_server_url", options_list=["--api-server-url"], arg_group="Connectivity",
+                   help="https URL at which the other members' clusters reach this cluster's "
+                        "API server; written into their remote secrets. Default: the server "
+                        "of the kubeconfig. Needed when that address only works from this "
+                        "machine (kind, a loopback tunnel, a proxy).")
 
     with self.argument_context("appnet member join") as c:
         c.argument("cluster_type", arg_group="Cluster", arg_type=get_enum_type(CLUSTER_TYPES),

@@ -190,13 +190,14 @@ def join_member(cmd, resource_group_name, appnet_name, member_name, kubeconfig=N
                 member_resource_id=None, cluster_type=None, member_location=None, tags=None,
                 upgrade_mode="SelfManaged", release_channel=None, version=None,
                 east_west_gateway="Internal", network_name=None, private_connect_subnet=None,
-                no_wait=False):
+                no_wait=False, api_server_url=None):
     return _call(cmd, "join_member", resource_group_name, appnet_name, member_name, who=member_name,
                  kubeconfig=kubeconfig, context=context, member_resource_id=member_resource_id,
                  cluster_type=cluster_type, member_location=member_location, tags=tags,
                  upgrade_mode=upgrade_mode, release_channel=release_channel, version=version,
                  east_west_gateway=east_west_gateway, network_name=network_name,
-                 private_connect_subnet=private_connect_subnet, no_wait=no_wait)
+                 private_connect_subnet=private_connect_subnet, no_wait=no_wait,
+                 api_server_url=api_server_url)
 
 
 def show_member(cmd, resource_group_name, appnet_name, member_name):
@@ -209,12 +210,12 @@ def list_member(cmd, resource_group_name, appnet_name, max_items=None, next_toke
 
 def update_member(cmd, resource_group_name, appnet_name, member_name, release_channel=None,
                   version=None, east_west_gateway=None, network_name=None, tags=None, no_wait=False,
-                  accept_cluster_identity=False):
+                  accept_cluster_identity=False, api_server_url=None):
     extra = {"accept_cluster_identity": True} if accept_cluster_identity else {}
     return _call(cmd, "update_member", resource_group_name, appnet_name, member_name, who=member_name,
                  release_channel=release_channel, version=version,
                  east_west_gateway=east_west_gateway, network_name=network_name, tags=tags,
-                 no_wait=no_wait, **extra)
+                 no_wait=no_wait, api_server_url=api_server_url, **extra)
 
 
 def remove_member(cmd, resource_group_name, appnet_name, member_name, no_wait=False):

@@ -204,7 +204,7 @@ class AppNet:
                     member_resource_id=None, cluster_type=None, member_location=None, tags=None,
                     upgrade_mode=res.SELF_MANAGED, release_channel=None, version=None,
                     east_west_gateway="Internal", network_name=None, private_connect_subnet=None,
-                    no_wait=False):
+                    no_wait=False, api_server_url=None):
         rid = self.member_id(resource_group, network, member)
         upgrade_mode = upgrade_mode or res.SELF_MANAGED
         if upgrade_mode == res.SELF_MANAGED and release_channel:
@@ -215,6 +215,8 @@ class AppNet:
             from .versions import load_catalog
             load_catalog().get(version)
         network_topology = _check_network_name(network_name)
+        from .operations.api_address import check_url
+        api_server_url = check_url(api_server_url)
         cluster = _resolve_cluster(kubeconfig, context, member_resource_id, cluster_type)
 
         parent = self._get(self.network_id(resource_group, network),
@@ -229,6 +231,8 @@ class AppNet:
         parameters = {"cluster": cluster, "version": version, "upgradeMode": upgrade_mode,
                       "releaseChannel": release_channel, "eastWestGateway": east_west_gateway,
                       "network": network_topology}
+        if api_server_url:
+            parameters["apiServerUrl"] = api_server_url
         existing = self.store.get(rid)
         if existing is not None:
             runner.ensure_idle(existing)
@@ -246,6 +250,8 @@ class AppNet:
             parent, member, location, cluster,
             res.upgrade_profile(upgrade_mode, version, release_channel),
             res.connectivity_profile(east_west_gateway or "Internal", network_topology), tags)
+        if api_server_url:
+            resource["properties"]["connectivityProfile"]["apiServerUrl"] = api_server_url
         if private_connect_subnet:
             resource["properties"]["connectivityProfile"]["privateConnect"] = {
                 "subnetResourceId": private_connect_subnet}
@@ -261,7 +267,7 @@ class AppNet:
 
     def update_member(self, resource_group, network, member, release_channel=None, version=None,
                       east_west_gateway=None, network_name=None, tags=None, no_wait=False,
-                      accept_cluster_identity=False):
+                      accept_cluster_identity=False, api_server_url=None):
         rid = self.member_id(resource_group, network, member)
         existing = self._get(rid, f"Member '{member}' of Application Network '{network}'")
         runner.ensure_idle(existing)
@@ -299,6 +305,12 @@ class AppNet:
             props["connectivityProfile"] = dict(props["connectivityProfile"],
                                                 network=_check_network_name(network_name))
             parameters["network"] = network_name
+        if api_server_url:
+            # Re-applied and re-linked: the remote secrets on every peer get the new address.
+            from .operations.api_address import check_url
+            props["connectivityProfile"] = dict(props["connectivityProfile"],
+                                                apiServerUrl=check_url(api_server_url))
+            parameters["apiServerUrl"] = props["connectivityProfile"]["apiServerUrl"]
         if tags is not None:
             resource["tags"] = dict(tags)
         if accept_cluster_identity:   # re-pins the identity (operations/identity.py)

@@ -95,9 +95,49 @@ def preflight(cluster, network_id, min_version="1.30"):
     }
 
 
+def owner_of(obj):
+    """Who installed `obj`, as (description, uninstall command or None), from the marks the
+    usual installers leave: Helm's release annotations, istioctl's/the operator's labels,
+    or a plain app.kubernetes.io/managed-by."""
+    md = obj.get("metadata") or {}
+    labels, annotations = md.get("labels") or {}, md.get("annotations") or {}
+    release = annotations.get("meta.helm.sh/release-name")
+    if release or labels.get(MANAGED_BY) == "Helm":
+        ns = annotations.get("meta.helm.sh/release-namespace") or "NAMESPACE"
+        release = release or "RELEASE"
+        return (f"Helm release '{release}' in namespace {ns}", f"helm uninstall {release} -n {ns}")
+    if labels.get("install.operator.istio.io/owning-resource") or labels.get("operator.istio.io/component"):
+        owning = labels.get("install.operator.istio.io/owning-resource") or "unknown"
+        return (f"istioctl / IstioOperator '{owning}'", "istioctl uninstall --purge")
+    if labels.get(MANAGED_BY):
+        return (f"'{labels[MANAGED_BY]}' (label {MANAGED_BY})", None)
+    return ("an unknown owner (no installer's label or annotation)", None)
+
+
+def _by_owner(objects):
+    groups = {}
+    for o in objects:
+        groups.setdefault(owner_of(o), []).append(o["metadata"]["name"])
+    return sorted(groups.items())
+
+
+def _istio_webhook(config):
+    name = config["metadata"]["name"]
+    if name.startswith(("istio", "istiod")):
+        return True
+    for hook in config.get("webhooks") or []:
+        service = ((hook.get("clientConfig") or {}).get("service") or {}).get("name") or ""
+        groups = {g for rule in hook.get("rules") or [] for g in rule.get("apiGroups") or []}
+        if service.startswith("istiod") or any(g.endswith(".istio.io") for g in groups):
+            return True
+    return False
+
+
 def _foreign_istio(cluster):
-    """Signs of an Istio that is not ours: its namespaces, istiod, its CRDs, its
-    injection webhooks. Ours carry app.kubernetes.io/managed-by=az-appnet."""
+    """Signs of an Istio that is not ours: its namespaces, istiod, its CRDs, its webhooks.
+    Ours carry app.kubernetes.io/managed-by=az-appnet. Nothing of another owner is taken
+    over: each problem names the objects, their owner and the commands that remove them
+    (or, for CRDs an uninstall left behind, let az appnet adopt them)."""
     problems = []
     for ns, text in _FOREIGN_MESH_NAMESPACES.items():
         if cluster.get("v1", "namespaces", ns) is not None:
@@ -110,24 +150,33 @@ def _foreign_istio(cluster):
     if istiods:
         names = ", ".join("%s/%s" % (d["metadata"].get("namespace"), d["metadata"]["name"])
                           for d in istiods[:3])
+        owner, command = owner_of(istiods[0])
         problems.append("an Istio control plane not installed by az appnet runs in the "
-                        "cluster (Deployment %s). Uninstall that Istio (istioctl uninstall "
-                        "--purge) and retry" % names)
+                        "cluster (Deployment %s, installed by %s). Uninstall that Istio (%s) "
+                        "and retry" % (names, owner, command or "istioctl uninstall --purge"))
 
-    crd = cluster.get("apiextensions.k8s.io/v1", "customresourcedefinitions",
-                      "peerauthentications.security.istio.io")
-    if crd is not None and not _ours(crd):
-        problems.append("Istio's CustomResourceDefinitions are installed by someone else "
-                        "(e.g. peerauthentications.security.istio.io). Uninstall that Istio "
-                        "(istioctl uninstall --purge and delete its CRDs) and retry")
+    crds = [c for c in cluster.list("apiextensions.k8s.io/v1", "customresourcedefinitions")
+            if str((c.get("spec") or {}).get("group", "")).endswith(".istio.io") and not _ours(c)]
+    for (owner, command), names in _by_owner(crds):
+        listed = " ".join(sorted(names))
+        problems.append(
+            "Istio CustomResourceDefinitions of another owner exist: %s, installed by %s; "
+            "az appnet does not take them over. %sRemove them (kubectl delete crd %s; this "
+            "deletes their resources), or, if no other Istio uses them any more, let az appnet "
+            "adopt them (kubectl label --overwrite crd %s %s=%s), then retry"
+            % (", ".join(sorted(names)), owner,
+               "Uninstall that Istio first (%s). " % command if command else "",
+               listed, listed, MANAGED_BY, MANAGER))
 
-    hooks = [h for h in cluster.list("admissionregistration.k8s.io/v1",
-                                     "mutatingwebhookconfigurations")
-             if h["metadata"]["name"].startswith(("istio-sidecar-injector",
-                                                  "istio-revision-tag"))
-             and not _ours(h)]
-    if hooks:
-        problems.append("Istio sidecar injection webhooks not installed by az appnet are "
-                        "present (%s). Uninstall that Istio and retry"
-                        % ", ".join(h["metadata"]["name"] for h in hooks[:3]))
+    for api_kind, plural in (("mutatingwebhookconfiguration", "mutatingwebhookconfigurations"),
+                             ("validatingwebhookconfiguration", "validatingwebhookconfigurations")):
+        hooks = [h for h in cluster.list("admissionregistration.k8s.io/v1", plural)
+                 if _istio_webhook(h) and not _ours(h)]
+        for (owner, command), names in _by_owner(hooks):
+            problems.append(
+                "Istio admission webhooks of another owner are registered (%s %s), installed "
+                "by %s. %s (kubectl delete %s %s) and retry"
+                % (api_kind, ", ".join(sorted(names)), owner,
+                   "Uninstall that Istio (%s) or delete them" % command if command
+                   else "Delete them", api_kind, " ".join(sorted(names))))
     return problems

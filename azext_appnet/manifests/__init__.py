@@ -94,7 +94,7 @@ def OWNER_LABELS(spec):  # pylint: disable=invalid-name
 def render(spec):
     """The phases of objects for `spec`, in apply order."""
     version = load_catalog().get(spec.version)
-    profile = Profile(version.istio)
+    profile = Profile(version)
     args = (spec, version, profile)
     phases = [
         Phase("crds", crds.render(*args)),

@@ -29,7 +29,9 @@ def configmap(spec, version, profile):
         "AMBIENT_ENABLEMENT_SELECTOR": json.dumps(ENABLEMENT_SELECTOR),
         "AMBIENT_DNS_CAPTURE": "true",
         "AMBIENT_IPV6": "true",
-        "AMBIENT_RECONCILE_POD_RULES_ON_STARTUP": "false",
+        # As the chart (ambient.reconcileIptablesOnStartup): pods enrolled before an agent
+        # upgrade get the new agent's rules instead of keeping the old ones.
+        "AMBIENT_RECONCILE_POD_RULES_ON_STARTUP": "true",
         "CHAINED_CNI_PLUGIN": "true",
         "CNI_NET_DIR": "/etc/cni/net.d",
         "MOUNTED_CNI_NET_DIR": "/host/etc/cni/net.d",
@@ -146,7 +148,9 @@ def daemonset(spec, version, profile):
                 "nodeSelector": dict(LINUX_NODES),
                 "tolerations": [dict(t) for t in TOLERATE_ALL],
                 "priorityClassName": "system-node-critical",
-                "terminationGracePeriodSeconds": 5,
+                # The chart's 30 s: the agent needs the time to clean up, or pods created
+                # during a drain or upgrade fail with "failed to find plugin istio-cni".
+                "terminationGracePeriodSeconds": 30,
                 "containers": [container],
                 "volumes": [
                     _host("cni-bin-dir", "/opt/cni/bin"),

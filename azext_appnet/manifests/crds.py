@@ -1,10 +1,13 @@
-"""The 14 Istio CRDs (reference §3), written by us rather than vendored.
+"""Istio's CRDs (reference §3; 14 up to Istio 1.29, 15 from 1.30), written by us rather
+than vendored.
 
 Istio's own CRDs carry full OpenAPI schemas generated from its protos. We only need the API
 server to *store* Istio's resources and let istiod validate them (its validating webhook
 does), so each version gets a structural schema whose `spec` and `status` are open objects
 (`x-kubernetes-preserve-unknown-fields`): every field Istio defines is accepted and kept.
-Storage versions are the ones §3 lists for 1.28; none of 1.29-1.31 changes them.
+Storage versions are the ones §3 lists for 1.28; none of 1.29-1.31 changes them. Istio 1.30
+added TrafficExtension (extensions.istio.io, v1alpha1 only); a version whose release ships
+it (catalog feature `trafficExtensionsCrd`) gets it.
 """
 
 from .meta import cluster_obj
@@ -38,6 +41,9 @@ ISTIO_CRDS = [
      ["v1", "v1alpha1"], "v1alpha1"),
 ]
 
+TRAFFIC_EXTENSIONS = ("extensions.istio.io", "TrafficExtension", "trafficextensions",
+                      "trafficextension", [], ["v1alpha1"], "v1alpha1")
+
 _OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
@@ -66,7 +72,7 @@ def _crd(group, kind, plural, singular, short_names, versions, storage):
         spec={
             "group": group,
             "names": names,
-            "scope": "Namespaced",  # §3: all 14 are namespaced
+            "scope": "Namespaced",  # §3: every Istio CRD is namespaced
             "versions": [{
                 "name": v,
                 "served": True,
@@ -79,5 +85,10 @@ def _crd(group, kind, plural, singular, short_names, versions, storage):
         })
 
 
+def crd_table(profile):
+    """(group, kind, plural, ...) of every Istio CRD the version's release ships."""
+    return ([TRAFFIC_EXTENSIONS] if profile.traffic_extensions_crd else []) + ISTIO_CRDS
+
+
 def render(spec, version, profile):
-    return [_crd(*c) for c in ISTIO_CRDS]
+    return [_crd(*c) for c in crd_table(profile)]

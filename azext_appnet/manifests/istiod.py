@@ -17,8 +17,18 @@ CLUSTERROLE = f"istiod-clusterrole-{NAMESPACE}"
 GATEWAY_CONTROLLER_ROLE = f"istiod-gateway-controller-{NAMESPACE}"
 READER_ROLE = f"istio-reader-clusterrole-{NAMESPACE}"
 VALIDATOR = f"istio-validator-{NAMESPACE}"
-DEFAULT_VALIDATOR = "istiod-default-validator"  # base chart (§4.1)
-INJECTOR = "istio-sidecar-injector"
+# The base chart's name is "istiod-default-validator" in every namespace; named per namespace
+# here like every other cluster-scoped object of ours, so a cluster's other Istio keeps its
+# own. istiod reads that name only to learn the default revision when its own revision is
+# not "default" (tag watcher); ours is "default".
+DEFAULT_VALIDATOR = f"istiod-default-validator-{NAMESPACE}"
+INJECTOR_CONFIGMAP = "istio-sidecar-injector"  # namespaced; istiod looks it up by this name
+
+# Sidecar injection: none. Members run ambient only, so no MutatingWebhookConfiguration is
+# registered: no pod can be sent to a sidecar injector, and a pod labelled for injection
+# (istio-injection=enabled, istio.io/rev, sidecar.istio.io/inject=true) is created as it is,
+# without a sidecar. The injector ConfigMap still carries the gateway templates istiod's
+# deployment controller renders (mesh.py).
 
 POD_LABELS = {"app": "istiod", "istio": "pilot", "istio.io/rev": "default",
               "sidecar.istio.io/inject": "false", "istio.io/dataplane-mode": "none"}
@@ -44,7 +54,8 @@ def pilot_env(spec, profile):
         "PILOT_ENABLE_ANALYSIS": "false",
         "CLUSTER_ID": spec.cluster_id,
         "PLATFORM": "",
-        "INJECTION_WEBHOOK_CONFIG_NAME": INJECTOR,
+        # Empty: there is no injection webhook whose caBundle istiod should patch (above).
+        "INJECTION_WEBHOOK_CONFIG_NAME": "",
         # Ambient, multi-network (§4.2, §8.2). PILOT_ENABLE_AMBIENT gates every ambient flag.
         "PILOT_ENABLE_AMBIENT": "true",
         "AMBIENT_ENABLE_MULTI_NETWORK": "true",
@@ -134,10 +145,10 @@ def _gateway_controller_rules():
 
 def _reader_rules(profile):
     # §4.1 / §8.4: what the other members' istiods may do here through the remote secret.
+    # ConfigMaps as upstream's reader role from 1.29 on: a peer istiod watches the mesh
+    # config here (trust domain) and gets 403 without it.
     core = ["endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces",
-            "secrets"]
-    if profile.reader_reads_configmaps:
-        core.append("configmaps")  # 1.30+: remote trust domain
+            "secrets", "configmaps"]
     return [
         _rule(ISTIO_CONFIG_GROUPS, ["*"], _READ),
         _rule([""], core, _READ),
@@ -271,53 +282,11 @@ def _client(path):
     return {"service": {"name": ISTIOD, "namespace": NAMESPACE, "path": path, "port": 443}}
 
 
-def _injector_webhook(name, namespace_selector, object_selector):
-    # No failurePolicy: the API server defaults it (Fail) and istiod may patch it; a field we
-    # applied would be re-asserted on every apply and fight istiod.
-    return {
-        "name": name,
-        "clientConfig": _client("/inject"),
-        "sideEffects": "None",
-        "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
-                   "resources": ["pods"]}],
-        "admissionReviewVersions": ["v1beta1", "v1"],
-        "reinvocationPolicy": "Never",
-        "namespaceSelector": {"matchExpressions": namespace_selector},
-        "objectSelector": {"matchExpressions": object_selector},
-    }
-
-
 def _expr(key, operator, values=None):
     e = {"key": key, "operator": operator}
     if values is not None:
         e["values"] = list(values)
     return e
-
-
-def mutating_webhook():
-    # §4.1: four webhooks; ambient pods do not use them, kept for interoperability.
-    not_false = _expr("sidecar.istio.io/inject", "NotIn", ["false"])
-    webhooks = [
-        _injector_webhook("rev.namespace.sidecar-injector.istio.io",
-                          [_expr("istio.io/rev", "In", ["default"]),
-                           _expr("istio-injection", "DoesNotExist")],
-                          [not_false]),
-        _injector_webhook("rev.object.sidecar-injector.istio.io",
-                          [_expr("istio.io/rev", "DoesNotExist"),
-                           _expr("istio-injection", "DoesNotExist")],
-                          [not_false, _expr("istio.io/rev", "In", ["default"])]),
-        _injector_webhook("namespace.sidecar-injector.istio.io",
-                          [_expr("istio-injection", "In", ["enabled"])],
-                          [not_false]),
-        _injector_webhook("object.sidecar-injector.istio.io",
-                          [_expr("istio-injection", "DoesNotExist"),
-                           _expr("istio.io/rev", "DoesNotExist")],
-                          [_expr("sidecar.istio.io/inject", "In", ["true"]),
-                           _expr("istio.io/rev", "DoesNotExist")]),
-    ]
-    return cluster_obj("MutatingWebhookConfiguration", INJECTOR,
-                       labels={"app": "sidecar-injector", "istio.io/rev": "default"},
-                       webhooks=webhooks)
 
 
 def _validation_webhook(name, object_selector=None):
@@ -328,7 +297,10 @@ def _validation_webhook(name, object_selector=None):
                    "apiGroups": ["security.istio.io", "networking.istio.io",
                                  "telemetry.istio.io", "extensions.istio.io"],
                    "apiVersions": ["*"], "resources": ["*"]}],
-        # No failurePolicy: istiod flips it to Fail once it is ready (§4.1).
+        # Ignore until istiod serves: its webhook controller patches in the caBundle and
+        # flips this to Fail once it can validate, as with the chart's first install. With
+        # Fail from the start, every Istio config write would be refused until then.
+        "failurePolicy": "Ignore",
         "sideEffects": "None",
         "admissionReviewVersions": ["v1beta1", "v1"],
     }
@@ -365,5 +337,4 @@ def runtime_objects(spec, version, profile):
             "minReplicas": 2, "maxReplicas": 5,
             "metrics": [{"type": "Resource", "resource": {
                 "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]}),
-        mutating_webhook(),
     ] + validating_webhooks()

@@ -1,26 +1,15 @@
 """istiod's two configuration ConfigMaps: `istio` (mesh config) and
-`istio-sidecar-injector` (injection config, values and the waypoint template).
+`istio-sidecar-injector` (injection config, values and the gateway templates of
+templates.py).
 
 Both keys hold text that istiod parses as YAML. We write JSON, which is YAML too, so the
 package needs no YAML library and the output is deterministic.
 """
 
 import json
-import os
 
+from . import templates
 from .meta import ISTIOD_ADDRESS, LINUX_NODES, NAMESPACE, TRUST_DOMAIN, obj
-
-_DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
-# §4.4: the `waypoint` template renders waypoints *and* east-west gateways (class
-# istio-east-west). It is an istiod Go template, copied byte for byte from the Istio chart
-# (manifests/charts/istio-control/istio-discovery/files/waypoint.yaml of istio/istio at
-# development commit 00db3114, the only copy available offline). It is shared by every
-# catalog version and NOT yet byte-checked against the 1.29.7 / 1.30.4 / 1.31.0 tags;
-# the fields and functions it uses (.InfrastructureLabels, .ControllerLabel, .KubeVersion,
-# omitNil, the east-west ISTIO_META_REQUESTED_NETWORK_VIEW) are those of ambient
-# multi-network istiod. To pin per version, add data/waypoint-<minor>.yaml and pick it here.
-_WAYPOINT_TEMPLATE_FILE = os.path.join(_DATA_DIR, "waypoint.yaml")
-
 
 def _dump(value):
     return json.dumps(value, indent=2, sort_keys=True)
@@ -62,8 +51,9 @@ def mesh_configmap(spec):
 
 
 def injector_values(spec, version, profile, pilot_env):
-    """The `values` key: what the waypoint template reads (§4.4). The cluster name and the
-    network become ISTIO_META_CLUSTER_ID / ISTIO_META_NETWORK of the east-west gateway."""
+    """The `values` key: what the gateway templates read (templates.py). The cluster name
+    and the network become ISTIO_META_CLUSTER_ID / ISTIO_META_NETWORK of the gateways."""
+    linux_only = dict(LINUX_NODES)  # gateways run Envoy for Linux only: never on Windows nodes
     return {
         "global": {
             # Tag without the variant, variant separately: "X-distroless-distroless" is the
@@ -99,9 +89,14 @@ def injector_values(spec, version, profile, pilot_env):
                               "limits": {"cpu": "2", "memory": "1Gi"}},
                 "affinity": {},
                 "topologySpreadConstraints": [],
-                # Gateways run Envoy for Linux only: keep them off Windows nodes.
-                "nodeSelector": dict(LINUX_NODES),
+                "nodeSelector": linux_only,
                 "tolerations": [],
+            },
+            # Ingress gateways (class istio, template kube-gateway).
+            "gateway": {
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                              "limits": {"cpu": "2", "memory": "1Gi"}},
+                "nodeSelector": dict(linux_only),
             },
         },
         "revision": "",
@@ -111,23 +106,17 @@ def injector_values(spec, version, profile, pilot_env):
     }
 
 
-def waypoint_template():
-    with open(_WAYPOINT_TEMPLATE_FILE, encoding="utf-8") as f:
-        return f.read()
-
-
 def injector_configmap(spec, version, profile, pilot_env):
     # §4.4: mandatory in ambient; without it istiod has no template to render the
-    # east-west gateway. Only the waypoint template is shipped: members run ambient, no
-    # sidecars, so the injection webhook never needs the sidecar template (the webhook
-    # matches only namespaces labelled for sidecar injection).
+    # east-west gateway, waypoints or ingress gateways. No `defaultTemplates` and no
+    # `sidecar` template: no injection webhook is registered (istiod.py), so no pod is
+    # ever injected.
     config = {
-        "defaultTemplates": ["sidecar"],
         "policy": "enabled",
         "alwaysInjectSelector": [],
         "neverInjectSelector": [],
         "injectedAnnotations": {},
-        "templates": {"waypoint": waypoint_template()},
+        "templates": templates.templates(),
     }
     return obj("ConfigMap", "istio-sidecar-injector",
                labels={"app": "sidecar-injector", "istio.io/rev": "default"},

@@ -1,8 +1,8 @@
-"""What differs between the Istio minors the catalog installs, in one place.
+"""What differs between the Istio releases the catalog installs, in one place.
 
-The reference (istio-ambient-multicluster.md, baseline 1.28) names the differences that
-matter for what we render; a release that changes nothing we render needs no entry.
-Everything else (images, tags) comes from the version catalog.
+The differences are data: each catalog entry's `features` (versions/catalog.json), which
+an entry inherits from the one before it. This class gives them names the renderers read;
+everything else of a version (images, tags) comes from the catalog entry itself.
 """
 
 
@@ -12,18 +12,17 @@ def istio_minor(istio_version):
 
 
 class Profile:
-    """The features of one Istio release that change rendered objects."""
+    """The features of one catalog version that change rendered objects."""
 
-    def __init__(self, istio_version):
-        self.istio = istio_version
-        m = istio_minor(istio_version)
-        # §1 and §4.2: AMBIENT_ENABLE_MULTI_NETWORK_INGRESS and AMBIENT_ENABLE_BAGGAGE exist
-        # from 1.29. The code default of the former is false while the release note says
-        # true, so it is set explicitly; baggage gives cross-network metrics right labels.
-        self.multi_network_ingress_env = m >= (1, 29)
-        self.baggage_env = m >= (1, 29)
-        # §4.1: from 1.30 the reader ClusterRole may read ConfigMaps, so a remote istiod can
-        # read this cluster's trust domain.
-        self.reader_reads_configmaps = m >= (1, 30)
-        # §5: native nftables arrived in 1.28; we keep iptables (NATIVE_NFTABLES false).
-        self.native_nftables_setting = m >= (1, 28)
+    def __init__(self, version):
+        self.istio = version.istio
+        f = version.features
+        # AMBIENT_ENABLE_MULTI_NETWORK_INGRESS and AMBIENT_ENABLE_BAGGAGE (from Istio 1.29).
+        # The code default of the former is false while the release note says true, so it
+        # is set explicitly; baggage gives cross-network metrics the right labels.
+        self.multi_network_ingress_env = bool(f.get("multiNetworkIngressEnv"))
+        self.baggage_env = bool(f.get("baggageEnv"))
+        # Native nftables arrived in 1.28; we keep iptables (NATIVE_NFTABLES false).
+        self.native_nftables_setting = bool(f.get("nativeNftablesSetting"))
+        # Istio 1.30 added the TrafficExtension CRD (extensions.istio.io) to its base chart.
+        self.traffic_extensions_crd = bool(f.get("trafficExtensionsCrd"))

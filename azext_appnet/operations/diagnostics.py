@@ -10,7 +10,8 @@ Nothing here writes to a cluster, the state store or the key store. The member's
 `cacerts` Secret is compared by certificate fingerprints only: its `ca-key.pem` is never
 decoded, and the key store's private keys are never read (the expected rendering is built
 from public CA material, see `_PublicCA`). Remote secrets are looked at by their
-metadata and data *keys*; their values (kubeconfigs with tokens) are never decoded.
+metadata and data *keys*; their values (kubeconfigs with tokens) are never decoded here
+(address_check.py uses one peer's copy, in memory, for a single read request).
 """
 
 import base64
@@ -551,6 +552,8 @@ def check_member(target, connect):
                          f"(Kubernetes {kube_version})."))
     if version is not None:
         checks.extend(_member_cluster_checks(t, cluster, version, kube_version, facts))
+    from .address_check import NAME as ADDRESS_CHECK, check_published_address
+    _run_checks(checks, (ADDRESS_CHECK, lambda: check_published_address(t, connect)))
     checks.append(check_intermediate_ca(t))
     report["summary"] = summarize(checks)
     return report, facts
@@ -678,13 +681,17 @@ def check_network_names(facts):
     for f in facts:
         for value in {f["network"], f.get("namespaceNetwork") or f["network"]}:
             by_network.setdefault(value, set()).add(f["member"])
-    shared = {n: sorted(ms) for n, ms in by_network.items() if len(ms) > 1}
-    if shared:
-        text = "; ".join(f"{n}: {', '.join(ms)}" for n, ms in sorted(shared.items()))
-        return result("networkNames", FAILED,
-                      f"Members share a network name ({text}); ambient multicluster needs one network per "
-                      "cluster, or traffic is sent to pod IPs the other cluster cannot reach.",
-                      "Give each member its own network: 'az appnet member update ... --network-name NAME'.")
+    # Members given the same --network-name are one flat network: their pods reach each
+    # other directly (istiod sends to pod IPs, no east-west hop). A member whose namespace
+    # label disagrees with its record is the networkLabel check's failure, not a topology.
+    flat = {n: sorted(ms) for n, ms in by_network.items() if len(ms) > 1}
+    networks = len(by_network)
+    if flat:
+        text = "; ".join(f"{n}: {', '.join(ms)}" for n, ms in sorted(flat.items()))
+        return result("networkNames", PASSED,
+                      f"{networks} network(s); members on one flat network reach each other's pods "
+                      f"directly, without the east-west gateway ({text}). This needs pod IPs routable "
+                      "between those clusters.")
     return result("networkNames", PASSED, f"Every member has its own network ({len(facts)}).")
 
 

@@ -44,10 +44,15 @@ def _cluster(ctx):
 
 
 def _reach(ctx):
+    from .api_address import KEY, published, warning
     cluster = _cluster(ctx)
     ctx.props["cluster"]["kubernetesVersion"] = cluster.server_version()
     ctx.props["cluster"]["server"] = getattr(cluster, "server", None)
     ctx.save()
+    given = (ctx.props.get("connectivityProfile") or {}).get(KEY)
+    text = warning(ctx.resource["name"], published(ctx.resource, ctx.props["cluster"]["server"]), given)
+    if text:
+        ctx.warn(text)
 
 
 def check_cluster(cluster, network_id, member_name):
@@ -137,7 +142,11 @@ def _apply(ctx):
     # rendered: an update must keep them.
     from .mesh_links import LINK_LABEL
     selector = f"{owner_selector(spec.network_name, spec.member_name)},!{LINK_LABEL}"
-    pruned = prune(cluster, selector, kinds_for_prune(), keep=keep, progress=ctx.progress)
+    # CRDs are never pruned here: a rollback to a release without one (TrafficExtension
+    # before Istio 1.30) would delete the users' resources of it, which upstream's charts
+    # keep too (resource-policy keep). Remove decides about CRDs.
+    kinds = [k for k in kinds_for_prune() if k[1] != "customresourcedefinitions"]
+    pruned = prune(cluster, selector, kinds, keep=keep, progress=ctx.progress)
     if pruned:
         ctx.progress(f"Pruned {len(pruned)} objects the new version no longer has")
 

@@ -29,9 +29,10 @@ def secret_name(member_name):
     return f"istio-remote-secret-{member_name.lower()}"
 
 
-def reader_kubeconfig(cluster, member_name, wait=TOKEN_WAIT_SECONDS):
+def reader_kubeconfig(cluster, member_name, wait=TOKEN_WAIT_SECONDS, server=None):
     """A kubeconfig for `cluster` that authenticates as its reader ServiceAccount, or None
-    while its token is not there (the member's data plane is not applied yet)."""
+    while its token is not there (the member's data plane is not applied yet). `server`:
+    the address peers use (the member's --api-server-url), default the one we reached."""
     deadline = time.monotonic() + wait
     while True:
         secret = cluster.get("v1", "secrets", READER_TOKEN_SECRET, NAMESPACE)
@@ -45,7 +46,7 @@ def reader_kubeconfig(cluster, member_name, wait=TOKEN_WAIT_SECONDS):
     name = member_name.lower()
     return yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": name,
-        "clusters": [{"name": name, "cluster": {"server": cluster.server,
+        "clusters": [{"name": name, "cluster": {"server": server or cluster.server,
                                                 "certificate-authority-data": data["ca.crt"]}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "users": [{"name": name, "user": {"token": token}}],
@@ -69,8 +70,9 @@ def link(member, peers, connect, owner_labels, progress=None, warn=None):
     objects, so that removing a member prunes the secrets it holds. Peers that cannot be
     reached or have no data plane yet are reported through `warn` and skipped: they link
     when they next join or update."""
+    from .api_address import published
     here = connect(member)
-    mine = reader_kubeconfig(here, member["name"])
+    mine = reader_kubeconfig(here, member["name"], server=published(member))
     if mine is None:
         raise ClusterError(
             f"The reader token of member '{member['name']}' ({NAMESPACE}/{READER_TOKEN_SECRET}) "
@@ -81,7 +83,7 @@ def link(member, peers, connect, owner_labels, progress=None, warn=None):
     for peer in peers:
         try:
             there = connect(peer)
-            theirs = reader_kubeconfig(there, peer["name"], wait=0)
+            theirs = reader_kubeconfig(there, peer["name"], wait=0, server=published(peer))
             if theirs is None:
                 continue  # its join has not applied the data plane yet; it links when it does
             there.apply(remote_secret(member["name"], mine, owner_labels(peer)))

@@ -26,8 +26,11 @@ def _minor_tuple(text):
 class Version:
     """One AppNet minor version and what it installs."""
 
-    def __init__(self, data, hub, variant):
+    def __init__(self, data, hub, variant, inherited=None):
         self.version = data["version"]
+        # What this release changed in what we render, on top of what the versions before it
+        # had: a new Istio release is one entry plus upstream's differences.
+        self.features = dict(inherited or {}, **data.get("features", {}))
         self.istio = data["istio"]
         self.gateway_api = data["gatewayApi"]
         self.kubernetes_min = data["kubernetes"]["min"]
@@ -47,8 +50,11 @@ class Version:
 class Catalog:
     def __init__(self, data):
         hub, variant = data["hub"], data["variant"]
-        self.versions = [Version(v, hub, variant) for v in data["versions"]]
-        self.versions.sort(key=lambda v: _minor_tuple(v.version))
+        self.versions = []
+        features = {}
+        for entry in sorted(data["versions"], key=lambda v: _minor_tuple(v["version"])):
+            self.versions.append(Version(entry, hub, variant, features))
+            features = self.versions[-1].features
         self.release_channels = dict(data["releaseChannels"])
         self._by_name = {v.version: v for v in self.versions}
 

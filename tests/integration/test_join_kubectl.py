@@ -64,6 +64,11 @@ def test_kubectl_sees_the_data_plane(engine, network, clusters, kubectl):
         assert have == want and int(want) > 0, entry
 
     crds = kubectl(sim, "get", "crd", "-l", "app.kubernetes.io/managed-by=az-appnet", "-o", "name").split()
-    assert len(crds) == 14
+    # The CRDs of the installed release: 15 from Istio 1.30 (TrafficExtension), 14 before.
+    from azext_appnet.manifests.crds import crd_table
+    from azext_appnet.manifests.profile import Profile
+    from azext_appnet.versions import load_catalog
+    installed = engine.show_member("rg1", "net-01", "member-01")["properties"]["installedVersion"]
+    assert len(crds) == len(crd_table(Profile(load_catalog().get(installed))))
     # what the emulator's schema validation accepted, kubectl reads back the same way
     assert "peerauthentications.security.istio.io" in " ".join(crds)

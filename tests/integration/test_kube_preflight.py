@@ -1,5 +1,9 @@
 """preflight() and connect() against the Kubernetes API emulator."""
 
+import re
+import shutil
+import subprocess
+
 import pytest
 import yaml
 
@@ -171,3 +175,58 @@ def test_token_never_in_messages(kubesim):
         cluster.server_version()
     for t in tokens:
         assert t not in e.value.message and t not in repr(cluster)
+
+
+def _istio_crd(plural, group, kind, labels=None, annotations=None):
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{group}", "labels": labels or {},
+                         "annotations": annotations or {}},
+            "spec": {"group": group, "scope": "Namespaced",
+                     "names": {"kind": kind, "plural": plural},
+                     "versions": [{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": {
+                                       "type": "object",
+                                       "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def test_crds_of_a_helm_installed_istio_are_refused_with_their_owner_and_commands(kubesim):
+    # Issue 9 point 6: an Istio installed by Helm (istio-base) in its own namespace.
+    sim = _one(kubesim)
+    helm = ({"app.kubernetes.io/managed-by": "Helm"},
+            {"meta.helm.sh/release-name": "istio-base", "meta.helm.sh/release-namespace": "mesh"})
+    sim.put_object(_istio_crd("wasmplugins", "extensions.istio.io", "WasmPlugin", *helm))
+    sim.put_object(_istio_crd("gateways", "networking.istio.io", "Gateway", *helm))
+    msg = _fails(sim, "extensions.istio.io", "gateways.networking.istio.io",
+                 "Helm release 'istio-base' in namespace mesh", "helm uninstall istio-base -n mesh",
+                 "kubectl delete crd gateways.networking.istio.io wasmplugins.extensions.istio.io",
+                 "kubectl label --overwrite crd gateways.networking.istio.io "
+                 "wasmplugins.extensions.istio.io app.kubernetes.io/managed-by=az-appnet")
+    assert "does not take them over" in msg
+
+
+def test_crds_an_uninstall_left_behind_can_be_adopted(kubesim):
+    sim = _one(kubesim)
+    sim.put_object(_istio_crd("telemetries", "telemetry.istio.io", "Telemetry"))
+    msg = _fails(sim, "telemetries.telemetry.istio.io", "an unknown owner",
+                 "kubectl label --overwrite crd telemetries.telemetry.istio.io")
+    if not shutil.which("kubectl"):
+        pytest.skip("kubectl is not on PATH")
+    # Run what the message says, with the real kubectl: the CRD is then ours.
+    command = re.search(r"\((kubectl label [^)]*)\)", msg).group(1).split()
+    done = subprocess.run(command[:1] + ["--kubeconfig", sim.kubeconfig_path, "--context", sim.context]
+                          + command[1:], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    preflight(_connect(sim), NET)
+
+
+def test_istio_validating_webhooks_of_another_owner_are_refused(kubesim):
+    sim = _one(kubesim)
+    sim.put_object({"apiVersion": "admissionregistration.k8s.io/v1",
+                    "kind": "ValidatingWebhookConfiguration",
+                    "metadata": {"name": "istiod-default-validator",
+                                 "labels": {"operator.istio.io/component": "Base",
+                                            "install.operator.istio.io/owning-resource": "installed-state"}},
+                    "webhooks": []})
+    _fails(sim, "validatingwebhookconfiguration istiod-default-validator",
+           "istioctl / IstioOperator 'installed-state'", "istioctl uninstall --purge",
+           "kubectl delete validatingwebhookconfiguration istiod-default-validator")

@@ -149,12 +149,18 @@ ISTIO_STORAGE = {
 }
 
 
-def test_fourteen_istio_crds_at_the_reference_storage_versions(rendered):
-    _, phases = rendered
+# The releases' base charts (crd-all.gen.yaml): TrafficExtension from Istio 1.30.
+CRDS_OF_RELEASE = {"1.29": ISTIO_STORAGE,
+                   "1.30": dict(ISTIO_STORAGE, **{"trafficextensions.extensions.istio.io": "v1alpha1"}),
+                   "1.31": dict(ISTIO_STORAGE, **{"trafficextensions.extensions.istio.io": "v1alpha1"})}
+
+
+def test_istio_crds_are_those_of_the_release_at_its_storage_versions(rendered):
+    version, phases = rendered
     crds = phases[0].objects
+    release = ".".join(load_catalog().get(version).istio.split(".")[:2])
     assert {c["metadata"]["name"]: [v["name"] for v in c["spec"]["versions"] if v["storage"]][0]
-            for c in crds} == ISTIO_STORAGE
-    assert len(crds) == 14
+            for c in crds} == CRDS_OF_RELEASE[release]
     for c in crds:
         s = c["spec"]
         assert c["metadata"]["name"] == f"{s['names']['plural']}.{s['group']}"
@@ -259,17 +265,46 @@ def test_upgrade_from_1_4_to_1_5_changes_image_tags():
         assert new[name].endswith(":1.30.4-distroless")
 
 
-def test_webhooks_leave_ca_bundle_and_failure_policy_to_istiod(rendered):
+def test_validating_webhooks_fail_open_until_istiod_serves(rendered):
+    # Issue 9 point 3: Ignore until istiod patches the caBundle and flips it to Fail;
+    # no caBundle of ours. Named per namespace (point 6), as upstream does outside
+    # istio-system, so another Istio's istiod-default-validator is not taken over.
     _, phases = rendered
-    configs = [o for o in objects(phases) if o["kind"].endswith("WebhookConfiguration")]
+    configs = [o for o in objects(phases) if o["kind"] == "ValidatingWebhookConfiguration"]
     assert {o["metadata"]["name"] for o in configs} == {
-        "istio-sidecar-injector", "istio-validator-applink-system", "istiod-default-validator"}
+        "istio-validator-applink-system", "istiod-default-validator-applink-system"}
     for o in configs:
+        assert o["metadata"]["labels"]["istio.io/rev"] == "default"  # how istiod finds them
         for w in o["webhooks"]:
-            assert "failurePolicy" not in w
+            assert w["failurePolicy"] == "Ignore"
             assert "caBundle" not in w["clientConfig"]
             assert w["clientConfig"]["service"]["namespace"] == NAMESPACE
             assert w["clientConfig"]["service"]["name"] == "istiod"
+
+
+def test_no_injection_webhook_can_select_a_pod(rendered):
+    # Issue 9 point 2, decided for every version: ambient only, no sidecar template, so no
+    # MutatingWebhookConfiguration at all and istiod patches none.
+    _, phases = rendered
+    assert not [o for o in objects(phases) if o["kind"] == "MutatingWebhookConfiguration"]
+    istiod = find(phases, "Deployment", "istiod")
+    assert container_env(istiod)["INJECTION_WEBHOOK_CONFIG_NAME"] == ""
+    config = json.loads(find(phases, "ConfigMap", "istio-sidecar-injector")["data"]["config"])
+    assert "sidecar" not in config["templates"]
+    assert "sidecar" not in config.get("defaultTemplates", [])
+
+
+def test_cluster_scoped_names_carry_the_namespace_where_istio_system_has_fixed_ones(rendered):
+    # The names a default istio-system install uses must stay free for it (point 6).
+    _, phases = rendered
+    taken = {"istio-sidecar-injector", "istiod-default-validator", "istio-validator-istio-system",
+             "istiod-clusterrole-istio-system", "istio-reader-clusterrole-istio-system",
+             "istiod-gateway-controller-istio-system"}
+    cluster_scoped = [o for o in objects(phases) if "namespace" not in o["metadata"]
+                      and o["kind"] not in ("Namespace", "CustomResourceDefinition")]
+    assert not taken & {o["metadata"]["name"] for o in cluster_scoped}
+    istiod_side = [o for o in cluster_scoped if not o["metadata"]["name"].startswith("istio-cni")]
+    assert all(o["metadata"]["name"].endswith("-" + NAMESPACE) for o in istiod_side)
 
 
 def test_every_object_carries_the_owner_labels_and_network_id(rendered):
@@ -408,12 +443,14 @@ def test_mesh_config_is_identical_across_members_of_a_network():
     assert a == b
 
 
-def test_injector_carries_the_waypoint_template_and_member_values():
+def test_injector_carries_the_gateway_templates_and_member_values():
     phases = render(spec(cluster_id="c1", network="n1"))
     data = find(phases, "ConfigMap", "istio-sidecar-injector")["data"]
     config = json.loads(data["config"])
-    template = config["templates"]["waypoint"]
-    assert "istio.io-eastwest-controller" in template and "kind: Deployment" in template
+    # waypoint: classes istio-waypoint and istio-east-west; kube-gateway: class istio.
+    assert set(config["templates"]) == {"waypoint", "kube-gateway"}
+    for template in config["templates"].values():
+        assert "kind: Deployment" in template and "ISTIO_META_REQUESTED_NETWORK_VIEW" in template
     values = json.loads(data["values"])
     assert values["global"]["multiCluster"]["clusterName"] == "c1"
     assert values["global"]["network"] == "n1"
@@ -445,14 +482,25 @@ def test_cni_ambient_config_and_host_paths(rendered):
     assert set(caps["add"]) == {"NET_ADMIN", "NET_RAW", "SYS_PTRACE", "SYS_ADMIN", "DAC_OVERRIDE"}
 
 
-def test_reader_role_reads_configmaps_from_istio_1_30():
-    def reader_resources(version):
-        role = find(render(spec(version)), "ClusterRole",
-                    "istio-reader-clusterrole-applink-system")
-        return {r for rule in role["rules"] for r in rule["resources"]}
-    assert "configmaps" not in reader_resources("1.4")   # Istio 1.29
-    assert "configmaps" in reader_resources("1.5")       # Istio 1.30
-    assert "secrets" in reader_resources("1.4")          # remote secrets need it (§8.4)
+def test_reader_role_reads_configmaps_as_upstream_from_istio_1_29(rendered):
+    # Upstream's reader ClusterRole grants configmaps from 1.29 on (point 5): a peer istiod
+    # watches the mesh config through the remote secret.
+    _, phases = rendered
+    role = find(phases, "ClusterRole", "istio-reader-clusterrole-applink-system")
+    resources = {r for rule in role["rules"] if rule["apiGroups"] == [""] for r in rule["resources"]}
+    assert {"configmaps", "secrets"} <= resources
+    for rule in role["rules"]:
+        if rule["apiGroups"] == [""]:
+            assert rule["verbs"] == ["get", "list", "watch"]
+
+
+def test_cni_grace_period_and_pod_rule_reconcile_as_upstream(rendered):
+    # Point 4: the chart's 30 s and reconcileIptablesOnStartup true (1.29-1.31).
+    _, phases = rendered
+    ds = find(phases, "DaemonSet", "istio-cni-node")
+    assert ds["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 30
+    data = find(phases, "ConfigMap", "istio-cni-config")["data"]
+    assert data["AMBIENT_RECONCILE_POD_RULES_ON_STARTUP"] == "true"
 
 
 def test_render_is_deterministic_and_pure():
@@ -496,14 +544,16 @@ def test_manifests_package_imports_only_the_standard_library():
             assert set(mods) <= allowed, (name, mods)
 
 
-def test_consecutive_versions_render_the_same_objects():
-    """An upgrade re-applies the same objects (only their content changes), so prune after
-    an upgrade removes nothing that the new version still needs."""
+def test_consecutive_versions_differ_only_by_what_the_newer_release_adds():
+    """An upgrade re-applies the same objects plus what the newer release ships (the
+    TrafficExtension CRD of Istio 1.30), so prune after an upgrade removes nothing that the
+    new version still needs; a rollback prunes only what the older release lacks."""
     def identities(version):
         return {(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
                 for o in objects(render(spec(version)))}
     for older, newer in zip(VERSIONS, VERSIONS[1:]):
-        assert identities(older) == identities(newer)
+        assert identities(older) <= identities(newer)
+        assert {i[1] for i in identities(newer) - identities(older)} <= {"CustomResourceDefinition"}
 
 
 def test_istiod_disruption_budget_lets_nodes_drain():

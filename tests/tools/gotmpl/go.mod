@@ -1,0 +1,3 @@
+module appnet.invalid/gotmpl
+
+go 1.22
