@@ -70,7 +70,7 @@ class _AzLoginCredential:
 def _engine(cmd, reporter=None):
     from azext_appnet.engine import AppNet
     return AppNet(cmd.cli_ctx.config.config_dir, _subscription(cmd), progress=reporter,
-                  warn=reporter.warn if reporter else None,
+                  warn=reporter.warn if reporter else logger.warning,
                   credential=_AzLoginCredential(cmd.cli_ctx),
                   arm_endpoint=cmd.cli_ctx.cloud.endpoints.resource_manager)
 
@@ -176,7 +176,7 @@ def delete_appnet(cmd, resource_group_name, appnet_name, no_wait=False):
 def wait_appnet(cmd, resource_group_name, appnet_name, created=False, updated=False, deleted=False,
                 exists=False, custom=None, interval=30, timeout=3600):
     return _wait(cmd, appnet_name,
-                 lambda engine: engine.store.get(engine.network_id(resource_group_name, appnet_name)),
+                 lambda engine, *a, **kw: engine.wait_network(resource_group_name, appnet_name, *a, **kw),
                  created, updated, deleted, exists, custom, interval, timeout)
 
 
@@ -225,8 +225,8 @@ def remove_member(cmd, resource_group_name, appnet_name, member_name, no_wait=Fa
 
 def wait_member(cmd, resource_group_name, appnet_name, member_name, created=False, updated=False,
                 deleted=False, exists=False, custom=None, interval=30, timeout=3600):
-    return _wait(cmd, member_name, lambda engine: engine.store.get(
-        engine.member_id(resource_group_name, appnet_name, member_name)),
+    return _wait(cmd, member_name, lambda engine, *a, **kw: engine.wait_member(
+        resource_group_name, appnet_name, member_name, *a, **kw),
         created, updated, deleted, exists, custom, interval, timeout)
 
 
@@ -250,11 +250,10 @@ def finish_ca_rotation(cmd, resource_group_name, appnet_name, no_wait=False):
                  no_wait=no_wait)
 
 
-def _wait(cmd, who, get, created, updated, deleted, exists, custom, interval, timeout):
+def _wait(cmd, who, wait, created, updated, deleted, exists, custom, interval, timeout):
     from azure.cli.core.azclierror import InvalidArgumentValueError
-    from azext_appnet.engine import view
     from azext_appnet.errors import AppNetError
-    from azext_appnet.operations.wait import Condition, wait_for
+    from azext_appnet.operations.wait import Condition
     if not any([created, updated, deleted, exists, custom]):
         raise InvalidArgumentValueError(
             "Name what to wait for: --created | --updated | --deleted | --exists | --custom JMESPATH")
@@ -262,9 +261,8 @@ def _wait(cmd, who, get, created, updated, deleted, exists, custom, interval, ti
     from azext_appnet._progress import Reporter
     reporter = Reporter(cmd.cli_ctx, who)
     try:
-        engine = _engine(cmd)
-        wait_for(lambda: view(get(engine)), condition, interval=interval, timeout=timeout,
-                 tick=lambda state: reporter(f"waiting: provisioningState {state or 'absent'}"))
+        wait(_engine(cmd), condition, interval=interval, timeout=timeout,
+             tick=lambda state: reporter(f"waiting: provisioningState {state or 'absent'}"))
     except AppNetError as ex:
         raise _az_error(ex) from None
     finally:

@@ -108,6 +108,35 @@ class AppNet:
         return view(runner.run(self.store, saved["id"], op_id, steps, services, self.progress,
                                warn=self.warn))
 
+    # ---- waiting and operations left behind -------------------------------------------------
+
+    @staticmethod
+    def stalled(resource):
+        """(why, resume command) when the resource's operation has no live runner left (a
+        --no-wait worker that died), else None. `resource` as the store or `show` gives it."""
+        from .operations.resume import resume_command, stalled
+        why = stalled(resource)
+        return (why, resume_command(resource)) if why else None
+
+    def wait_network(self, resource_group, name, condition, interval=30, timeout=3600, tick=None):
+        rid = self.network_id(resource_group, name)
+        return self._wait(rid, condition, interval, timeout, tick)
+
+    def wait_member(self, resource_group, network, member, condition, interval=30, timeout=3600,
+                    tick=None):
+        rid = self.member_id(resource_group, network, member)
+        return self._wait(rid, condition, interval, timeout, tick)
+
+    def _wait(self, rid, condition, interval, timeout, tick):
+        from .operations.wait import wait_for
+        last = {}
+
+        def get():
+            last["raw"] = self.store.get(rid)
+            return view(last["raw"])
+        return wait_for(get, condition, interval=interval, timeout=timeout, tick=tick,
+                        stalled=lambda _shown: self.stalled(last["raw"]))
+
     # ---- Application Networks -------------------------------------------------------------
 
     def network_id(self, resource_group, name):
@@ -125,7 +154,15 @@ class AppNet:
 
     def show_network(self, resource_group, name):
         rid = self.network_id(resource_group, name)
-        return view(self._get(rid, f"Application Network '{name}' in resource group '{resource_group}'"))
+        return self._show(self._get(rid, f"Application Network '{name}' in resource group '{resource_group}'"))
+
+    def _show(self, resource):
+        """The resource's view; a warning first when its operation has no runner left, since
+        the view alone says it is still in progress."""
+        gone = self.stalled(resource)
+        if gone and self.warn:
+            self.warn(f"{gone[0]} Run this to resume it where it stopped: {gone[1]}")
+        return view(resource)
 
     def list_networks(self, resource_group=None):
         if resource_group:
@@ -193,7 +230,7 @@ class AppNet:
 
     def show_member(self, resource_group, network, member):
         rid = self.member_id(resource_group, network, member)
-        return view(self._get(rid, f"Member '{member}' of Application Network '{network}'"))
+        return self._show(self._get(rid, f"Member '{member}' of Application Network '{network}'"))
 
     def list_members(self, resource_group, network):
         rid = self.network_id(resource_group, network)

@@ -17,6 +17,7 @@ metadata and data *keys*; their values (kubeconfigs with tokens) are never decod
 import base64
 import json
 import re
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import AppNetError
@@ -79,6 +80,21 @@ class Target:
     @property
     def args(self):
         return f"-g {self.resource_group} --appnet-name {self.network_name} --member-name {self.name}"
+
+    @property
+    def kubectl(self):
+        """kubectl aimed at this member's cluster, so a pasted hint runs against the right one."""
+        cluster = self.props.get("cluster") or {}
+        if cluster.get("kubeconfig"):
+            words = ["kubectl", "--kubeconfig", cluster["kubeconfig"]]
+            if cluster.get("context"):
+                words += ["--context", cluster["context"]]
+            return " ".join(shlex.quote(w) for w in words)
+        resource_id = cluster.get("resourceId") or (self.props.get("metadata") or {}).get("resourceId")
+        if resource_id:
+            name = resource_id.rstrip("/").rsplit("/", 1)[-1]
+            return f"kubectl --context {shlex.quote(name)}"  # after 'az aks get-credentials'
+        return "kubectl"
 
     @property
     def reapply(self):
@@ -167,14 +183,20 @@ def _node_os(node):
 
 
 def check_member_state(t):
+    from .resume import resume_command, stalled
     state = t.props.get("provisioningState")
     operation = (t.props.get("operation") or {}).get("name") or "join"
     if state == "Succeeded":
         return result("provisioningState", PASSED, f"The last operation ({operation}) succeeded.")
-    if state == "Failed":
+    if state in ("Failed", "Canceled"):
         error = (t.props.get("error") or {}).get("message") or "no error recorded"
-        return result("provisioningState", FAILED, f"The last operation ({operation}) failed: {error}",
-                      f"Run the same command again (it resumes): 'az appnet member {operation} {t.args} ...'.")
+        verb = "failed" if state == "Failed" else "was interrupted"
+        return result("provisioningState", FAILED, f"The last operation ({operation}) {verb}: {error}",
+                      f"Run it again (it resumes where it stopped): '{resume_command(t.member)}'.")
+    gone = stalled(t.member)
+    if gone:
+        return result("provisioningState", FAILED, gone,
+                      f"Run it again (it resumes where it stopped): '{resume_command(t.member)}'.")
     return result("provisioningState", WARNING,
                   f"Operation '{operation}' is {state}; the cluster may still be changing.",
                   f"Wait for it: 'az appnet member wait {t.args} --updated', then check again.")
@@ -236,8 +258,8 @@ def check_istiod(m):
     if ok:
         return result("istiod", PASSED, f"istiod is available ({detail}).")
     return result("istiod", FAILED, f"istiod is not available: {detail}.",
-                  f"Inspect it: 'kubectl -n {NAMESPACE} describe deployment istiod' and "
-                  f"'kubectl -n {NAMESPACE} logs deployment/istiod'; fix the cause, then check again.")
+                  f"Inspect it: '{m.t.kubectl} -n {NAMESPACE} describe deployment istiod' and "
+                  f"'{m.t.kubectl} -n {NAMESPACE} logs deployment/istiod'; fix the cause, then check again.")
 
 
 def check_daemonset(m, name, check_name):
@@ -258,8 +280,8 @@ def check_daemonset(m, name, check_name):
     selector = ",".join(f"{k}={v}" for k, v in
                         (((live.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}).items())
     return result(check_name, FAILED, f"{counts}; {detail}.",
-                  f"Inspect it: 'kubectl -n {NAMESPACE} describe daemonset {name}' and "
-                  f"'kubectl -n {NAMESPACE} get pods -l {selector} -o wide' (pod events, node taints, "
+                  f"Inspect it: '{m.t.kubectl} -n {NAMESPACE} describe daemonset {name}' and "
+                  f"'{m.t.kubectl} -n {NAMESPACE} get pods -l {selector} -o wide' (pod events, node taints, "
                   "image pulls); fix the cause, then check again.")
 
 
@@ -404,7 +426,7 @@ def check_gateway(m):
     if label != m.t.network_label:
         problems.append(f"its label {TOPOLOGY_NETWORK} is '{label}', not '{m.t.network_label}'")
     return result("eastWestGateway", FAILED, f"The east-west gateway is not usable: {'; '.join(problems)}.",
-                  f"Inspect it: 'kubectl -n {NAMESPACE} describe gateway {EAST_WEST_GATEWAY_NAME}' and its "
+                  f"Inspect it: '{m.t.kubectl} -n {NAMESPACE} describe gateway {EAST_WEST_GATEWAY_NAME}' and its "
                   f"Service (a LoadBalancer: is one available for visibility {m.t.visibility}?). "
                   + (m.t.reapply if label != m.t.network_label else ""))
 

@@ -24,14 +24,22 @@ class Condition:
         return False
 
 
-def wait_for(get, condition, interval=30, timeout=3600, tick=None, sleep=time.sleep, clock=time.monotonic):
+def wait_for(get, condition, interval=30, timeout=3600, tick=None, sleep=time.sleep, clock=time.monotonic,
+             stalled=None):
     """Poll `get()` until `condition` holds. A resource that ends Failed (or Canceled) while
-    we wait for it to succeed raises with the operation's own error."""
+    we wait for it to succeed raises with the operation's own error. `stalled(resource)`
+    returns (why, command) when its operation can no longer end by itself (its runner died),
+    which ends the wait at once instead of at the timeout."""
     deadline = clock() + timeout
     while True:
         resource = get()
         if condition.met(resource):
             return resource
+        gone = stalled(resource) if stalled and resource is not None else None
+        if gone:
+            why, command = gone
+            raise OperationFailedError(why, f"Run this to resume it where it stopped: {command}",
+                                       code="RunnerGone")
         state = (resource or {}).get("properties", {}).get("provisioningState")
         if resource is not None and state in ("Failed", "Canceled") and not condition.custom:
             error = resource["properties"].get("error") or {}

@@ -89,3 +89,34 @@ def test_of_two_joins_of_one_member_started_together_the_loser_is_told_to_wait(a
     assert "Operation 'join'" in lost_err and "is still running" in lost_err, lost_err
     assert "az appnet member wait" in lost_err and "already exists" not in lost_err, lost_err
     assert "Traceback" not in lost_err
+
+
+def test_a_dead_worker_ends_the_wait_at_once_with_the_command_that_resumes_it(az, clusters):
+    import os
+    (sim,) = clusters(1, ready_delay=30)
+    az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2")
+    member = ["-g", "rg1", "--appnet-name", "net-01", "--member-name", "member-01"]
+    az("appnet", "member", "join", *member, "--kubeconfig", sim.kubeconfig_path, "--context", sim.context,
+       "--no-wait")
+    _wait_for_step(az, "ready")
+    os.kill(_member(az)["properties"]["operation"]["runner"]["pid"], signal.SIGKILL)
+
+    started = time.monotonic()
+    waited = az("appnet", "member", "wait", *member, "--created", "--interval", "1", rc=None)
+    assert waited.rc != 0 and time.monotonic() - started < 30, waited
+    assert "is gone; it stopped in step 'ready'" in waited.err, waited
+    resume = (f"az appnet member join -g rg1 --appnet-name net-01 --member-name member-01 "
+              f"--kubeconfig {shlex.quote(sim.kubeconfig_path)} --context {sim.context}")
+    assert resume in waited.err, waited
+
+    shown = az("appnet", "member", "show", *member)
+    assert shown.json["properties"]["provisioningState"] == "Provisioning"
+    assert "WARNING:" in shown.err and resume in shown.err, shown
+    checked = az("appnet", "member", "check", *member, rc=1).json
+    state = next(c for c in checked["checks"] if c["name"] == "provisioningState")
+    assert state["status"] == "Failed" and resume in state["recommendation"], state
+
+    sim.make_ready("apps/v1", "daemonsets", NS, "ztunnel")
+    resumed = az(*shlex.split(resume)[1:], timeout=300).json["properties"]
+    assert resumed["provisioningState"] == "Succeeded"
+    assert "dataPlane" in resumed["operation"]["completedSteps"]
