@@ -197,8 +197,8 @@ def link_member(ctx, strict=False):
     peers = _peers(ctx, network, linking=True)
     issued = []
     try:
-        issued = link(ctx.resource, peers, ctx.services.connect, labels, ttl=None,
-                      progress=ctx.progress, warn=ctx.warn, strict=strict)
+        link(ctx.resource, peers, ctx.services.connect, labels, progress=ctx.progress, warn=ctx.warn,
+             strict=strict, records=issued)
     finally:
         if issued or not strict:
             ctx.props["readerLinks"] = merge_records(ctx.props.get("readerLinks"), issued,

@@ -170,6 +170,22 @@ def retire_readers(cluster, reader_name, keep=None):
     return gone
 
 
+# What earlier versions rendered for every peer to share: one reader account with a token
+# Secret that never expires. No longer rendered (a member update prunes it); deleted as soon as
+# the links of a member no longer use it, which revokes that token.
+LEGACY_OBJECTS = (("v1", "secrets", "istio-reader-service-account-istio-remote-secret-token", NAMESPACE),
+                  ("v1", "serviceaccounts", "istio-reader-service-account", NAMESPACE),
+                  (_RBAC, "clusterrolebindings", READER_ROLE, None))
+
+
+def retire_legacy_reader(cluster):
+    from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE
+    for api_version, plural, name, namespace in LEGACY_OBJECTS:
+        found = cluster.get(api_version, plural, name, namespace)
+        if found and ((found.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE:
+            cluster.delete(api_version, plural, name, namespace)
+
+
 def _one_way(issuer, issuer_cluster, holder, holder_cluster, owner_labels, ttl):
     """Let `holder` read `issuer`: new identity and token on the issuer, remote secret on the
     holder, then the issuer's older identities for the holder deleted."""
@@ -185,9 +201,11 @@ def _one_way(issuer, issuer_cluster, holder, holder_cluster, owner_labels, ttl):
             "issuedAt": _stamp(_now()), "expiresOn": expires}
 
 
-def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=None, strict=False):
+def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=None, strict=False,
+         records=None):
     """Link `member` with each of `peers` (member documents) both ways, each with a fresh
-    reader identity and token. Returns the link records issued.
+    reader identity and token. Returns the link records issued, also appended to `records`
+    as they are issued (so a caller keeps them when a strict run raises).
 
     `connect(doc)` returns a Cluster; `owner_labels(doc)` the labels of that member's objects,
     so removing a member prunes what it holds and what it issued. Peers whose data plane is not
@@ -201,7 +219,9 @@ def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=Non
             f"The data plane of member '{member['name']}' is not applied (no ClusterRole {READER_ROLE}).",
             "Run 'az appnet member join' (or 'member update') for it again; it resumes.",
             code="DataPlaneMissing")
-    records, linked, failures = [], [], []
+    records = [] if records is None else records
+    linked, failures = [], []
+    retire_legacy_reader(here)
     for peer in peers:
         try:
             there = connect(peer)
@@ -209,6 +229,7 @@ def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=Non
                 continue
             records.append(_one_way(member, here, peer, there, owner_labels, ttl))
             records.append(_one_way(peer, there, member, here, owner_labels, ttl))
+            retire_legacy_reader(there)
             linked.append(peer["name"])
         except AppNetError as ex:
             failures.append(f"{peer['name']} ({ex.message.rstrip('.')})")

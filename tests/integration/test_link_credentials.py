@@ -9,6 +9,7 @@ import base64
 import datetime
 import json
 import ssl
+import time
 
 import pytest
 import urllib3
@@ -187,3 +188,34 @@ def test_token_ttl_setting():
     for bad in ("599", "1.5h", "h", "91d", "7 days"):
         with pytest.raises(InvalidInputError):
             mesh_links.token_ttl({"APPNET_LINK_TOKEN_TTL": bad})
+
+
+def test_rotating_retires_the_shared_never_expiring_reader_of_older_versions(engine, network, clusters):
+    east, west = clusters(2)
+    _join_all(engine, (east, west), ("east", "west"))
+    ours = {"app.kubernetes.io/managed-by": "az-appnet", "appnet.azure.com/network": "net-01",
+            "appnet.azure.com/member": "east"}
+    legacy = "istio-reader-service-account"
+    east.put_object({"apiVersion": "v1", "kind": "ServiceAccount",
+                     "metadata": {"name": legacy, "namespace": NS, "labels": ours}})
+    east.put_object({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                     "metadata": {"name": "istio-reader-clusterrole-applink-system", "labels": ours},
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                 "name": "istio-reader-clusterrole-applink-system"},
+                     "subjects": [{"kind": "ServiceAccount", "name": legacy, "namespace": NS}]})
+    east.put_object({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                     "metadata": {"name": f"{legacy}-istio-remote-secret-token", "namespace": NS, "labels": ours,
+                                  "annotations": {"kubernetes.io/service-account.name": legacy}}})
+    token = None
+    for _ in range(100):  # the token controller fills the Secret in
+        data = east.get_object("v1", "secrets", NS, f"{legacy}-istio-remote-secret-token").get("data") or {}
+        if data.get("token"):
+            token = base64.b64decode(data["token"]).decode()
+            break
+        time.sleep(0.05)
+    server, ca, _ = _credential(west, "east")
+    assert _status((server, ca, token), "/api/v1/pods") == 200  # what an older appnet handed out
+    engine.rotate_member_credentials("rg1", "net-01", "west")
+    assert _status((server, ca, token), "/api/v1/pods") == 401
+    assert east.get_object("v1", "serviceaccounts", NS, legacy) is None
+    assert _status(_credential(west, "east"), "/api/v1/pods") == 200
