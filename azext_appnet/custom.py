@@ -225,8 +225,7 @@ def remove_member(cmd, resource_group_name, appnet_name, member_name, no_wait=Fa
 
 def rotate_member_credentials(cmd, resource_group_name, appnet_name, member_name, no_wait=False):
     return _call(cmd, "rotate_member_credentials", resource_group_name, appnet_name, member_name,
-                 who=member_name,
-                 no_wait=no_wait)
+                 who=member_name, no_wait=no_wait)
 
 
 def wait_member(cmd, resource_group_name, appnet_name, member_name, created=False, updated=False,
