@@ -78,6 +78,8 @@ def ca_show_table(result):
         rows.append(_ca_row("Root (active)" if cert.get("active") else "Root (previous)", "", cert))
     for cert in result.get("intermediates") or []:
         rows.append(_ca_row("Intermediate", cert.get("member"), cert))
+    for cert in result.get("revokedIntermediates") or []:
+        rows.append(_ca_row("Intermediate (revoked)", cert.get("member"), cert))
     return rows
 
 

@@ -161,13 +161,20 @@ helps["appnet member remove"] = """
 type: command
 short-summary: Removes a member from an Application Network.
 long-summary: >-
-  Deletes everything the join applied to the cluster and retires the member's intermediate
-  CA. Finishes even when the cluster is gone, with a warning naming what could not be cleaned.
+  Deletes the reader identities the member used on every other member (its tokens stop working
+  at once) and those the others used on it, deletes everything the join applied to the cluster,
+  and revokes the member's intermediate CA: a revocation list signed by the root (ca-crl.pem in
+  Secret cacerts) is given to every remaining member, whose ztunnel then refuses certificates
+  that CA issued. 'az appnet ca show' lists revoked intermediates. Finishes even when the
+  cluster is gone, with a warning naming what could not be cleaned. For a compromised member,
+  add --rotate-root.
 examples:
   - name: Delete an Application Network member.
     text: az appnet member remove --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01
   - name: Remove without a prompt (for pipelines).
     text: az appnet member remove -g test_rg --appnet-name appnet-test-01 --member-name member-01 --yes
+  - name: Remove a compromised member and start a root CA rotation; finish it a day later.
+    text: az appnet member remove -g test_rg --appnet-name appnet-test-01 --member-name member-01 --rotate-root --yes && az appnet ca show -g test_rg -n appnet-test-01 --query revokedIntermediates
 """
 
 helps["appnet member wait"] = """
@@ -199,6 +206,27 @@ examples:
     text: az appnet member rotate-ca -g test_rg --appnet-name appnet-test-01 --member-name member-01 --no-wait && az appnet member wait -g test_rg --appnet-name appnet-test-01 --member-name member-01 --updated
 """
 
+helps["appnet member rotate-credentials"] = """
+type: command
+short-summary: Rotate the reader credentials of every link of a member.
+long-summary: >-
+  Each member reads every other member's API server through a remote secret holding a token
+  of a reader identity issued for it alone (a ServiceAccount in applink-system bound to the
+  read-only reader role), from the TokenRequest API, valid APPNET_LINK_TOKEN_TTL (default 7
+  days). This command issues a new identity and token for every link of the member, both
+  ways, hands each to the member that reads with it, then deletes the old identities, so the
+  old tokens stop working. Run it before the tokens expire (a scheduled pipeline, at half
+  their lifetime: 'az appnet member check' shows each link's expiry). This is a long-running
+  operation on the member: with --no-wait, follow it with 'az appnet member wait ...
+  --updated'. If a member cluster cannot be reached, the command fails naming it after
+  renewing the others; running it again renews them all again.
+examples:
+  - name: Rotate the reader credentials of a member's links.
+    text: az appnet member rotate-credentials -g test_rg --appnet-name appnet-test-01 --member-name member-01
+  - name: Rotate them with tokens valid for one day, without waiting.
+    text: APPNET_LINK_TOKEN_TTL=1d az appnet member rotate-credentials -g test_rg --appnet-name appnet-test-01 --member-name member-01 --no-wait && az appnet member wait -g test_rg --appnet-name appnet-test-01 --member-name member-01 --updated
+"""
+
 helps["appnet ca"] = """
 type: group
 short-summary: Commands to inspect and rotate the certificate authorities of an Application Network.
@@ -216,8 +244,12 @@ long-summary: >-
   Validity, rotation due dates, key types, key locations and SHA-256 fingerprints (in the
   format of 'openssl x509 -noout -fingerprint -sha256') of the root CA, of the previous root
   during a root rotation, and of each member's intermediate CA, with the certificates in PEM.
-  Never shows a private key. Exits with code 3 when the Application Network does not exist.
+  Never shows a private key. revokedIntermediates lists the intermediates of removed members,
+  which every member refuses (ca-crl.pem), with serial numbers and fingerprints. Exits with
+  code 3 when the Application Network does not exist.
 examples:
+  - name: List the revoked intermediate CAs.
+    text: az appnet ca show -g test_rg --appnet-name appnet-test-01 --query "revokedIntermediates[].{member:member, serial:serialNumber, revokedAt:revokedAt}" -o table
   - name: Show the CAs of an Application Network.
     text: az appnet ca show -g test_rg --appnet-name appnet-test-01
   - name: One row per certificate, with due dates and fingerprints.

@@ -129,6 +129,13 @@ def load_arguments(self, _):
                         "member's cluster identity (after its API server or certificate changed). "
                         "Until then appnet sends the member no credential.")
 
+    with self.argument_context("appnet member remove") as c:
+        c.argument("rotate_root", action="store_true", arg_group="Certificate Authority",
+                   help="For a compromised member: once it is removed, start a root CA rotation "
+                        "('az appnet ca rotate'), so that nothing its intermediate CA could have "
+                        "signed stays trusted after 'az appnet ca finish-rotation'. The removal "
+                        "runs to its end first; --no-wait applies to the rotation.")
+
     with self.argument_context("appnet member list") as c:
         c.argument("appnet_name", id_part=None)
         c.argument("max_items", arg_type=paging["max_items"])

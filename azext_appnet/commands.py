@@ -28,6 +28,7 @@ def load_command_table(self, _):
         g.custom_command("wait", "wait_member")
         # A long-running operation on the member: `az appnet member wait` follows it.
         g.custom_command("rotate-ca", "rotate_member_ca", supports_no_wait=True)
+        g.custom_command("rotate-credentials", "rotate_member_credentials", supports_no_wait=True)
         g.custom_command("check", "check_member", table_transformer=member_check_table)
 
     with self.command_group("appnet ca", is_preview=True) as g:

@@ -218,9 +218,14 @@ def update_member(cmd, resource_group_name, appnet_name, member_name, release_ch
                  no_wait=no_wait, api_server_url=api_server_url, **extra)
 
 
-def remove_member(cmd, resource_group_name, appnet_name, member_name, no_wait=False):
+def remove_member(cmd, resource_group_name, appnet_name, member_name, no_wait=False, rotate_root=False):
     return _call(cmd, "remove_member", resource_group_name, appnet_name, member_name, who=member_name,
-                 no_wait=no_wait)
+                 no_wait=no_wait, rotate_root=rotate_root)
+
+
+def rotate_member_credentials(cmd, resource_group_name, appnet_name, member_name, no_wait=False):
+    return _call(cmd, "rotate_member_credentials", resource_group_name, appnet_name, member_name,
+                 who=member_name, no_wait=no_wait)
 
 
 def wait_member(cmd, resource_group_name, appnet_name, member_name, created=False, updated=False,

@@ -243,6 +243,7 @@ class AppNet:
                     east_west_gateway="Internal", network_name=None, private_connect_subnet=None,
                     no_wait=False, api_server_url=None):
         rid = self.member_id(resource_group, network, member)
+        _check_token_ttl()
         upgrade_mode = upgrade_mode or res.SELF_MANAGED
         if upgrade_mode == res.SELF_MANAGED and release_channel:
             raise UsageError('Cannot use --release-channel when using "--upgrade-mode SelfManaged"')
@@ -353,18 +354,62 @@ class AppNet:
         if accept_cluster_identity:   # re-pins the identity (operations/identity.py)
             parameters["acceptClusterIdentity"] = True
         operation = "update" if parameters else "updateTags"
+        if operation == "update":
+            _check_token_ttl()  # an update re-links the member
         if operation == "update" and "version" not in parameters and props.get("installedVersion"):
             # Re-apply the installed version with the new settings, not a silently newer one.
             parameters["version"] = props["installedVersion"] if mode == res.SELF_MANAGED else None
         return self._begin(resource, existing, operation, parameters, res.UPDATING, no_wait, MEMBER)
 
-    def remove_member(self, resource_group, network, member, no_wait=False):
+    def remove_member(self, resource_group, network, member, no_wait=False, rotate_root=False):
+        """Remove the member: revoke its access and the others' to it, delete its data plane,
+        revoke its intermediate CA on every other member. With `rotate_root` (a compromised
+        member), a root CA rotation then starts, so nothing the removed member's CA could have
+        issued stays trusted once it is finished; the removal itself runs to its end first."""
         rid = self.member_id(resource_group, network, member)
         existing = self.store.get(rid)
         if existing is None:
             return None
+        if rotate_root:
+            parent = self._get(self.network_id(resource_group, network),
+                               f"Application Network '{network}' in resource group '{resource_group}'")
+            runner.ensure_idle(parent)
+            if not _resuming(parent, "rotateRoot"):
+                _check_network_settled(parent, resource_group)
+            self._check_members_settled(parent, resource_group, exclude=rid)
+            self._begin(dict(existing), existing, "remove", {}, res.DELETING, False, MEMBER)
+            return self.rotate_root_ca(resource_group, network, no_wait=no_wait)
         self._begin(dict(existing), existing, "remove", {}, res.DELETING, no_wait, MEMBER)
         return None
+
+    def rotate_member_credentials(self, resource_group, network, member, no_wait=False):
+        """New reader identities and tokens for every link of the member, both ways, the old
+        ones deleted (operation `rotateCredentials`)."""
+        _check_token_ttl()
+        rid = self.member_id(resource_group, network, member)
+        existing = self._get(rid, f"Member '{member}' of Application Network '{network}'")
+        runner.ensure_idle(existing)
+        if not _resuming(existing, "rotateCredentials"):
+            _check_member_settled(existing, resource_group, network, "its credentials can be rotated")
+        return self._begin(dict(existing), existing, "rotateCredentials", {}, res.UPDATING, no_wait, MEMBER)
+
+    def rotate_due_credentials(self, resource_group, network, rotate_at=None, now=None):
+        """For the network-wide reconcile: rotate the credentials of the fewest members that
+        renew every link past `rotate_at` of its token lifetime (default: half), or linked
+        before tokens were recorded. Members not Succeeded are left out. Returns
+        {"due": ["issuer->reader", ...], "rotated": [member, ...]}."""
+        from .operations.mesh_links import ROTATE_AT, due_links, members_to_rotate
+        self._get(self.network_id(resource_group, network),
+                  f"Application Network '{network}' in resource group '{resource_group}'")
+        members = [m for m in self.store.list(MEMBER, parent_id=self.network_id(resource_group, network))
+                   if res.state_of(m) == res.SUCCEEDED and m["properties"].get("installedVersion")]
+        due = due_links(members, now=now, rotate_at=ROTATE_AT if rotate_at is None else rotate_at)
+        names = {m["name"].lower(): m["name"] for m in members}
+        rotated = []
+        for name in members_to_rotate(due):
+            self.rotate_member_credentials(resource_group, network, names[name])
+            rotated.append(names[name])
+        return {"due": [f"{names[i]}->{names[r]}" for i, r in due], "rotated": rotated}
 
     # ---- certificate authority -------------------------------------------------------------
 
@@ -420,10 +465,12 @@ class AppNet:
         return self._begin(dict(network), network, "finishRootRotation", {}, res.UPDATING, no_wait,
                            NETWORK)
 
-    def _check_members_settled(self, network, resource_group):
+    def _check_members_settled(self, network, resource_group, exclude=None):
         """Every member cluster takes every step of a root rotation: none may be busy or half-done."""
         unsettled = []
         for member in self.store.list(MEMBER, parent_id=network["id"]):
+            if exclude and ids.key(member["id"]) == ids.key(exclude):
+                continue
             runner.ensure_idle(member)
             if res.state_of(member) != res.SUCCEEDED or not member["properties"].get("installedVersion"):
                 last = (member["properties"].get("operation") or {}).get("name")
@@ -522,7 +569,8 @@ class AppNet:
 _COMMAND_OF = {"create": "az appnet create", "update": "az appnet update", "delete": "az appnet delete",
                "rotateRoot": "az appnet ca rotate", "finishRootRotation": "az appnet ca finish-rotation",
                "join": "az appnet member join", "updateTags": "az appnet member update",
-               "remove": "az appnet member remove", "rotateCa": "az appnet member rotate-ca"}
+               "remove": "az appnet member remove", "rotateCa": "az appnet member rotate-ca",
+               "rotateCredentials": "az appnet member rotate-credentials"}
 
 
 def _resuming(resource, operation_name):
@@ -547,13 +595,19 @@ def _check_network_settled(network, resource_group):
             "to finish it (it resumes), then run this command again.")
 
 
-def _check_member_settled(member, resource_group, network):
+def _check_member_settled(member, resource_group, network, what="its CA can be rotated"):
     if res.state_of(member) != res.SUCCEEDED or not member["properties"].get("installedVersion"):
         raise ConflictError(
             f"Member '{member['name']}' is {res.state_of(member)} after '{_last_command(member)}'; "
-            "its CA can be rotated only when the member has joined and is Succeeded.",
+            f"{what} only when the member has joined and is Succeeded.",
             f"Run '{_last_command(member)} -g {resource_group} --appnet-name {network} --member-name "
-            f"{member['name']} ...' again to finish it (it resumes), then rotate its CA.")
+            f"{member['name']} ...' again to finish it (it resumes), then run this command again.")
+
+
+def _check_token_ttl():
+    """APPNET_LINK_TOKEN_TTL is read when links are made; a bad value fails before anything starts."""
+    from .operations.mesh_links import token_ttl
+    token_ttl()
 
 
 def _check_key_vault(value):

@@ -5,6 +5,7 @@ import base64
 from .meta import NAMESPACE, TOPOLOGY_NETWORK, cluster_obj, obj
 
 CACERTS_KEYS = ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")
+CRL_KEY = "ca-crl.pem"  # optional: only once a member was removed
 ROOT_CERT_CONFIGMAP = "istio-root-cert"
 
 
@@ -29,8 +30,12 @@ def cacerts(spec):
     # self-signed CA. Written as `data` (not `stringData`, which is write-only and would
     # make every server-side apply a change). No `istio-generated` key: that marks a
     # self-signed CA.
-    return obj("Secret", "cacerts", type="Opaque",
-               data={k: _b64(spec.cacerts[k]) for k in CACERTS_KEYS})
+    data = {k: _b64(spec.cacerts[k]) for k in CACERTS_KEYS}
+    if spec.cacerts.get(CRL_KEY):
+        # Issue 10: the root's revocation list of removed members' intermediates; istiod
+        # publishes it as ConfigMap istio-ca-crl, which ztunnel checks peers against.
+        data[CRL_KEY] = _b64(spec.cacerts[CRL_KEY])
+    return obj("Secret", "cacerts", type="Opaque", data=data)
 
 
 def root_cert(spec):

@@ -8,11 +8,9 @@ from . import mesh
 from .meta import (ISTIOD, ISTIOD_ADDRESS, LINUX_NODES, NAMESPACE, cluster_obj, env,
                    obj)
 
-READER_SA = "istio-reader-service-account"  # §8.4: what remote secrets authenticate as
-# §8.4: the long-lived token of the reader, filled in by the cluster's token controller; the
-# other members' remote secrets carry it. Rendered after the config phase, so the
-# ServiceAccount exists first (a token controller deletes tokens of missing accounts).
-READER_TOKEN_SECRET = f"{READER_SA}-istio-remote-secret-token"
+# §8.4 has one reader ServiceAccount with a never-expiring token Secret for every peer. We
+# render only the reader ClusterRole: each peer gets its own identity bound to it, with
+# short-lived tokens (operations/mesh_links.py).
 CLUSTERROLE = f"istiod-clusterrole-{NAMESPACE}"
 GATEWAY_CONTROLLER_ROLE = f"istiod-gateway-controller-{NAMESPACE}"
 READER_ROLE = f"istio-reader-clusterrole-{NAMESPACE}"
@@ -75,6 +73,10 @@ def pilot_env(spec, profile):
         e["AMBIENT_ENABLE_MULTI_NETWORK_INGRESS"] = "true"
     if profile.baggage_env:
         e["AMBIENT_ENABLE_BAGGAGE"] = "true"
+    if profile.remote_credentials_opt_out:
+        # Gateway credentials are read from the local cluster only, so the reader role of
+        # the other members needs no access to their Secrets.
+        e["PILOT_ENABLE_REMOTE_CREDENTIALS_CONTROLLER"] = "false"
     return e
 
 
@@ -148,7 +150,9 @@ def _reader_rules(profile):
     # ConfigMaps as upstream's reader role from 1.29 on: a peer istiod watches the mesh
     # config here (trust domain) and gets 403 without it.
     core = ["endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces",
-            "secrets", "configmaps"]
+            "configmaps"]
+    if not profile.remote_credentials_opt_out:
+        core.append("secrets")  # before 1.31 istiod reads remote Secrets (README: exposure)
     return [
         _rule(ISTIO_CONFIG_GROUPS, ["*"], _READ),
         _rule([""], core, _READ),
@@ -156,7 +160,8 @@ def _reader_rules(profile):
         _rule(_GATEWAY_GROUPS, ["gateways"], _READ),
         _rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], _READ),
         _rule(["discovery.k8s.io"], ["endpointslices"], _READ),
-        _rule(["multicluster.x-k8s.io"], ["serviceexports"], _READ + ["create", "delete"]),
+        # No create/delete: only istiod's MCS controller writes ServiceExports, and MCS is off.
+        _rule(["multicluster.x-k8s.io"], ["serviceexports"], _READ),
         _rule(["multicluster.x-k8s.io"], ["serviceimports"], _READ),
         _rule(["apps"], ["replicasets"], _READ),
         _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
@@ -168,13 +173,11 @@ def config_objects(spec, version, profile):
     reader_labels = {"app": "istio-reader"}
     return [
         obj("ServiceAccount", ISTIOD, labels={"app": "istiod"}),
-        obj("ServiceAccount", READER_SA, labels=reader_labels),
         _cluster_role(CLUSTERROLE, _istiod_rules()),
         _cluster_binding(CLUSTERROLE, CLUSTERROLE, ISTIOD),
         _cluster_role(GATEWAY_CONTROLLER_ROLE, _gateway_controller_rules()),
         _cluster_binding(GATEWAY_CONTROLLER_ROLE, GATEWAY_CONTROLLER_ROLE, ISTIOD),
         _cluster_role(READER_ROLE, _reader_rules(profile), labels=reader_labels),
-        _cluster_binding(READER_ROLE, READER_ROLE, READER_SA, labels=reader_labels),
         obj("Role", ISTIOD, labels={"app": "istiod"}, rules=[
             _rule(["networking.istio.io"], ["gateways"], ["create"]),  # webhook self-check
             _rule([""], ["secrets"], ["create", "get", "watch", "list", "update", "delete"]),
@@ -194,6 +197,7 @@ def config_objects(spec, version, profile):
 # (§9.5: restart istiod after each step of a rotation), while re-applying the same material
 # changes nothing. The key is left out of the hash: it changes whenever the cert does.
 CACERTS_HASH_ANNOTATION = "appnet.azure.com/cacerts-sha256"
+CRL_KEY = "ca-crl.pem"
 
 
 def cacerts_hash(cacerts):
@@ -201,6 +205,10 @@ def cacerts_hash(cacerts):
     digest = hashlib.sha256()
     for name in ("ca-cert.pem", "cert-chain.pem", "root-cert.pem"):
         digest.update(name.encode() + b"\0" + (cacerts.get(name) or "").encode() + b"\0")
+    if cacerts.get(CRL_KEY):
+        # istiod looks for ca-crl.pem only when it starts (PILOT_ENABLE_CA_CRL, on by
+        # default), then watches it: a new revocation list must roll it.
+        digest.update(CRL_KEY.encode() + b"\0" + cacerts[CRL_KEY].encode() + b"\0")
     return digest.hexdigest()
 
 
@@ -323,9 +331,6 @@ def validating_webhooks():
 
 def runtime_objects(spec, version, profile):
     return [
-        obj("Secret", READER_TOKEN_SECRET, labels={"app": "istio-reader"},
-            annotations={"kubernetes.io/service-account.name": READER_SA},
-            type="kubernetes.io/service-account-token"),
         deployment(spec, version, profile),
         service(),
         obj("PodDisruptionBudget", ISTIOD, labels=dict(_ISTIOD_LABELS), spec={

@@ -26,3 +26,6 @@ class Profile:
         self.native_nftables_setting = bool(f.get("nativeNftablesSetting"))
         # Istio 1.30 added the TrafficExtension CRD (extensions.istio.io) to its base chart.
         self.traffic_extensions_crd = bool(f.get("trafficExtensionsCrd"))
+        # Istio 1.31 added PILOT_ENABLE_REMOTE_CREDENTIALS_CONTROLLER: with it false, istiod
+        # reads no Secrets of remote clusters, so their reader role needs no `secrets` access.
+        self.remote_credentials_opt_out = bool(f.get("remoteCredentialsOptOut"))

@@ -8,6 +8,7 @@ from . import mesh
 from .meta import ISTIOD_ADDRESS, LINUX_NODES, TOLERATE_ALL, env, obj
 
 NAME = "ztunnel"  # must match CA_TRUSTED_NODE_ACCOUNTS on istiod (§6)
+CRL_DIR = "/var/run/secrets/istio/crl"
 
 
 def config_objects(spec, version, profile):
@@ -33,6 +34,9 @@ def _env(spec):
         env("SERVICE_ACCOUNT", field="spec.serviceAccountName"),
         env("ZTUNNEL_CPU_LIMIT", resource="limits.cpu"),
     ]
+    # The chart's peerCaCrl: check peers against the plug-in CA's revocation list, which
+    # istiod publishes as ConfigMap istio-ca-crl (a removed member's intermediate).
+    out.append(env("CRL_PATH", f"{CRL_DIR}/ca-crl.pem"))
     # §6: the chart copies meshConfig.defaultConfig.proxyMetadata into ztunnel's env.
     out += [env(k, v) for k, v in mesh.proxy_metadata().items()]
     return out
@@ -59,6 +63,7 @@ def daemonset(spec, version, profile):
             {"name": "istiod-ca-cert", "mountPath": "/var/run/secrets/istio"},
             {"name": "cni-ztunnel-sock-dir", "mountPath": "/var/run/ztunnel"},
             {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "crl-volume", "mountPath": CRL_DIR, "readOnly": True},
         ],
     }
     return obj("DaemonSet", NAME, labels={"app": NAME}, spec={
@@ -88,6 +93,8 @@ def daemonset(spec, version, profile):
                     {"name": "cni-ztunnel-sock-dir",
                      "hostPath": {"path": "/var/run/ztunnel", "type": "DirectoryOrCreate"}},
                     {"name": "tmp", "emptyDir": {}},
+                    # Optional: there is no revocation list until a member is removed.
+                    {"name": "crl-volume", "configMap": {"name": "istio-ca-crl", "optional": True}},
                 ],
             },
         },

@@ -10,8 +10,10 @@ Nothing here writes to a cluster, the state store or the key store. The member's
 `cacerts` Secret is compared by certificate fingerprints only: its `ca-key.pem` is never
 decoded, and the key store's private keys are never read (the expected rendering is built
 from public CA material, see `_PublicCA`). Remote secrets are looked at by their
-metadata and data *keys*; their values (kubeconfigs with tokens) are never decoded here
-(address_check.py uses one peer's copy, in memory, for a single read request).
+metadata and data keys; their values (kubeconfigs with tokens) are decoded only in memory,
+for read requests to the API server a token was issued by: address_check.py with one peer's
+copy, `readerTokens` with each token this member holds (does it still authenticate?). No
+token is shown or kept.
 """
 
 import base64
@@ -520,6 +522,96 @@ def check_remote_secrets(m):
                   f"{t.visibility}' (or join again) for this member and for {_names(missing)}."), linked
 
 
+def _token_answer(kubeconfig_text, issuer):
+    """How the issuer's API server answers a read with the token of a remote secret:
+    "accepted", "refused" (401), "forbidden" (403: a token, but not of the reader), or
+    "unreachable: <why>"."""
+    import yaml
+    from ..kube.client import ApiError, Cluster, RetryPolicy
+    from ..kube.config import load_dict
+    try:
+        doc = yaml.safe_load(kubeconfig_text)
+        config = load_dict(doc, source=f"the remote secret for member '{issuer}'")
+    except (AppNetError, ValueError, yaml.YAMLError):
+        return "unreadable"
+    cluster = Cluster(config, timeout=5, retry=RetryPolicy(attempts=2))
+    try:
+        cluster.request("GET", f"/api/v1/namespaces/{NAMESPACE}")
+        return "accepted"
+    except ApiError as ex:
+        return {401: "refused", 403: "forbidden"}.get(ex.status, f"unreachable: HTTP {ex.status}")
+    except AppNetError as ex:
+        return f"unreachable: {ex.message}"
+    finally:
+        cluster.close()
+
+
+def check_reader_tokens(m, now=None):
+    """Each remote secret on this member: when its token expires, and whether the member it
+    reads still accepts it; the message names each link."""
+    import datetime
+    from .mesh_links import EXPIRES_ANNOTATION, ROTATE_AT, links_view, parse_time
+    t = m.t
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    others = {o["name"].lower(): o["name"] for o in t.others}
+    recorded = links_view([t.member] + list(t.others))
+    links, refused, expired, due, legacy, unknown = [], [], [], [], [], []
+    for secret in m.cluster.list("v1", "secrets", namespace=NAMESPACE, label_selector=f"{REMOTE_SECRET_LABEL}=true"):
+        targets = remote_secret_targets(secret, list(others.values()))
+        if len(targets) != 1 or len(secret.get("data") or {}) != 1:
+            continue
+        (issuer,) = targets
+        (value,) = secret["data"].values()
+        try:
+            answer = _token_answer(base64.b64decode(value).decode(), issuer)
+        except ValueError:
+            answer = "unreadable"
+        expires = ((secret.get("metadata") or {}).get("annotations") or {}).get(EXPIRES_ANNOTATION)
+        rec = recorded.get((issuer.lower(), t.name.lower())) or {}
+        links.append({"member": issuer, "expiresOn": expires, "authenticates": answer == "accepted",
+                      "answer": answer.split(":")[0]})
+        if answer in ("refused", "forbidden", "unreadable"):
+            refused.append(f"{issuer} ({answer})")
+        elif answer != "accepted":
+            unknown.append(f"{issuer} ({answer.split(': ', 1)[-1].rstrip('.')})")
+        if not expires:
+            legacy.append(issuer)
+            continue
+        try:
+            end = parse_time(expires)
+            start = parse_time(rec["issuedAt"]) if rec.get("issuedAt") else None
+        except ValueError:
+            legacy.append(issuer)
+            continue
+        if now >= end:
+            expired.append(f"{issuer} ({expires})")
+        elif start and now >= start + (end - start) * ROTATE_AT:
+            due.append(f"{issuer} ({expires})")
+    rotate = f"az appnet member rotate-credentials {t.args}"
+    each = "; ".join(f"{l['member']}: expires {l['expiresOn'] or 'never (legacy token)'}, "
+                     f"{'authenticates' if l['authenticates'] else l['answer']}"
+                     for l in sorted(links, key=lambda l: l["member"]))
+    if refused or expired:
+        return result("readerTokens", FAILED,
+                      f"The tokens this member reads {_names(refused + expired)} with are refused or expired: "
+                      f"istiod here no longer sees their services. Links: {each}.", f"Issue new ones: '{rotate}'.")
+    if legacy:
+        return result("readerTokens", WARNING,
+                      f"The remote secrets for {_names(legacy)} carry tokens with no recorded expiry (made by an "
+                      f"older appnet: a shared, never-expiring reader token). Links: {each}.",
+                      f"Replace them with per-link, short-lived tokens: '{rotate}'.")
+    if due:
+        return result("readerTokens", WARNING, f"Tokens past half their lifetime: {_names(due)}. Links: {each}.",
+                      f"Rotate them: '{rotate}'.")
+    if unknown:
+        return result("readerTokens", WARNING,
+                      f"Could not ask {_names(unknown)} whether the tokens still authenticate. Links: {each}.",
+                      "Make those clusters reachable and check again.")
+    if links:
+        return result("readerTokens", PASSED, f"Every reader token ({len(links)}) authenticates. Links: {each}.")
+    return result("readerTokens", PASSED, "This member holds no reader token.")
+
+
 def _mesh_id(m):
     expected = m.find("ConfigMap", "istio")
     live = m.live.get(expected) if expected else None
@@ -614,7 +706,8 @@ def _member_cluster_checks(t, cluster, version, kube_version, facts):
                 keep("roots", "trustBundle", lambda: check_root_configmap(m)),
                 ("eastWestGateway", lambda: check_gateway(m)),
                 keep("namespaceNetwork", "networkLabel", lambda: check_network_label(m)),
-                keep("remoteSecrets", "remoteSecrets", lambda: check_remote_secrets(m)))
+                keep("remoteSecrets", "remoteSecrets", lambda: check_remote_secrets(m)),
+                ("readerTokens", lambda: check_reader_tokens(m)))
     facts.update(out)
     facts["meshId"] = _mesh_id(m)
     return checks

@@ -140,8 +140,9 @@ def _apply(ctx):
             for phase in phases for o in phase.objects}
     # Remote secrets carry the member's labels too (remove prunes them), but are not
     # rendered: an update must keep them.
-    from .mesh_links import LINK_LABEL
-    selector = f"{owner_selector(spec.network_name, spec.member_name)},!{LINK_LABEL}"
+    # So do the reader identities this member issued to each peer.
+    from .mesh_links import LINK_LABEL, READER_LABEL
+    selector = f"{owner_selector(spec.network_name, spec.member_name)},!{LINK_LABEL},!{READER_LABEL}"
     # CRDs are never pruned here: a rollback to a release without one (TrafficExtension
     # before Istio 1.30) would delete the users' resources of it, which upstream's charts
     # keep too (resource-policy keep). Remove decides about CRDs.
@@ -175,26 +176,69 @@ def _finish(ctx):
     ctx.save()
 
 
-def _peers(ctx, network):
+def _peers(ctx, network, linking=False):
+    """The other members; when `linking`, not those being removed (their access is being
+    revoked under the same lock, and must not be handed out again)."""
     return [m for m in ctx.store.list("appLinkMember", parent_id=network["id"])
-            if ids.key(m["id"]) != ids.key(ctx.resource["id"])]
+            if ids.key(m["id"]) != ids.key(ctx.resource["id"])
+            and not (linking and res.state_of(m) == res.DELETING)]
 
 
-def _link(ctx):
+def link_member(ctx, strict=False):
+    """Link the operation's member with every peer, fresh identities and tokens both ways,
+    and record what was issued on the member (never a token)."""
     from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_LABEL, NETWORK_LABEL
-    from .mesh_links import link
+    from .mesh_links import link, merge_records
     network = _network(ctx)
 
     def labels(doc):
         return {MANAGED_BY_KEY: MANAGED_BY_VALUE, NETWORK_LABEL: network["name"], MEMBER_LABEL: doc["name"]}
 
-    link(ctx.resource, _peers(ctx, network), ctx.services.connect, labels,
-         progress=ctx.progress, warn=ctx.warn)
+    peers = _peers(ctx, network, linking=True)
+    issued = []
+    try:
+        link(ctx.resource, peers, ctx.services.connect, labels, progress=ctx.progress, warn=ctx.warn,
+             strict=strict, records=issued)
+    finally:
+        if issued or not strict:
+            ctx.props["readerLinks"] = merge_records(ctx.props.get("readerLinks"), issued,
+                                                     peers + [ctx.resource])
+            ctx.save()
+    return issued
+
+
+def _link(ctx):
+    link_member(ctx)
 
 
 def _unlink(ctx):
     from .mesh_links import unlink
     unlink(ctx.resource, _peers(ctx, _network(ctx)), ctx.services.connect, warn=ctx.warn)
+
+
+def _revoke_elsewhere(ctx):
+    """Every remaining member gets the new revocation list in its cacerts (istiod rolls and
+    publishes it; ztunnel then refuses certificates of the removed member's intermediate).
+    A member that cannot be reached is named in a warning: its next update pushes it."""
+    from .ca_ops import push_ca
+    network = _network(ctx)
+    pki = ctx.services.pki(network)
+    left = []
+    for peer in _peers(ctx, network):
+        version = peer["properties"].get("installedVersion")
+        if not version:
+            continue
+        try:
+            push_ca(ctx.services.connect(peer), member_spec(network, peer, pki, version),
+                    progress=lambda m, n=peer["name"]: ctx.progress(f"{n}: {m}"), wait=False)
+        except AppNetError as ex:
+            left.append(peer["name"])
+            ctx.warn(f"Could not give member '{peer['name']}' the revocation list of "
+                     f"'{ctx.resource['name']}' ({ex.message}); it still trusts that member's "
+                     "certificates until you run 'az appnet member update ... --east-west-gateway "
+                     "VISIBILITY' for it.")
+    if not left:
+        ctx.progress("Every remaining member refuses the removed member's certificates")
 
 
 def _cleanup_cluster(ctx):
@@ -226,7 +270,8 @@ def _undeclare(ctx):
 
 
 def _retire_certificates(ctx):
-    ctx.services.pki(_network(ctx)).retire_intermediate(ctx.resource["name"])
+    # Revoked, not just forgotten: its key may have left with the cluster.
+    ctx.services.pki(_network(ctx)).retire_intermediate(ctx.resource["name"], revoke=True)
 
 
 def _delete_record(ctx):
@@ -259,12 +304,19 @@ UPDATE_DATA_PLANE = [
 ]
 UPDATE_TAGS = [Step("finish", "Updating the member", _finish)]
 REMOVE = [
-    Step("unlink", "Deleting the member's remote secret from the other members", _unlink, shared=True),
+    Step("unlink", "Revoking the member's access to the other members and theirs to it", _unlink, shared=True),
     Step("declarations", "Removing the network's namespaces, global services and waypoints from the cluster",
          _undeclare, shared=True),
     Step("cleanup", "Deleting the data plane from the cluster", _cleanup_cluster),
-    Step("certificates", "Retiring the member's intermediate CA", _retire_certificates, shared=True),
+    Step("certificates", "Revoking the member's intermediate CA", _retire_certificates, shared=True),
+    Step("revoke", "Publishing the revocation to the other members", _revoke_elsewhere, shared=True),
     Step("delete", "Removing the member", _delete_record),
 ]
+ROTATE_CREDENTIALS = [
+    Step("connect", "Connecting to the cluster", _reach),
+    Step("credentials", "Issuing new reader identities and tokens for every link of the member",
+         lambda ctx: link_member(ctx, strict=True), shared=True),
+]
 
-STEPS = {"join": JOIN, "update": UPDATE_DATA_PLANE, "updateTags": UPDATE_TAGS, "remove": REMOVE}
+STEPS = {"join": JOIN, "update": UPDATE_DATA_PLANE, "updateTags": UPDATE_TAGS, "remove": REMOVE,
+         "rotateCredentials": ROTATE_CREDENTIALS}

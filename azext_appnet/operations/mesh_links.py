@@ -2,108 +2,338 @@
 
 For every pair of members A and B, B holds the Secret `istio-remote-secret-<A>` (label
 `istio/multiCluster=true`, one data key: A's cluster id, whose value is a kubeconfig for A's
-API server with the token of A's `istio-reader-service-account`), and A holds B's. The
-token can only read (the reader ClusterRole grants get/list/watch). Reference:
-istio-ambient-multicluster.md §8.4.
+API server), and A holds B's. Reference: istio-ambient-multicluster.md §8.4.
 
-Linking runs under the network's lock (a `shared` step), after the member's data plane is ready, and links
-both ways with every other member whose reader token exists; so two joins that run at once
-both end in a full mesh: whichever links second sees the first.
+Each such link has its own reader identity on the cluster that is read: A issues, for B
+alone, a ServiceAccount `appnet-reader-<B>-<suffix>` in applink-system bound to the reader
+ClusterRole, and B's kubeconfig carries a token of that account from the TokenRequest API,
+with a bounded lifetime (APPNET_LINK_TOKEN_TTL, default 7 days). So a token stolen from one
+member reads one peer, for a while, and can be revoked alone: deleting the ServiceAccount
+invalidates every token bound to it at once. Rotating a link issues a new account and token,
+hands it to the holder, then deletes the old accounts (no gap for the holder's istiod).
+
+Linking runs under the network's lock (a `shared` step), after the member's data plane is
+applied, and links both ways with every other member whose data plane is there; so two joins
+that run at once both end in a full mesh: whichever links second sees the first. What each
+link operation issued is recorded on the member that ran it (`properties.readerLinks`:
+issuer, reader, account name, issue and expiry times, never the token); `links_view` merges
+the records of all members into the newest fact per link.
 """
 
 import base64
-import time
+import datetime
+import os
+import secrets
 
 import yaml
 
-from ..errors import AppNetError, ClusterError
+from ..errors import AppNetError, ClusterError, InvalidInputError
 from ..manifests import NAMESPACE
-from ..manifests.istiod import READER_TOKEN_SECRET
+from ..manifests.istiod import READER_ROLE
 
 MULTICLUSTER_LABEL = "istio/multiCluster"
-LINK_LABEL = "appnet.azure.com/remote-member"
-TOKEN_WAIT_SECONDS = 60
+LINK_LABEL = "appnet.azure.com/remote-member"       # on a remote secret: the member it reads
+READER_LABEL = "appnet.azure.com/reader-member"     # on a reader identity: who reads with it
+EXPIRES_ANNOTATION = "appnet.azure.com/token-expires-on"
+READER_PREFIX = "appnet-reader-"
+TOKEN_TTL_SETTING = "APPNET_LINK_TOKEN_TTL"
+DEFAULT_TOKEN_TTL = 7 * 24 * 3600
+MIN_TOKEN_TTL = 600          # the TokenRequest API refuses shorter lifetimes
+MAX_TOKEN_TTL = 90 * 24 * 3600
+#: A link is due for rotation once this share of its token's lifetime has passed.
+ROTATE_AT = 0.5
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RBAC = "rbac.authorization.k8s.io/v1"
+
+
+def token_ttl(environ=None):
+    """The lifetime asked for reader tokens, in seconds, from APPNET_LINK_TOKEN_TTL: seconds,
+    or a number with unit s, m, h or d ("12h", "7d"). InvalidInputError when malformed or out
+    of range."""
+    raw = (environ if environ is not None else os.environ).get(TOKEN_TTL_SETTING)
+    if raw is None or not raw.strip():
+        return DEFAULT_TOKEN_TTL
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1]) if text[-1] in _UNITS else 1
+    number = text[:-1] if text[-1] in _UNITS else text
+    if not number.isdigit():
+        raise InvalidInputError(
+            f"{TOKEN_TTL_SETTING}='{raw}' is not a duration.",
+            f"Give seconds ('86400') or a number with unit s, m, h or d ('12h', '7d'); unset it for "
+            f"the default of {DEFAULT_TOKEN_TTL // 86400} days.")
+    seconds = int(number) * unit
+    if not MIN_TOKEN_TTL <= seconds <= MAX_TOKEN_TTL:
+        raise InvalidInputError(
+            f"{TOKEN_TTL_SETTING}='{raw}' ({seconds} seconds) is out of range.",
+            f"Use {MIN_TOKEN_TTL} seconds (10 minutes, the TokenRequest minimum) to "
+            f"{MAX_TOKEN_TTL // 86400} days.")
+    return seconds
 
 
 def secret_name(member_name):
     return f"istio-remote-secret-{member_name.lower()}"
 
 
-def reader_kubeconfig(cluster, member_name, wait=TOKEN_WAIT_SECONDS, server=None):
-    """A kubeconfig for `cluster` that authenticates as its reader ServiceAccount, or None
-    while its token is not there (the member's data plane is not applied yet). `server`:
-    the address peers use (the member's --api-server-url), default the one we reached."""
-    deadline = time.monotonic() + wait
-    while True:
-        secret = cluster.get("v1", "secrets", READER_TOKEN_SECRET, NAMESPACE)
-        data = (secret or {}).get("data") or {}
-        if data.get("token") and data.get("ca.crt"):
-            break
-        if secret is None or time.monotonic() > deadline:
-            return None
-        time.sleep(0.5)  # the token controller fills it in shortly after the Secret is created
-    token = base64.b64decode(data["token"]).decode()
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _stamp(when):
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text):
+    return datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+
+
+def reader_kubeconfig(server, ca_data, member_name, token):
+    """A kubeconfig for `member_name`'s API server at `server` that authenticates with `token`."""
     name = member_name.lower()
     return yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": name,
-        "clusters": [{"name": name, "cluster": {"server": server or cluster.server,
-                                                "certificate-authority-data": data["ca.crt"]}}],
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "users": [{"name": name, "user": {"token": token}}],
     }, default_flow_style=False)
 
 
-def remote_secret(of_member, kubeconfig, holder_labels):
+def remote_secret(of_member, kubeconfig, holder_labels, expires_on=None):
     """The Secret that lets a holder's istiod read `of_member`'s cluster."""
     name = of_member.lower()
     labels = dict(holder_labels, **{MULTICLUSTER_LABEL: "true", LINK_LABEL: name})
+    annotations = {"networking.istio.io/cluster": name}
+    if expires_on:
+        annotations[EXPIRES_ANNOTATION] = expires_on
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": {"name": secret_name(of_member), "namespace": NAMESPACE, "labels": labels,
-                         "annotations": {"networking.istio.io/cluster": name}},
+                         "annotations": annotations},
             "data": {name: base64.b64encode(kubeconfig.encode()).decode()}}
 
 
-def link(member, peers, connect, owner_labels, progress=None, warn=None):
-    """Exchange remote secrets between `member` and each of `peers` (member documents).
-
-    `connect(doc)` returns a Cluster; `owner_labels(doc)` the labels of the holder's
-    objects, so that removing a member prunes the secrets it holds. Peers that cannot be
-    reached or have no data plane yet are reported through `warn` and skipped: they link
-    when they next join or update."""
-    from .api_address import published
-    here = connect(member)
-    mine = reader_kubeconfig(here, member["name"], server=published(member))
-    if mine is None:
+def _api_server_ca(cluster, member_name):
+    # What pods use to trust this API server; the same CA a legacy token Secret carried.
+    config_map = cluster.get("v1", "configmaps", "kube-root-ca.crt", NAMESPACE)
+    ca = ((config_map or {}).get("data") or {}).get("ca.crt")
+    if not ca:
         raise ClusterError(
-            f"The reader token of member '{member['name']}' ({NAMESPACE}/{READER_TOKEN_SECRET}) "
-            "was not filled in by the cluster's token controller.",
-            "Check that the cluster's kube-controller-manager runs, then run the command again.",
-            code="ReaderTokenMissing")
-    linked = []
+            f"ConfigMap {NAMESPACE}/kube-root-ca.crt on member '{member_name}' has no ca.crt, so "
+            "a remote secret for its API server cannot be written.",
+            "Check that the cluster's kube-controller-manager runs (it publishes the ConfigMap), "
+            "then run the command again.", code="ApiServerCaMissing")
+    return base64.b64encode(ca.encode()).decode()
+
+
+def has_data_plane(cluster):
+    """Whether the reader role is there (the member's data plane was applied)."""
+    return cluster.get(_RBAC, "clusterroles", READER_ROLE) is not None
+
+
+def issue_reader(cluster, reader_name, labels, ttl):
+    """A fresh reader identity on `cluster` for `reader_name`, bound to the reader role, and
+    a token of it. Returns (account name, token, expiry as an RFC 3339 string)."""
+    from ..kube.client import api_path
+    reader = reader_name.lower()
+    name = f"{READER_PREFIX}{reader}-{secrets.token_hex(3)}"
+    labels = dict(labels, **{READER_LABEL: reader, "app": "istio-reader"})
+    meta = {"name": name, "labels": labels}
+    cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                   "metadata": dict(meta, namespace=NAMESPACE)})
+    cluster.apply({"apiVersion": _RBAC, "kind": "ClusterRoleBinding", "metadata": dict(meta),
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                               "name": READER_ROLE},
+                   "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]})
+    # No audiences: the token is for the API server's own audience, all a reader needs.
+    answer = cluster.request(
+        "POST", api_path("v1", "serviceaccounts", name, NAMESPACE, subresource="token"),
+        body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+              "spec": {"expirationSeconds": int(ttl)}},
+        what=f"TokenRequest for ServiceAccount {NAMESPACE}/{name}")
+    status = (answer or {}).get("status") or {}
+    if not status.get("token") or not status.get("expirationTimestamp"):
+        raise ClusterError(f"The API server at {cluster.server} answered a TokenRequest without a token.",
+                           "Check that the cluster serves the TokenRequest API (Kubernetes 1.22+).")
+    return name, status["token"], status["expirationTimestamp"]
+
+
+def retire_readers(cluster, reader_name, keep=None):
+    """Delete the reader identities `reader_name` has on `cluster` (all but `keep`): every
+    token of them stops working at once. Returns the names deleted."""
+    selector = f"{READER_LABEL}={reader_name.lower()}"
+    gone = []
+    for api_version, plural, namespace in (("v1", "serviceaccounts", NAMESPACE),
+                                           (_RBAC, "clusterrolebindings", None)):
+        for o in cluster.list(api_version, plural, namespace=namespace, label_selector=selector):
+            name = o["metadata"]["name"]
+            if name != keep and name.startswith(READER_PREFIX):
+                cluster.delete(api_version, plural, name, namespace)
+                gone.append(name)
+    return gone
+
+
+# What earlier versions rendered for every peer to share: one reader account with a token
+# Secret that never expires. No longer rendered (a member update prunes it); deleted as soon as
+# the links of a member no longer use it, which revokes that token.
+LEGACY_OBJECTS = (("v1", "secrets", "istio-reader-service-account-istio-remote-secret-token", NAMESPACE),
+                  ("v1", "serviceaccounts", "istio-reader-service-account", NAMESPACE),
+                  (_RBAC, "clusterrolebindings", READER_ROLE, None))
+
+
+def retire_legacy_reader(cluster):
+    from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE
+    for api_version, plural, name, namespace in LEGACY_OBJECTS:
+        found = cluster.get(api_version, plural, name, namespace)
+        if found and ((found.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE:
+            cluster.delete(api_version, plural, name, namespace)
+
+
+def _one_way(issuer, issuer_cluster, holder, holder_cluster, owner_labels, ttl):
+    """Let `holder` read `issuer`: new identity and token on the issuer, remote secret on the
+    holder, then the issuer's older identities for the holder deleted."""
+    account, token, expires = issue_reader(issuer_cluster, holder["name"], owner_labels(issuer), ttl)
+    from .api_address import published
+    # The address the holder's istiod reaches the issuer at (its --api-server-url), by
+    # default the one we reached it at.
+    kubeconfig = reader_kubeconfig(published(issuer, issuer_cluster.server),
+                                   _api_server_ca(issuer_cluster, issuer["name"]), issuer["name"], token)
+    holder_cluster.apply(remote_secret(issuer["name"], kubeconfig, owner_labels(holder), expires))
+    retire_readers(issuer_cluster, holder["name"], keep=account)
+    return {"issuer": issuer["name"], "reader": holder["name"], "serviceAccount": account,
+            "issuedAt": _stamp(_now()), "expiresOn": expires}
+
+
+def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=None, strict=False,
+         records=None):
+    """Link `member` with each of `peers` (member documents) both ways, each with a fresh
+    reader identity and token. Returns the link records issued, also appended to `records`
+    as they are issued (so a caller keeps them when a strict run raises).
+
+    `connect(doc)` returns a Cluster; `owner_labels(doc)` the labels of that member's objects,
+    so removing a member prunes what it holds and what it issued. Peers whose data plane is not
+    applied yet are skipped (they link when their own join reaches this step). A peer that
+    cannot be reached is reported through `warn` and skipped, or with `strict`, named in one
+    ClusterError after the others are done."""
+    ttl = token_ttl() if ttl is None else ttl
+    here = connect(member)
+    if not has_data_plane(here):
+        raise ClusterError(
+            f"The data plane of member '{member['name']}' is not applied (no ClusterRole {READER_ROLE}).",
+            "Run 'az appnet member join' (or 'member update') for it again; it resumes.",
+            code="DataPlaneMissing")
+    records = [] if records is None else records
+    linked, failures = [], []
+    retire_legacy_reader(here)
     for peer in peers:
         try:
             there = connect(peer)
-            theirs = reader_kubeconfig(there, peer["name"], wait=0, server=published(peer))
-            if theirs is None:
-                continue  # its join has not applied the data plane yet; it links when it does
-            there.apply(remote_secret(member["name"], mine, owner_labels(peer)))
-            here.apply(remote_secret(peer["name"], theirs, owner_labels(member)))
+            if not has_data_plane(there):
+                continue
+            records.append(_one_way(member, here, peer, there, owner_labels, ttl))
+            records.append(_one_way(peer, there, member, here, owner_labels, ttl))
+            retire_legacy_reader(there)
             linked.append(peer["name"])
         except AppNetError as ex:
-            if warn:
+            failures.append(f"{peer['name']} ({ex.message.rstrip('.')})")
+            if warn and not strict:
                 warn(f"Could not link with member '{peer['name']}': {ex.message}")
     if progress and linked:
-        progress(f"Linked with {', '.join(linked)}")
-    return linked
+        progress(f"Linked with {', '.join(linked)} (reader tokens valid for {ttl // 3600} h)")
+    if strict and failures:
+        raise ClusterError(
+            f"Could not renew the links of member '{member['name']}' with {len(failures)} of "
+            f"{len(peers)} members: {'; '.join(failures)}.",
+            "Make those clusters reachable, then run the same command again; the links already "
+            "renewed are recorded.", code="MembersUnreachable")
+    return records
 
 
 def unlink(member, peers, connect, warn=None):
-    """Delete `member`'s remote secret from every peer (its own copies of theirs go with
-    its data plane)."""
+    """Revoke what `member` holds and what it issued: on every peer, its remote secret and
+    the reader identities it used there (its copies of those tokens stop working at once);
+    on its own cluster, the identities the peers read it with, and their remote secrets.
+    Best effort: a cluster that cannot be reached is reported through `warn`."""
     for peer in peers:
         try:
-            connect(peer).delete("v1", "secrets", secret_name(member["name"]), NAMESPACE)
+            there = connect(peer)
+            there.delete("v1", "secrets", secret_name(member["name"]), NAMESPACE)
+            retire_readers(there, member["name"])
         except AppNetError as ex:
             if warn:
-                warn(f"Could not delete the remote secret of '{member['name']}' from member "
-                     f"'{peer['name']}': {ex.message}")
+                warn(f"Could not revoke the access of '{member['name']}' to member '{peer['name']}': "
+                     f"{ex.message}")
+    try:
+        here = connect(member)
+        for peer in peers:
+            retire_readers(here, peer["name"])
+            here.delete("v1", "secrets", secret_name(peer["name"]), NAMESPACE)
+    except AppNetError as ex:
+        if warn:
+            warn(f"Could not revoke the other members' access to '{member['name']}' on its cluster "
+                 f"({ex.message}); deleting its data plane removes it, and its tokens expire.")
+
+
+# ---- what the state says about links ------------------------------------------------------
+
+def links_view(members):
+    """The newest link record per (issuer, reader) between the given members, from every
+    member's `readerLinks`: a link is recorded by the member whose operation issued it."""
+    names = {m["name"].lower() for m in members}
+    newest = {}
+    for m in members:
+        for rec in m.get("properties", {}).get("readerLinks") or []:
+            if not isinstance(rec, dict):
+                continue
+            key = (str(rec.get("issuer", "")).lower(), str(rec.get("reader", "")).lower())
+            if key[0] not in names or key[1] not in names:
+                continue
+            if key not in newest or str(rec.get("issuedAt")) > str(newest[key].get("issuedAt")):
+                newest[key] = rec
+    return newest
+
+
+def merge_records(existing, issued, members):
+    """`existing` readerLinks of one member with `issued` ones replacing the same links, and
+    links to members no longer in the network dropped."""
+    names = {m["name"].lower() for m in members}
+    fresh = {(r["issuer"].lower(), r["reader"].lower()) for r in issued}
+    kept = [r for r in existing or [] if isinstance(r, dict)
+            and (str(r.get("issuer", "")).lower(), str(r.get("reader", "")).lower()) not in fresh
+            and str(r.get("issuer", "")).lower() in names and str(r.get("reader", "")).lower() in names]
+    return kept + list(issued)
+
+
+def due_links(members, now=None, rotate_at=ROTATE_AT):
+    """Links between the given (linked) members whose token is past `rotate_at` of its
+    lifetime, or that have no record (linked before tokens were recorded). Returns
+    [(issuer, reader)] in lower case."""
+    now = now or _now()
+    view = links_view(members)
+    names = sorted(m["name"].lower() for m in members)
+    due = []
+    for issuer in names:
+        for reader in names:
+            if issuer == reader:
+                continue
+            rec = view.get((issuer, reader))
+            try:
+                issued, expires = parse_time(rec["issuedAt"]), parse_time(rec["expiresOn"])
+            except (TypeError, KeyError, ValueError):
+                due.append((issuer, reader))
+                continue
+            if now >= issued + (expires - issued) * rotate_at:
+                due.append((issuer, reader))
+    return due
+
+
+def members_to_rotate(due):
+    """Fewest members whose rotate-credentials renews every due link (greedy cover: a
+    member's rotation renews every link it is part of)."""
+    left, chosen = set(due), []
+    while left:
+        counts = {}
+        for issuer, reader in left:
+            counts[issuer] = counts.get(issuer, 0) + 1
+            counts[reader] = counts.get(reader, 0) + 1
+        best = max(sorted(counts), key=lambda n: counts[n])
+        chosen.append(best)
+        left = {pair for pair in left if best not in pair}
+    return chosen

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from . import policy
-from .signers import key_type_of, sign_certificate
+from .signers import key_type_of, sign_certificate, sign_crl
 
 _CA_KEY_USAGE = x509.KeyUsage(
     digital_signature=False, content_commitment=False, key_encipherment=False,
@@ -88,6 +88,27 @@ def build_intermediate(root_signer, root_cert, public_key, network_name, member_
     cert = sign_certificate(builder, root_signer)
     cert.verify_directly_issued_by(root_cert)
     return cert
+
+
+def build_crl(root_signer, root_cert, revoked, number, last_update):
+    """The root's revocation list: `revoked` is [(serial number, revocation time)]. It is
+    valid until the root expires (nothing reissues it on a schedule), and names the root by
+    its key (AuthorityKeyIdentifier), as verifiers match a CRL to its issuer."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(root_cert.subject)
+        .last_update(last_update)
+        .next_update(root_cert.not_valid_after_utc)
+        .add_extension(x509.CRLNumber(number), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_signer.public_key()), critical=False)
+    )
+    for serial, when in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
+            .add_extension(x509.CRLReason(x509.ReasonFlags.cessation_of_operation), critical=False)
+            .build())
+    return sign_crl(builder, root_signer)
 
 
 def pem(cert):

@@ -152,10 +152,13 @@ class NetworkPKI:
             )
         old = manifest["roots"][:-1]
         manifest["roots"] = [active]
+        # What the old root revoked goes with it: nothing it signed is trusted any more.
+        manifest["revoked"] = [r for r in manifest.get("revoked") or [] if r["rootRef"] == active["ref"]]
         self._save_manifest(manifest)
         for entry in old:
             self._store.delete_root_key(entry["ref"])
             self._store.delete_text(f"{entry['ref']}.crt.pem")
+            self._store.delete_text(f"crl-{entry['ref']}.pem")
         return self._root_info(active)
 
     # -- intermediates --------------------------------------------------------------------
@@ -183,16 +186,54 @@ class NetworkPKI:
             raise self._no_intermediate(member)
         return self._mint(manifest, member)
 
-    def retire_intermediate(self, member_name):
-        """Forget the member's intermediate and delete its key (idempotent)."""
+    def retire_intermediate(self, member_name, revoke=False):
+        """Forget the member's intermediate and delete its key (idempotent).
+
+        With `revoke`, the intermediate is first added to the revocation list of the root that
+        signed it (`crl_pem()`), signed by that root's key wherever it lives, so that the
+        members refuse certificates it issued, and `describe()` lists it as revoked."""
         member = self._check_member(member_name)
         manifest = self._manifest()
-        entry = manifest["intermediates"].pop(member.lower(), None)
+        entry = manifest["intermediates"].get(member.lower())
         if entry is None:
             return
+        if revoke:
+            cert = self._cert(entry["ref"])
+            revoked = manifest.setdefault("revoked", [])
+            if not any(r["serialNumber"] == format(cert.serial_number, "X") for r in revoked):
+                revoked.append({"member": entry["member"], "rootRef": entry["rootRef"],
+                                "serialNumber": format(cert.serial_number, "X"),
+                                "sha256Fingerprint": certs.fingerprint(cert),
+                                "notAfter": certs.describe(cert, None, None)["notAfter"],
+                                "revokedAt": self._clock().strftime("%Y-%m-%dT%H:%M:%SZ")})
+            self._write_crl(manifest, entry["rootRef"])
+        del manifest["intermediates"][member.lower()]
         self._save_manifest(manifest)
         self._store.delete_private_key(entry["ref"])
         self._store.delete_text(f"{entry['ref']}.crt.pem")
+
+    def crl_pem(self):
+        """The revocation lists of the roots in the trust bundle that revoked an intermediate
+        (PEM, one after the other), or "" when none did. Read from the key store as written at
+        revocation, so the same list renders the same `cacerts` on every apply."""
+        manifest = self._manifest()
+        refs = {r["rootRef"] for r in manifest.get("revoked") or []}
+        return "".join(self._store.read_text(f"crl-{root['ref']}.pem") or ""
+                       for root in manifest["roots"] if root["ref"] in refs)
+
+    def _write_crl(self, manifest, root_ref):
+        root_entry = next((r for r in manifest["roots"] if r["ref"] == root_ref), None)
+        if root_entry is None:
+            return  # its root left the trust bundle: nothing it signed is trusted any more
+        root_cert = self._cert(root_ref)
+        listed = [r for r in manifest["revoked"] if r["rootRef"] == root_ref]
+        when = [datetime.datetime.strptime(r["revokedAt"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc) for r in listed]
+        crl = certs.build_crl(self._root_signer(root_entry, root_cert), root_cert,
+                              [(int(r["serialNumber"], 16), t) for r, t in zip(listed, when)],
+                              number=len(listed), last_update=max(when))
+        self._store.write_text(f"crl-{root_ref}.pem",
+                               crl.public_bytes(serialization.Encoding.PEM).decode("ascii"))
 
     def cacerts(self, member_name):
         """The member's Istio plug-in CA material (Secret `cacerts`). Holds the private key."""
@@ -210,13 +251,17 @@ class NetworkPKI:
             )
         key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()).decode("ascii")
-        return {
+        out = {
             "ca-cert.pem": cert_pem,
             "ca-key.pem": key_pem,
             "root-cert.pem": "".join(self._cert_pem(r["ref"]) for r in manifest["roots"]),
             # What istiod appends to every leaf: the intermediate, then the root it chains to.
             "cert-chain.pem": cert_pem + self._cert_pem(entry["rootRef"]),
         }
+        crl = self.crl_pem()
+        if crl:
+            out["ca-crl.pem"] = crl
+        return out
 
     # -- overview and teardown ------------------------------------------------------------
 
@@ -237,12 +282,18 @@ class NetworkPKI:
             info["issuerSha256Fingerprint"] = fingerprints.get(entry["rootRef"])
             info["signedByActiveRoot"] = entry["rootRef"] == active_ref
             intermediates.append(info)
+        live_roots = {r["ref"] for r in manifest["roots"]}
+        revoked = [dict({k: v for k, v in r.items() if k != "rootRef"},
+                        issuerSha256Fingerprint=fingerprints.get(r["rootRef"]))
+                   for r in manifest.get("revoked") or [] if r["rootRef"] in live_roots]
         result = {
             "networkId": self.network_id,
             "keyLocation": self._store.location,
             "rootRotationInProgress": len(roots) > 1,
             "roots": roots,
             "intermediates": intermediates,
+            # Removed members' intermediates, refused by every member until their root goes.
+            "revokedIntermediates": revoked,
         }
         if self._store.location == "keyvault":
             result["vaultUrl"] = self._store.vault_url
@@ -264,6 +315,13 @@ class NetworkPKI:
                 except KeyStoreError as exc:
                     logger.warning("Could not delete %s: %s", what, exc.message)
                     left.append(key_id if step is delete_key else what)
+        for entry in manifest["roots"]:
+            if any(r["rootRef"] == entry["ref"] for r in manifest.get("revoked") or []):
+                try:
+                    self._store.delete_text(f"crl-{entry['ref']}.pem")
+                except KeyStoreError as exc:
+                    logger.warning("Could not delete the revocation list of %s: %s", entry["ref"], exc.message)
+                    left.append(f"crl-{entry['ref']}.pem")
         try:
             self._store.delete_text(_MANIFEST)
         except KeyStoreError as exc:

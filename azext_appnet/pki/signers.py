@@ -164,6 +164,23 @@ def sign_certificate(builder, signer, issuer_public_key=None):
     return cert
 
 
+def sign_crl(builder, signer):
+    """Sign a CertificateRevocationListBuilder with `signer`, as `sign_certificate` does a
+    certificate: a CertificateList has the same outer shape (TBS, algorithm, signature)."""
+    draft = builder.sign(_throwaway_key(signer.key_type), hashes.SHA256())
+    tbs = draft.tbs_certlist_bytes
+    tbs_elem, algorithm_identifier, _ = _der_elements(_sequence_content(draft.public_bytes(serialization.Encoding.DER)))
+    if tbs_elem != tbs:
+        raise KeyStoreError("Internal error: could not locate the TBSCertList in the draft CRL.")
+    signature = signer.sign_digest(hashlib.sha256(tbs).digest())
+    crl = x509.load_der_x509_crl(_der(0x30, tbs + algorithm_identifier + _der(0x03, b"\x00" + signature)))
+    if not crl.is_signature_valid(signer.public_key()):
+        raise KeyStoreError(
+            f"The revocation list signed with CA key {signer.key_id} does not verify with its public key.",
+            recommendation="Check that the key has not been replaced or re-versioned outside appnet.")
+    return crl
+
+
 def _verify(public_key, cert):
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))

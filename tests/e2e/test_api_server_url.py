@@ -10,7 +10,6 @@ import yaml
 pytestmark = pytest.mark.e2e
 
 NS = "applink-system"
-TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
 
 
 def _server_in(sim, of_member):
@@ -35,7 +34,8 @@ def test_api_server_url_reaches_the_peers_remote_secrets(az, clusters):
     check = az("appnet", "member", "check", *net, "--member-name", "east", rc=1)
     address = {c["name"]: c for c in check.json["checks"]}["apiServerAddress"]
     assert address["status"] == "Failed" and "east.invalid" in address["message"]
-    token = base64.b64decode(east.get_object("v1", "secrets", NS, TOKEN_SECRET)["data"]["token"]).decode()
+    secret = west.get_object("v1", "secrets", NS, "istio-remote-secret-east")  # west's token for east
+    token = yaml.safe_load(base64.b64decode(secret["data"]["east"]))["users"][0]["user"]["token"]
     assert token not in check.out + check.err
 
     az("appnet", "member", "update", *net, "--member-name", "east", "--api-server-url", east.url)

@@ -11,7 +11,13 @@ from tests.e2e.test_secrets_scan import Needles, _state_rows
 pytestmark = pytest.mark.e2e
 
 NS = "applink-system"
-TOKEN_SECRET = "istio-reader-service-account-istio-remote-secret-token"
+
+
+def _token(holder, of_member):
+    import yaml
+    secret = holder.get_object("v1", "secrets", NS, f"istio-remote-secret-{of_member}")
+    (value,) = secret["data"].values()
+    return yaml.safe_load(base64.b64decode(value))["users"][0]["user"]["token"]
 
 
 def test_remote_secret_tokens_stay_in_the_clusters(az, clusters):
@@ -24,17 +30,20 @@ def test_remote_secret_tokens_stay_in_the_clusters(az, clusters):
                       west.kubeconfig_path, "--context", west.context, "--no-wait", "--debug"))
     outputs.append(az("appnet", "member", "wait", *net, "--member-name", "west", "--created",
                       "--interval", "1", "--timeout", "300", "--debug"))
-    # the link happened: east holds west's remote secret
-    assert east.get_object("v1", "secrets", NS, "istio-remote-secret-west") is not None
+    # the link happened: each holds the other's remote secret
+    tokens = {"west's token for east": _token(west, "east"), "east's token for west": _token(east, "west")}
+    outputs.append(az("appnet", "member", "rotate-credentials", *net, "--member-name", "east", "--debug"))
+    tokens.update({"west's rotated token": _token(west, "east"), "east's rotated token": _token(east, "west")})
+    outputs.append(az("appnet", "member", "check", *net, "--member-name", "east", "--debug"))
     outputs.append(az("appnet", "member", "remove", *net, "--member-name", "west", "--yes", "--debug"))
 
     needles = Needles()
     for sim in (east, west):
         needles.text[sim.admin_token] = f"{sim.name}'s admin token"
-    token = base64.b64decode(east.get_object("v1", "secrets", NS, TOKEN_SECRET)["data"]["token"]).decode()
-    needles.text[token] = "east's reader token"
-    needles.text[base64.b64encode(token.encode()).decode()] = "east's reader token (base64)"
-    needles.text[token.split(".")[1]] = "the claims of east's reader token"
+    for what, token in tokens.items():
+        needles.text[token] = what
+        needles.text[base64.b64encode(token.encode()).decode()] = f"{what} (base64)"
+        needles.text[token.split(".")[2]] = f"the signature of {what}"
 
     leaks = []
     for result in outputs:

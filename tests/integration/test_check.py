@@ -6,6 +6,8 @@ import base64
 import copy
 import json
 
+import yaml
+
 from azext_appnet.pki import NetworkPKI
 from tests.integration.conftest import join
 
@@ -182,3 +184,36 @@ def test_an_intermediate_due_for_rotation_is_a_warning_with_rotate_ca(engine, ne
     assert "az appnet member rotate-ca -g rg1 --appnet-name net-01 --member-name member-01" in due["recommendation"]
     target.intermediate = dict(target.intermediate, expired=True)
     assert diagnostics.check_intermediate_ca(target)["status"] == "Failed"
+
+
+def test_reader_tokens_report_expiry_and_whether_they_authenticate(engine, network, clusters):
+    a, b = clusters(2)
+    join(engine, a, "member-01")
+    join(engine, b, "member-02")
+    held = a.get_object("v1", "secrets", NS, "istio-remote-secret-member-02")
+    expires = held["metadata"]["annotations"]["appnet.azure.com/token-expires-on"]
+    check = _by_name(engine.check_member("rg1", "net-01", "member-01"))["readerTokens"]
+    assert check["status"] == "Passed", check
+    assert f"member-02: expires {expires}, authenticates" in check["message"]
+    token = yaml.safe_load(base64.b64decode(next(iter(held["data"].values()))))["users"][0]["user"]["token"]
+
+    b.advance_clock(8 * 86400)  # member-02's API server is a week and a day later: the token expired
+    check = _by_name(engine.check_member("rg1", "net-01", "member-01"))["readerTokens"]
+    assert check["status"] == "Failed" and "member-02 (refused)" in check["message"], check
+    assert "rotate-credentials" in check["recommendation"]
+    engine.rotate_member_credentials("rg1", "net-01", "member-02")
+    check = _by_name(engine.check_member("rg1", "net-01", "member-01"))["readerTokens"]
+    assert check["status"] == "Passed", check
+    report = json.dumps(engine.check_network("rg1", "net-01"))
+    assert token not in report and "eyJ" not in report
+
+
+def test_a_legacy_token_without_expiry_is_a_warning(engine, network, clusters):
+    a, b = clusters(2)
+    join(engine, a, "member-01")
+    join(engine, b, "member-02")
+    held = a.get_object("v1", "secrets", NS, "istio-remote-secret-member-02")
+    del held["metadata"]["annotations"]["appnet.azure.com/token-expires-on"]
+    a.put_object(held)
+    check = _by_name(engine.check_member("rg1", "net-01", "member-01"))["readerTokens"]
+    assert check["status"] == "Warning" and "never-expiring" in check["message"], check

@@ -31,7 +31,7 @@ def test_kubectl_sees_the_data_plane(engine, network, clusters, kubectl):
     for expected in [("Deployment", "istiod"), ("DaemonSet", "ztunnel"), ("DaemonSet", "istio-cni-node"),
                      ("Service", "istiod"), ("ConfigMap", "istio"), ("ConfigMap", "istio-sidecar-injector"),
                      ("ConfigMap", "istio-root-cert"), ("Secret", "cacerts"),
-                     ("ServiceAccount", "istio-reader-service-account"), ("Service", "istio-eastwestgateway")]:
+                     ("ServiceAccount", "ztunnel"), ("Service", "istio-eastwestgateway")]:
         assert expected in names, expected
 
     by_name = {(o["kind"], o["metadata"]["name"]): o for o in items}

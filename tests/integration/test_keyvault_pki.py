@@ -205,3 +205,23 @@ def test_the_emulator_notices_an_attempt_to_get_a_key_out(kv):
         client.backup_key("k")
     with pytest.raises(AssertionError, match="export/backup/release attempted"):
         kv.assert_no_private_key_returned()
+
+
+def test_revocation_list_is_signed_by_the_root_key_in_the_vault(kv, tmp_path):
+    pki = make_pki(kv, tmp_path / "keys")
+    pki.create_root("net1 root CA")
+    pki.ensure_intermediate("cluster-a")
+    pki.ensure_intermediate("cluster-b")
+    revoked = certs_of(pki.cacerts("cluster-b")["ca-cert.pem"])[0]
+    signs_before = len([e for e in kv.log if e["path"].endswith("/sign") and e["status"] == 200])
+    pki.retire_intermediate("cluster-b", revoke=True)
+    assert len([e for e in kv.log if e["path"].endswith("/sign") and e["status"] == 200]) == signs_before + 1
+    bundle = pki.cacerts("cluster-a")
+    crl = x509.load_pem_x509_crl(bundle["ca-crl.pem"].encode())
+    root = certs_of(bundle["root-cert.pem"])[0]
+    assert crl.is_signature_valid(root.public_key())
+    assert crl.get_revoked_certificate_by_serial_number(revoked.serial_number) is not None
+    assert [r["member"] for r in pki.describe()["revokedIntermediates"]] == ["cluster-b"]
+    pki.retire_intermediate("cluster-b", revoke=True)  # idempotent: nothing signed again
+    assert pki.cacerts("cluster-a")["ca-crl.pem"] == bundle["ca-crl.pem"]
+    kv.assert_no_private_key_returned()

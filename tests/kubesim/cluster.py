@@ -113,6 +113,10 @@ class KubeSim:
     def __exit__(self, *exc):
         self.stop()
 
+    def advance_clock(self, seconds):
+        """Move this API server's clock forward: tokens it issued age by `seconds`."""
+        self.authn.clock_skew += seconds
+
     def write_kubeconfig(self, path, context=None):
         return write_kubeconfig(path, context or self.context, self.url, self.pki.ca_pem,
                                 self.admin_token)

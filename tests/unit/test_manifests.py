@@ -488,7 +488,7 @@ def test_reader_role_reads_configmaps_as_upstream_from_istio_1_29(rendered):
     _, phases = rendered
     role = find(phases, "ClusterRole", "istio-reader-clusterrole-applink-system")
     resources = {r for rule in role["rules"] if rule["apiGroups"] == [""] for r in rule["resources"]}
-    assert {"configmaps", "secrets"} <= resources
+    assert "configmaps" in resources  # secrets: only before 1.31 (the test below)
     for rule in role["rules"]:
         if rule["apiGroups"] == [""]:
             assert rule["verbs"] == ["get", "list", "watch"]
@@ -501,6 +501,32 @@ def test_cni_grace_period_and_pod_rule_reconcile_as_upstream(rendered):
     assert ds["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 30
     data = find(phases, "ConfigMap", "istio-cni-config")["data"]
     assert data["AMBIENT_RECONCILE_POD_RULES_ON_STARTUP"] == "true"
+
+
+def test_reader_role_has_no_secrets_where_istiod_can_do_without():
+    def reader(version):
+        role = find(render(spec(version)), "ClusterRole", "istio-reader-clusterrole-applink-system")
+        return {(r, v) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
+
+    def pilot_env(version):
+        istiod = find(render(spec(version)), "Deployment", "istiod")
+        return {e["name"]: e.get("value") for e in istiod["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert not {r for r, _ in reader("1.6") if r == "secrets"}          # Istio 1.31
+    assert pilot_env("1.6")["PILOT_ENABLE_REMOTE_CREDENTIALS_CONTROLLER"] == "false"
+    assert "PILOT_ENABLE_REMOTE_CREDENTIALS_CONTROLLER" not in pilot_env("1.5")  # unknown before 1.31
+    assert ("secrets", "list") in reader("1.5")
+    for version in ("1.4", "1.5", "1.6"):
+        assert {v for r, v in reader(version) if r == "serviceexports"} == {"get", "list", "watch"}
+
+
+def test_ztunnel_checks_peers_against_the_revocation_list():
+    pod = find(render(spec()), "DaemonSet", "ztunnel")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "crl-volume")
+    volume = next(v for v in pod["volumes"] if v["name"] == "crl-volume")
+    assert env["CRL_PATH"] == mount["mountPath"] + "/ca-crl.pem"
+    assert volume["configMap"] == {"name": "istio-ca-crl", "optional": True}  # what istiod publishes
 
 
 def test_render_is_deterministic_and_pure():
