@@ -66,7 +66,9 @@ def test_a_daemonset_never_ready_fails_with_counts(engine, network, clusters):
     failed = _failed(engine.check_member("rg1", "net-01", "member-01"))
     assert set(failed) == {"istioCni"}, failed
     assert "istio-cni-node ready on 0 of 3 Linux nodes" in failed["istioCni"]["message"]
-    assert "kubectl -n applink-system describe daemonset istio-cni-node" in failed["istioCni"]["recommendation"]
+    # The hint runs against this member's cluster when pasted: it names its kubeconfig and context.
+    assert (f"kubectl --kubeconfig {sim.kubeconfig_path} --context {sim.context} -n applink-system "
+            "describe daemonset istio-cni-node") in failed["istioCni"]["recommendation"]
 
 
 def test_a_changed_image_is_drift(engine, network, clusters):
