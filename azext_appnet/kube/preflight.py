@@ -38,18 +38,28 @@ def _node_os(node):
     return (os_name or "linux").lower()
 
 
-def preflight(cluster, network_id, min_version="1.30"):
+def preflight(cluster, network_id, min_version=None, max_version=None):
     """Check that `cluster` can join network `network_id`. Returns facts about it:
     {"kubernetesVersion", "nodes": {"linux", "windows"}, "gatewayApi", "server"}.
-    Raises ClusterError naming every problem found and how to fix it."""
+    Raises ClusterError naming every problem found and how to fix it. The Kubernetes range
+    is the version catalog's (`kubernetes_range`) unless given."""
+    if min_version is None or max_version is None:
+        from ..versions import load_catalog
+        oldest, newest = load_catalog().kubernetes_range()
+        min_version, max_version = min_version or oldest, max_version or newest
     version = cluster.server_version()          # ClusterError when unreachable
     problems = []
 
     if _version_tuple(version) < _version_tuple(min_version):
         problems.append(
-            "Kubernetes %s is older than %s, the oldest version supported. Upgrade the "
-            "cluster (for AKS: az aks upgrade --kubernetes-version) and retry"
+            "Kubernetes %s is older than %s, the oldest version any AppNet version supports. "
+            "Upgrade the cluster (for AKS: az aks upgrade --kubernetes-version) and retry"
             % (version, min_version))
+    elif _version_tuple(version) > _version_tuple(max_version):
+        problems.append(
+            "Kubernetes %s is newer than %s, the newest version any AppNet version supports "
+            "('az appnet list-versions -l REGION -o table' lists them). Join a cluster on a "
+            "supported version" % (version, max_version))
 
     counts = {"linux": 0, "windows": 0}
     for node in cluster.list("v1", "nodes"):

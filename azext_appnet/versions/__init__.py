@@ -120,6 +120,13 @@ class Catalog:
             "the version installed before.",
             f"Allowed targets from {current_v.version}: {', '.join(allowed) or 'none'}.")
 
+    def kubernetes_range(self):
+        """(oldest, newest) Kubernetes minor any catalog version supports: what a cluster must
+        run to join at all. Preflight, the version choice and their messages all use it."""
+        lo = min((v.kubernetes_min for v in self.versions), key=_minor_tuple)
+        hi = max((v.kubernetes_max for v in self.versions), key=_minor_tuple)
+        return lo, hi
+
     def kubernetes_minors(self):
         lo = min(_minor_tuple(v.kubernetes_min) for v in self.versions)
         hi = max(_minor_tuple(v.kubernetes_max) for v in self.versions)

@@ -24,6 +24,7 @@ def world(az_extension_dir, tmp_path_factory):
     az = Az(az_extension_dir, tmp / "azure", extra_env={"APPNET_ARM_ENDPOINT": "https://127.0.0.1:9"})
     sims = {}
     for name, kwargs, gateway in [("good", {}, True), ("spare", {}, True), ("old", {"version": "1.29"}, True),
+                                  ("older", {"version": "1.30"}, True),
                                   ("windows", {"nodes": [{"os": "windows"}]}, True),
                                   ("nogateway", {}, False), ("gone", {}, True)]:
         sim = KubeSim(name=name, **kwargs).start()
@@ -120,7 +121,8 @@ CASES = [
      "Application Network 'net-09' in resource group 'rg1' was not found"),
     ("unreachable-cluster", join(context="gone"), "cannot reach"),
     ("windows-only-cluster", join(context="windows"), "only Windows nodes"),
-    ("too-old-kubernetes", join(context="old"), "older than 1.30"),
+    ("too-old-kubernetes", join(context="old"), "older than 1.31"),
+    ("kubernetes-1.30", join(context="older"), "Kubernetes 1.30 is older than 1.31, the oldest version any"),
     ("no-gateway-api", join(context="nogateway"), "Gateway API"),
     ("other-settings-rejoin", lambda w: ["appnet", "member", "join", *NET, "--member-name", "member-01",
                                          "--kubeconfig", w["kubeconfig"], "--context", "good", "--version", "1.5"],

@@ -64,10 +64,16 @@ def test_gateway_api_detected(kubesim):
     assert preflight(_connect(sim), NET)["gatewayApi"] is True
 
 
-def test_too_old_kubernetes(kubesim):
+def test_kubernetes_outside_the_catalogs_range(kubesim):
+    # 1.30 is older than what any AppNet version supports (1.4: 1.31+), so it is refused up
+    # front, not after the join was recorded.
     sim = _one(kubesim)
-    sim.version = "1.29"
-    _fails(sim, "Kubernetes 1.29 is older than 1.30", "Upgrade the cluster")
+    for old in ("1.29", "1.30"):
+        sim.version = old
+        _fails(sim, f"Kubernetes {old} is older than 1.31, the oldest version any AppNet version "
+               "supports", "Upgrade the cluster")
+    sim.version = "1.37"
+    _fails(sim, "Kubernetes 1.37 is newer than 1.36", "az appnet list-versions")
 
 
 def test_windows_only(kubesim):

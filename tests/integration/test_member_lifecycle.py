@@ -140,7 +140,8 @@ def test_two_members_share_the_root(engine, network, clusters):
 
 
 @pytest.mark.parametrize("setup, expected", [
-    (dict(version="1.29"), "older than 1.30"),
+    (dict(version="1.29"), "older than 1.31"),
+    (dict(version="1.30"), "older than 1.31"),
     (dict(nodes=[{"os": "windows"}, {"os": "windows"}]), "only Windows nodes"),
 ])
 def test_preflight_refuses_and_records_nothing(engine, network, clusters, setup, expected):
