@@ -251,10 +251,15 @@ class Cluster:
             text = ("the API server at %s rejected the credentials of context '%s' (401 "
                     "Unauthorized). Refresh them (e.g. az aks get-credentials, or your exec "
                     "plugin's login) and retry." % (self.server, self.context))
-        elif status == 403:
+        elif status == 403 and " cannot " in message:
+            # RBAC's own words: 'User "x" cannot create resource "y" in API group ...'.
             text = ("%s: forbidden (403): %s. The identity of context '%s' needs "
                     "cluster-admin rights to join the cluster." % (target, message,
                                                                    self.context))
+        elif status == 403:
+            # Forbidden for another reason than RBAC (a namespace being deleted, a policy):
+            # the server's message says which; rights would not help.
+            text = "%s: the API server refused it (403 Forbidden): %s" % (target, message)
         elif status == 409 and method == "PATCH":
             text = ("%s: conflict (409): %s. Another field manager owns these fields; apply "
                     "with force to take them over, or remove the other tool's changes."

@@ -213,6 +213,24 @@ def test_401_message_names_context_not_token(stub_cluster):
     assert "s3cr3t" not in e.value.message
 
 
+def test_403_names_the_refused_verb_and_blames_rights_only_when_rbac_refused(stub_cluster):
+    rbac = ('configmaps "istio" is forbidden: User "dev" cannot patch resource "configmaps" in API '
+            'group "" in the namespace "applink-system"')
+    terminating = ('configmaps "istio" is forbidden: unable to create new content in namespace '
+                   'applink-system because it is being terminated')
+    stub, cluster, _ = stub_cluster([(403, {}, _status(403, "Forbidden", rbac)),
+                                     (403, {}, _status(403, "Forbidden", terminating))])
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "applink-system"}}
+    with pytest.raises(ApiError) as e:
+        cluster.apply(obj)
+    assert 'cannot patch resource "configmaps"' in e.value.message
+    assert e.value.message.count("cluster-admin") == 1
+    with pytest.raises(ApiError) as e:
+        cluster.apply(obj)
+    assert "because it is being terminated" in e.value.message
+    assert "cluster-admin" not in e.value.message
+
+
 def test_delete_and_get_of_missing_object(stub_cluster):
     stub, cluster, _ = stub_cluster([(404, {}, _status(404, "NotFound", "gone")),
                                      (404, {}, _status(404, "NotFound", "gone")),
