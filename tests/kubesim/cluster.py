@@ -28,13 +28,19 @@ DEFAULT_NODES = [{"os": "linux", "zone": "eastus-%d" % i, "region": "eastus"}
 
 
 class KubeSim:
-    def __init__(self, name="c1", version="1.33", nodes=None, ready_delay=0.0, port=0):
+    def __init__(self, name="c1", version="1.33", nodes=None, ready_delay=0.0, port=0,
+                 namespace_delete_delay=0.0):
+        """ready_delay: seconds from a Pod's binding to its containers running (and being
+        ready); namespace_delete_delay: seconds a deleted Namespace (or a CRD being cleaned
+        of its custom resources) stays Terminating at least. 0: at once, within the
+        request that caused it."""
         self.name = name
         self.context = name
         self.index = next(_index)
         self._version = str(version).lstrip("v")
         self.node_specs = list(nodes) if nodes is not None else list(DEFAULT_NODES)
         self.ready_delay = float(ready_delay)
+        self.namespace_delete_delay = float(namespace_delete_delay)
         self.port = port
         self.pki = ClusterPKI(name)
         self.admin_token = random_token(48)
@@ -105,6 +111,8 @@ class KubeSim:
             self.registry.reset()
             self.controllers.scheduler.clear()
             self.controllers.never_ready.clear()
+            self.controllers.workloads.ready_at.clear()
+            self.api.deletion.due.clear()
             self._seed()
 
     def __enter__(self):
@@ -268,6 +276,7 @@ class KubeSim:
             obj = self.store.get(rt.key, namespace or "", name)
             if obj is not None:
                 self.controllers.on_write(rt, obj, obj)
+            self.controllers.workloads.refresh()
 
     def make_ready(self, api_version, kind_plural, namespace, name):
         rt = self._rt(api_version, kind_plural)
@@ -279,6 +288,7 @@ class KubeSim:
                 self.ready_delay = 0.0       # "make ready" means now
                 try:
                     self.controllers.on_write(rt, obj, obj)
+                    self.controllers.workloads.refresh()
                 finally:
                     self.ready_delay = saved
 
