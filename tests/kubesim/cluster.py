@@ -255,6 +255,8 @@ class KubeSim:
             if "status" in rt.subresources and "status" in obj:
                 status = obj["status"]
                 out = self.api.update(rt, ns, meta["name"], obj, opts)
+                if self.store.get(rt.key, ns or "", meta["name"]) is None:
+                    return deep_copy(out)       # its last finalizer went: deleted
                 out = deep_copy(out)
                 out["status"] = status
                 return deep_copy(self.api.update(rt, ns, meta["name"], out, opts,
