@@ -51,9 +51,21 @@ WORKLOADS = {("", "pods"), ("", "replicationcontrollers"), (APPS, "replicasets")
 
 # ---------------------------------------------------------------------------- helpers
 
+def _normal(v):
+    """The template as the server's typed object sees it: nulls and empty maps/lists are
+    the same as absent (creationTimestamp: null from kubectl, for one)."""
+    if isinstance(v, dict):
+        out = {k: _normal(x) for k, x in v.items()}
+        return {k: x for k, x in out.items() if x not in (None, {}, [])}
+    if isinstance(v, list):
+        return [_normal(x) for x in v]
+    return v
+
+
 def template_hash(template, collision=0):
     """A stable short hash of a pod template (the pod-template-hash label's role)."""
-    h = hashlib.sha256((json.dumps(template, sort_keys=True) + str(collision)).encode())
+    h = hashlib.sha256((json.dumps(_normal(template), sort_keys=True) +
+                        str(collision)).encode())
     n = int.from_bytes(h.digest()[:8], "big")
     out = ""
     for _ in range(10):
@@ -560,6 +572,17 @@ class Workloads:
                 new = self.api.put_internal(rs_rt, upd, new)
         if new is not None and not paused:
             self._roll(d, new, olds, desired, surge, unavail, strategy.get("type"))
+            # The controller marks the Deployment with its current revision (kubectl
+            # rollout undo patches that annotation).
+            rev = (new["metadata"].get("annotations") or {}).get(
+                "deployment.kubernetes.io/revision")
+            d = self.store.get((APPS, "deployments"), ns, name)
+            if rev and d is not None and (d["metadata"].get("annotations") or {}).get(
+                    "deployment.kubernetes.io/revision") != rev:
+                upd = deep_copy(d)
+                upd["metadata"].setdefault("annotations", {})[
+                    "deployment.kubernetes.io/revision"] = rev
+                self.api.put_internal(self._rt(APPS, "deployments"), upd, d)
         self._deployment_status(ns, name, h, unavail)
 
     def _create_rs(self, d, tmpl, h, revision, replicas, surge):

@@ -284,3 +284,19 @@ def test_new_kinds_are_served_and_validated(sim, api, v1):
                     % ns, {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                            "metadata": {"name": "bad"}, "spec": {"podSelector": "all"}})
     assert code == 422 and out["reason"] == "Invalid"
+
+
+@needs_kubectl
+def test_kubectl_rollout_undo_returns_to_the_first_replicaset(sim, v1, apps):
+    ns = make_ns(v1)
+    kubectl(sim, "-n", ns, "create", "deployment", "web", "--image=nginx:1.27", "--replicas=2")
+    first = {r.metadata.name for r in apps.list_namespaced_replica_set(ns).items}
+    kubectl(sim, "-n", ns, "set", "image", "deployment/web", "nginx=nginx:1.28")
+    kubectl(sim, "-n", ns, "rollout", "undo", "deployment/web")
+    kubectl(sim, "-n", ns, "rollout", "status", "deployment/web", "--timeout=20s")
+    rss = {r.metadata.name: r for r in apps.list_namespaced_replica_set(ns).items}
+    (name,) = first
+    assert rss[name].spec.replicas == 2 and len(rss) == 2
+    d = apps.read_namespaced_deployment("web", ns)
+    assert d.metadata.annotations["deployment.kubernetes.io/revision"] == "3"
+    assert d.spec.template.spec.containers[0].image == "nginx:1.27"
