@@ -12,7 +12,7 @@ import yaml
 
 from . import admission, istiod_webhooks, rbac_guard, tokens
 from . import apply as ssa
-from . import merge, schemas, validation, workloads
+from . import merge, schemas, validation, workload_defaults
 from .deletion import Deletion
 from .errors import ApiError, bad_request, already_exists, conflict, not_found, \
     patch_type_unsupported, unsupported_media_type
@@ -170,7 +170,7 @@ class ApiServer:
                 if isinstance(s, dict) and "apiGroup" not in s:
                     s["apiGroup"] = "" if s.get("kind") == "ServiceAccount" else \
                         "rbac.authorization.k8s.io"
-        workloads.defaults(rt, obj)
+        workload_defaults.defaults(rt, obj)
         self.key_defaults(rt, obj)
 
     def key_defaults(self, rt, obj):

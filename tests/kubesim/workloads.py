@@ -22,7 +22,7 @@ import math
 import time
 
 from . import scheduler
-from .selectors import labels_match, selector_object_to_reqs
+from .workload_defaults import qos_class
 from .util import deep_copy, now, random_suffix
 
 APPS, BATCH = "apps", "batch"
@@ -36,13 +36,6 @@ DAEMON_TOLERATIONS = [
      "effect": "NoSchedule"},
     {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
     {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
-]
-#: What the DefaultTolerationSeconds admission plugin adds to every Pod.
-DEFAULT_TOLERATIONS = [
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-     "tolerationSeconds": 300},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-     "tolerationSeconds": 300},
 ]
 WORKLOADS = {("", "pods"), ("", "replicationcontrollers"), (APPS, "replicasets"),
              (APPS, "deployments"), (APPS, "daemonsets"), (APPS, "statefulsets"),
@@ -469,9 +462,7 @@ class Workloads:
             st["phase"] = "Succeeded"
             fin = {"terminated": {"exitCode": 0, "reason": "Completed",
                                   "startedAt": st["startTime"], "finishedAt": now()}}
-            st["containerStatuses"] = [cstatus(c, (prev.get(c.get("name")) or {}).get(
-                "state") if "terminated" in ((prev.get(c.get("name")) or {}).get("state")
-                                             or {}) else fin, False) for c in containers]
+            st["containerStatuses"] = [cstatus(c, fin, False) for c in containers]
             done = _cond("Ready", "False", "PodCompleted")
             conds = [_cond("PodReadyToStartContainers", "False"),
                      _cond("Initialized", "True", "PodCompleted"), done,
@@ -935,114 +926,3 @@ def _target_node(pod):
             if f.get("key") == "metadata.name" and f.get("values"):
                 return f["values"][0]
     return None
-
-
-def qos_class(spec):
-    cs = (spec.get("containers") or []) + (spec.get("initContainers") or [])
-    reqs = [(c.get("resources") or {}) for c in cs]
-    if not any(r.get("requests") or r.get("limits") for r in reqs):
-        return "BestEffort"
-    for r in reqs:
-        lim, req = r.get("limits") or {}, r.get("requests") or {}
-        for k in ("cpu", "memory"):
-            if k not in lim or scheduler.quantity(req.get(k, lim[k])) != \
-                    scheduler.quantity(lim[k]):
-                return "Burstable"
-    return "Guaranteed"
-
-
-# ---------------------------------------------------------------------------- defaulting
-
-def _image_pull_policy(image):
-    tail = (image or "").rsplit("/", 1)[-1]
-    if "@" in tail:
-        return "IfNotPresent"
-    if ":" not in tail or tail.endswith(":latest"):
-        return "Always"
-    return "IfNotPresent"
-
-
-def pod_defaults(spec):
-    """What the API server and its admission plugins fill into a new Pod's spec."""
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("securityContext", {})
-    spec.setdefault("enableServiceLinks", True)
-    spec.setdefault("priority", 0)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
-    spec.setdefault("serviceAccount", spec["serviceAccountName"])
-    tol = spec.setdefault("tolerations", [])
-    for t in DEFAULT_TOLERATIONS:
-        if not any(x.get("key") == t["key"] and x.get("effect") in (None, "", t["effect"])
-                   for x in tol):
-            tol.append(dict(t))
-    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        if not isinstance(c, dict):
-            continue
-        c.setdefault("imagePullPolicy", _image_pull_policy(c.get("image")))
-        c.setdefault("terminationMessagePath", "/dev/termination-log")
-        c.setdefault("terminationMessagePolicy", "File")
-        res = c.setdefault("resources", {})
-        if res.get("limits") and not res.get("requests"):
-            res["requests"] = dict(res["limits"])
-        elif res.get("limits"):
-            for k, v in res["limits"].items():
-                res["requests"].setdefault(k, v)
-
-
-def defaults(rt, obj):
-    """Defaults of the workload kinds (called from the API server's defaulting)."""
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    p = rt.plural
-    if p == "pods":
-        pod_defaults(spec)
-    elif p == "statefulsets":
-        spec.setdefault("replicas", 1)
-        spec.setdefault("podManagementPolicy", "OrderedReady")
-        spec.setdefault("revisionHistoryLimit", 10)
-        spec.setdefault("updateStrategy", {"type": "RollingUpdate",
-                                           "rollingUpdate": {"partition": 0}})
-        spec.setdefault("persistentVolumeClaimRetentionPolicy",
-                        {"whenDeleted": "Retain", "whenScaled": "Retain"})
-    elif p == "replicationcontrollers":
-        spec.setdefault("replicas", 1)
-        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-        if not spec.get("selector") and labels:
-            spec["selector"] = dict(labels)
-        if labels and not obj["metadata"].get("labels"):
-            obj["metadata"]["labels"] = dict(labels)
-    elif p == "jobs":
-        spec.setdefault("parallelism", 1)
-        if "completions" not in spec and spec.get("parallelism", 1) == 1:
-            spec["completions"] = 1
-        spec.setdefault("backoffLimit", 6)
-        spec.setdefault("completionMode", "NonIndexed")
-        spec.setdefault("suspend", False)
-        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
-        uid = obj["metadata"].get("uid")
-        if uid and not spec.get("manualSelector") and not spec.get("selector"):
-            spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-            tm = spec.setdefault("template", {}).setdefault("metadata", {})
-            lab = tm.setdefault("labels", {})
-            lab.update({"batch.kubernetes.io/controller-uid": uid, "controller-uid": uid,
-                        "batch.kubernetes.io/job-name": obj["metadata"]["name"],
-                        "job-name": obj["metadata"]["name"]})
-    elif p == "cronjobs":
-        spec.setdefault("concurrencyPolicy", "Allow")
-        spec.setdefault("suspend", False)
-        spec.setdefault("successfulJobsHistoryLimit", 3)
-        spec.setdefault("failedJobsHistoryLimit", 1)
-
-
-def selects(owner, pod):
-    """Whether owner's selector (LabelSelector or RC map) matches the Pod's labels."""
-    sel = (owner.get("spec") or {}).get("selector") or {}
-    labels = pod["metadata"].get("labels") or {}
-    if owner.get("kind") == "ReplicationController":
-        return all(labels.get(k) == v for k, v in sel.items())
-    return labels_match(selector_object_to_reqs(sel), labels)

@@ -1,6 +1,5 @@
 """Pods and scheduling: workloads own Pods, a scheduler places them as kube-scheduler would,
 and workload status comes from the Pods, as on a real cluster."""
-import pytest
 from kubernetes import client
 
 from tests.kubesim import KubeSim
