@@ -56,7 +56,7 @@ def _builtin():
         R("", "v1", "configmaps", "ConfigMap", True, ["cm"]),
         R("", "v1", "secrets", "Secret", True),
         R("", "v1", "serviceaccounts", "ServiceAccount", True, ["sa"], ["token"]),
-        R("", "v1", "pods", "Pod", True, ["po"], ["status"], categories=["all"]),
+        R("", "v1", "pods", "Pod", True, ["po"], ["status", "eviction"], categories=["all"]),
         R("", "v1", "events", "Event", True, ["ev"]),
         R("apps", "v1", "deployments", "Deployment", True, ["deploy"], ["status", "scale"],
           categories=["all"]),

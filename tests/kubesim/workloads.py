@@ -21,7 +21,7 @@ import json
 import math
 import time
 
-from . import scheduler
+from . import disruption, scheduler
 from .workload_defaults import qos_class
 from .util import deep_copy, now, random_suffix
 
@@ -224,17 +224,22 @@ class Workloads:
         if key == ("", "nodes"):
             self._nodes_changed()
             return True
+        if key == disruption.PDB_KEY:
+            disruption.refresh(self.api, m["namespace"])
+            return True
         if key not in WORKLOADS:
             return False
         self.kick(rt.group, rt.plural, m.get("namespace"), m["name"])
         if key == ("", "pods"):
             self._kick_owner(obj)
+            disruption.refresh(self.api, m["namespace"], obj)
         return True
 
     def on_delete(self, rt, obj):
         if rt.key == ("", "pods"):
             self.ready_at.pop(obj["metadata"].get("uid"), None)
             self._kick_owner(obj)
+            disruption.refresh(self.api, obj["metadata"]["namespace"], obj)
             # Freed resources: Pods waiting for room may fit now.
             for p in self.store.list(("", "pods")):
                 if not (p.get("spec") or {}).get("nodeName"):

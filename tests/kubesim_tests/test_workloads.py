@@ -299,3 +299,28 @@ def test_kubectl_rollout_undo_returns_to_the_first_replicaset(sim, v1, apps):
     d = apps.read_namespaced_deployment("web", ns)
     assert d.metadata.annotations["deployment.kubernetes.io/revision"] == "3"
     assert d.spec.template.spec.containers[0].image == "nginx:1.27"
+
+
+@needs_kubectl
+def test_drain_evicts_within_disruption_budgets():
+    with KubeSim(name="drain") as sim:
+        api = api_client(sim)
+        v1, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        policy = client.PolicyV1Api(api)
+        apps.create_namespaced_deployment("default", deployment("web", "default", replicas=2))
+        policy.create_namespaced_pod_disruption_budget("default", {
+            "metadata": {"name": "web"},
+            "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}})
+        st = policy.read_namespaced_pod_disruption_budget("web", "default").status
+        assert (st.current_healthy, st.desired_healthy, st.disruptions_allowed) == (2, 2, 0)
+        node = _pods(v1, "default", "app=web")[0].spec.node_name
+        r = kubectl(sim, "drain", node, "--ignore-daemonsets", "--timeout=3s", check=False)
+        assert r.returncode != 0 and "disruption budget" in r.stderr
+        assert len(_pods(v1, "default", "app=web")) == 2
+        # With room for one disruption the drain goes through; the Pod comes back elsewhere.
+        policy.patch_namespaced_pod_disruption_budget("web", "default",
+                                                      {"spec": {"minAvailable": 1}})
+        kubectl(sim, "drain", node, "--ignore-daemonsets", "--timeout=20s")
+        pods = _pods(v1, "default", "app=web")
+        assert len(pods) == 2 and node not in {p.spec.node_name for p in pods}
+        assert v1.read_node(node).spec.unschedulable
