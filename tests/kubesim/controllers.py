@@ -11,6 +11,7 @@ import heapq
 import threading
 import time
 
+from . import endpoints
 from .util import deep_copy, now
 from .workloads import Workloads
 
@@ -156,6 +157,7 @@ class Controllers:
         elif g == "" and p == "services":
             self._service(rt, obj)
             self._gateways_for_service(obj)
+            endpoints.sync_service(self.api, obj)
         elif g == "apiextensions.k8s.io" and p == "customresourcedefinitions":
             self._crd(rt, obj)
         elif g == GW and p == "gateways":
@@ -174,6 +176,7 @@ class Controllers:
             self.registry.remove_crd(obj["metadata"]["name"])
         elif rt.group == "" and rt.plural == "services":
             self._gateways_for_service(obj)
+            endpoints.service_deleted(self.api, obj)
 
     # ------------------------------------------------------------------------ namespaces
     def _namespace_created(self, ns):

@@ -21,7 +21,7 @@ import json
 import math
 import time
 
-from . import disruption, scheduler
+from . import disruption, endpoints, scheduler
 from .workload_defaults import qos_class
 from .util import deep_copy, now, random_suffix
 
@@ -233,6 +233,7 @@ class Workloads:
         if key == ("", "pods"):
             self._kick_owner(obj)
             disruption.refresh(self.api, m["namespace"], obj)
+            endpoints.sync_namespace(self.api, m["namespace"], obj)
         return True
 
     def on_delete(self, rt, obj):
@@ -240,6 +241,7 @@ class Workloads:
             self.ready_at.pop(obj["metadata"].get("uid"), None)
             self._kick_owner(obj)
             disruption.refresh(self.api, obj["metadata"]["namespace"], obj)
+            endpoints.sync_namespace(self.api, obj["metadata"]["namespace"], obj)
             # Freed resources: Pods waiting for room may fit now.
             for p in self.store.list(("", "pods")):
                 if not (p.get("spec") or {}).get("nodeName"):

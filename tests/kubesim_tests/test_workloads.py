@@ -324,3 +324,26 @@ def test_drain_evicts_within_disruption_budgets():
         pods = _pods(v1, "default", "app=web")
         assert len(pods) == 2 and node not in {p.spec.node_name for p in pods}
         assert v1.read_node(node).spec.unschedulable
+
+
+def test_services_get_endpoints_and_slices_of_their_pods(sim, v1, apps):
+    ns = make_ns(v1)
+    d = deployment("web", ns, replicas=2, ports=[{"name": "http", "containerPort": 8080}])
+    apps.create_namespaced_deployment(ns, d)
+    v1.create_namespaced_service(ns, {"metadata": {"name": "web"}, "spec": {
+        "selector": {"app": "web"}, "ports": [{"name": "web", "port": 80,
+                                               "targetPort": "http"}]}})
+    ep = v1.read_namespaced_endpoints("web", ns)
+    ips = sorted(p.status.pod_ip for p in _pods(v1, ns, "app=web"))
+    assert sorted(a.ip for a in ep.subsets[0].addresses) == ips
+    assert ep.subsets[0].ports[0].port == 8080
+    disc = client.DiscoveryV1Api(v1.api_client)
+    (sl,) = disc.list_namespaced_endpoint_slice(
+        ns, label_selector="kubernetes.io/service-name=web").items
+    assert sorted(e.addresses[0] for e in sl.endpoints) == ips
+    assert all(e.conditions.ready for e in sl.endpoints)
+    apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 1}})
+    assert len(v1.read_namespaced_endpoints("web", ns).subsets[0].addresses) == 1
+    v1.delete_namespaced_service("web", ns)
+    assert v1.list_namespaced_endpoints(ns).items == []
+    assert disc.list_namespaced_endpoint_slice(ns).items == []
