@@ -19,7 +19,7 @@ from .selectors import parse_label_selector
 from .server import HTTPSServer
 from .store import Store
 from .tls import ClusterPKI
-from .util import deep_copy, random_token
+from .util import deep_copy, now, now_micro, random_token
 
 _index = itertools.count(1)
 
@@ -194,18 +194,32 @@ class KubeSim:
         if spec.get("region"):
             labels["topology.kubernetes.io/region"] = spec["region"]
         labels.update(spec.get("labels") or {})
+        ts = now()
         node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name,
                                                                   "labels": labels},
                 "spec": {"podCIDR": "10.244.%d.0/24" % i},
                 "status": {
-                    "conditions": [{"type": "Ready", "status": "True",
-                                    "reason": "KubeletReady",
-                                    "message": "kubelet is posting ready status"}],
+                    "conditions": [
+                        dict(type=t, status=st, reason=r, message=m, lastHeartbeatTime=ts,
+                             lastTransitionTime=ts) for t, st, r, m in (
+                            ("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                             "kubelet has sufficient memory available"),
+                            ("DiskPressure", "False", "KubeletHasNoDiskPressure",
+                             "kubelet has no disk pressure"),
+                            ("PIDPressure", "False", "KubeletHasSufficientPID",
+                             "kubelet has sufficient PID available"),
+                            ("Ready", "True", "KubeletReady",
+                             "kubelet is posting ready status"))],
                     "addresses": [{"type": "InternalIP", "address": "10.224.%d.%d"
                                    % (self.index % 256, i + 4)},
                                   {"type": "Hostname", "address": name}],
-                    "capacity": {"cpu": "4", "memory": "16374624Ki", "pods": "110"},
-                    "allocatable": {"cpu": "3860m", "memory": "12880736Ki", "pods": "110"},
+                    # A Standard_D4s_v5 node as AKS reports it: 4 CPUs, 16 GiB.
+                    "capacity": {"cpu": "4", "memory": "16374624Ki", "pods": "110",
+                                 "ephemeral-storage": "129886128Ki", "hugepages-1Gi": "0",
+                                 "hugepages-2Mi": "0"},
+                    "allocatable": {"cpu": "3860m", "memory": "12880736Ki", "pods": "110",
+                                    "ephemeral-storage": "119703055367", "hugepages-1Gi": "0",
+                                    "hugepages-2Mi": "0"},
                     "nodeInfo": {"kubeletVersion": self.git_version,
                                  "kubeProxyVersion": self.git_version,
                                  "operatingSystem": os_, "architecture": "amd64",
@@ -217,6 +231,12 @@ class KubeSim:
         if spec.get("taints"):
             node["spec"]["taints"] = spec["taints"]
         self.api.create_internal(self.registry.lookup("", "v1", "nodes"), node)
+        # The kubelet's heartbeat Lease.
+        self.api.create_internal(self.registry.lookup("coordination.k8s.io", "v1", "leases"), {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                     "renewTime": now_micro()}})
 
     # ------------------------------------------------------------------------ control API
     def _rt(self, api_version, kind_plural):
