@@ -177,17 +177,42 @@ def readiness(obj):
 _WAITED_KINDS = ("Deployment", "DaemonSet", "Gateway")
 
 
+#: When (seconds into a wait) and how often it looks at the Pods of a workload not ready
+#: yet: Pods starting normally need no report, a Pod nobody can schedule does.
+POD_CHECK_FIRST, POD_CHECK_INTERVAL = 2.0, 10.0
+
+
 def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
     """Wait until every Deployment and DaemonSet among `objects` is ready and every
-    Gateway has an address. ClusterError naming those not ready at `timeout`."""
+    Gateway has an address. ClusterError naming those not ready at `timeout`, and what
+    keeps their Pods from being ready (a Pod that cannot be scheduled, and why)."""
+    from .pods import workload_pod_problems
     say = progress or (lambda msg: None)
     pending = {}
     for obj in objects:
         if obj.get("kind") in _WAITED_KINDS:
             pending[identity(obj)] = obj
     details = {k: "not found" for k in pending}
+    problems, checked, live_of = {}, {}, {}
     start = time.monotonic()
     deadline = start + timeout
+
+    def look_at_pods(ident, force=False):
+        live = live_of.get(ident)
+        if live is None or ident[1] not in ("Deployment", "DaemonSet"):
+            return
+        t = time.monotonic()
+        due = start + POD_CHECK_FIRST if ident not in checked else \
+            checked[ident] + POD_CHECK_INTERVAL
+        if not force and t < due:
+            return
+        checked[ident] = t
+        found = workload_pod_problems(cluster, live)
+        if found and found != problems.get(ident):
+            say("%s is not ready: %s" % (describe(ident[1], ident[2], ident[3]),
+                                         "; ".join(found)))
+        problems[ident] = found
+
     while pending:
         for ident in list(pending):
             api_version, kind, namespace, name = ident
@@ -200,18 +225,24 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
             if live is None:
                 details[ident] = "not found"
                 continue
+            live_of[ident] = live
             ok, details[ident] = readiness(live)
             if ok:
                 del pending[ident]
                 say("%s ready%s" % (describe(kind, namespace, name),
                                     " (%s)" % details[ident] if details[ident] else ""))
+            else:
+                look_at_pods(ident)
         if not pending:
             break
         now = time.monotonic()
         if now >= deadline:
-            names = "; ".join("%s: %s after %ds" % (describe(k[1], k[2], k[3]), details[k],
-                                                   int(round(timeout)))
-                              for k in pending)
+            for k in pending:
+                look_at_pods(k, force=True)
+            names = "; ".join("%s: %s after %ds%s" % (
+                describe(k[1], k[2], k[3]), details[k], int(round(timeout)),
+                " (%s)" % "; ".join(problems[k]) if problems.get(k) else "")
+                for k in pending)
             first = next(iter(pending))
             raise ClusterError(
                 "not ready: %s. Inspect it with kubectl -n %s describe %s %s and its "
@@ -279,6 +310,8 @@ def prune(cluster, label_selector, kinds, keep=(), progress=None):
             if ident in keep:
                 continue
             kind, namespace, name = ident[1], ident[2], ident[3]
+            if (obj.get("metadata") or {}).get("deletionTimestamp"):
+                continue              # already being deleted (a Terminating namespace)
             if plural == "namespaces":
                 foreign = _foreign_content(cluster, name, label_selector)
                 if foreign:

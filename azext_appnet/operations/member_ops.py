@@ -18,14 +18,25 @@ from .network_ops import _public
 # How long a join or update waits for the data plane to become ready. CI pipelines may
 # bound it with APPNET_READY_TIMEOUT (seconds).
 READY_TIMEOUT_SECONDS = 600
+# How long a remove waits for the namespace and CRDs it deleted to go, and a join for those
+# of an earlier removal (APPNET_TERMINATING_TIMEOUT, seconds).
+TERMINATING_TIMEOUT_SECONDS = 300
 HISTORY_LENGTH = 20
 
 
-def _ready_timeout():
+def _seconds(env, default):
     try:
-        return int(os.environ.get("APPNET_READY_TIMEOUT", READY_TIMEOUT_SECONDS))
+        return int(os.environ.get(env, default))
     except ValueError:
-        return READY_TIMEOUT_SECONDS
+        return default
+
+
+def _ready_timeout():
+    return _seconds("APPNET_READY_TIMEOUT", READY_TIMEOUT_SECONDS)
+
+
+def _terminating_timeout():
+    return _seconds("APPNET_TERMINATING_TIMEOUT", TERMINATING_TIMEOUT_SECONDS)
 
 
 def _network(ctx):
@@ -61,7 +72,9 @@ def check_cluster(cluster, network_id, member_name):
     facts = preflight(cluster, network_id)
     marker = cluster.get("v1", "namespaces", MEMBER_NAMESPACE) or {}
     joined_as = ((marker.get("metadata") or {}).get("labels") or {}).get("appnet.azure.com/member")
-    if joined_as and joined_as.lower() != member_name.lower():
+    leaving = bool((marker.get("metadata") or {}).get("deletionTimestamp"))
+    # A namespace being deleted is what is left of a removed member; the join waits for it.
+    if joined_as and not leaving and joined_as.lower() != member_name.lower():
         # Two members on one cluster would fight over the same objects.
         raise ClusterError(
             f"The cluster at {facts['server']} already joined this Application Network as member "
@@ -135,6 +148,7 @@ def _apply(ctx):
     spec = _spec(ctx)
     phases = render(spec)
     cluster = _cluster(ctx)
+    _await_earlier_removal(ctx, cluster, [o for phase in phases for o in phase.objects])
     apply_phases(cluster, phases, progress=ctx.progress)
     keep = {(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
             for phase in phases for o in phase.objects}
@@ -150,6 +164,33 @@ def _apply(ctx):
     pruned = prune(cluster, selector, kinds, keep=keep, progress=ctx.progress)
     if pruned:
         ctx.progress(f"Pruned {len(pruned)} objects the new version no longer has")
+
+
+def _await_earlier_removal(ctx, cluster, objects):
+    """Our namespace or CRDs still terminating (a remove just before): applying now would
+    be refused in the namespace, or lost with the CRD once its deletion completes. Wait for
+    them to go, bounded; say clearly what still holds them if they do not."""
+    from ..kube.terminating import terminating, wait_gone
+    names = {}
+    for o in objects:
+        if o["kind"] in ("Namespace", "CustomResourceDefinition"):
+            names.setdefault(o["kind"], set()).add(o["metadata"]["name"])
+    busy = terminating(cluster, names=names)
+    if not busy:
+        return
+    timeout = _terminating_timeout()
+    left = wait_gone(cluster, busy, timeout, progress=ctx.progress)
+    if left:
+        what = "; ".join(f"{k} ({v})" for k, v in left.items())
+        kind, name = next(iter(left)).split(" ", 1)
+        raise ClusterError(
+            f"The cluster at {getattr(cluster, 'server', '?')} is still deleting what an earlier "
+            f"removal left after {timeout}s: {what}. Nothing new can be created there until "
+            "that deletion finishes.",
+            f"Find what holds it ('kubectl get {kind.lower()} {name} -o yaml': its "
+            "status.conditions name the remaining content and finalizers), let the deletion "
+            "finish or remove the stuck finalizers, then run the command again.",
+            code="StillTerminating")
 
 
 def _wait_ready(ctx):
@@ -251,6 +292,7 @@ def _cleanup_cluster(ctx):
         selector = owner_selector(_network(ctx)["name"], ctx.resource["name"])
         deleted = prune(cluster, selector, kinds_for_prune(), progress=ctx.progress)
         ctx.progress(f"Deleted {len(deleted)} objects from the cluster")
+        _await_deletion(ctx, cluster, selector)
     except (ClusterError, InvalidInputError, NotFoundError) as ex:
         # The cluster is unreachable, its kubeconfig is gone, or (AKS) the cluster was deleted:
         # removing the member must still finish.
@@ -267,6 +309,20 @@ def _declare(ctx):
 def _undeclare(ctx):
     from .declarations import remove_from_member
     remove_from_member(ctx, ctx.services.connect)
+
+
+def _await_deletion(ctx, cluster, selector):
+    """The namespace and CRDs just deleted stay Terminating until their content is gone:
+    wait for that (bounded, with progress), so a join right after finds a clean cluster;
+    report what is still terminating when it takes longer."""
+    from ..kube.terminating import terminating, wait_gone
+    timeout = _terminating_timeout()
+    left = wait_gone(cluster, terminating(cluster, label_selector=selector), timeout,
+                     progress=ctx.progress)
+    if left:
+        ctx.warn("Still terminating after %ds: %s. Kubernetes finishes the deletion once that "
+                 "content is gone; 'az appnet member join' of this cluster waits for it."
+                 % (timeout, "; ".join(f"{k} ({v})" for k, v in left.items())))
 
 
 def _retire_certificates(ctx):

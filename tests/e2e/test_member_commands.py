@@ -69,6 +69,18 @@ def test_join_show_list_update_remove(az, network, clusters):
     az("appnet", "delete", "-g", "rg1", "-n", "net-01", "--yes")
 
 
+def test_remove_then_join_again_while_the_namespace_takes_5s_to_terminate(az, network, clusters):
+    (sim,) = clusters(1, namespace_delete_delay=5)
+    az("appnet", "member", "join", *_member_args(sim))
+    removed = az("appnet", "member", "remove", "-g", "rg1", "--appnet-name", "net-01",
+                 "--member-name", "member-01", "--yes")
+    assert "Waiting for Namespace applink-system" in removed.err
+    assert sim.get_object("v1", "namespaces", None, NS) is None
+    again = az("appnet", "member", "join", *_member_args(sim)).json
+    assert again["properties"]["provisioningState"] == "Succeeded"
+    assert sim.get_object("v1", "namespaces", None, NS)["status"]["phase"] == "Active"
+
+
 def test_no_wait_join_then_wait_created(az, network, clusters):
     (sim,) = clusters(1)
     started = az("appnet", "member", "join", *_member_args(sim), "--no-wait")

@@ -81,8 +81,10 @@ def test_istio_config_writes_succeed_right_after_join(engine, network, clusters,
     hooks = json.loads(kubectl(sim, "get", "validatingwebhookconfigurations", "-o", "json"))["items"]
     ours = {h["metadata"]["name"]: h for h in hooks}
     assert set(ours) >= {"istio-validator-applink-system", "istiod-default-validator-applink-system"}
+    # Installed as Ignore; once its Pods are ready istiod takes them over (CA bundle, Fail).
     for name in ("istio-validator-applink-system", "istiod-default-validator-applink-system"):
-        assert {w["failurePolicy"] for w in ours[name]["webhooks"]} == {"Ignore"}
+        assert {w["failurePolicy"] for w in ours[name]["webhooks"]} == {"Fail"}
+        assert all(w["clientConfig"].get("caBundle") for w in ours[name]["webhooks"])
     _apply(kubectl, sim,
            {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
             "metadata": {"name": "default", "namespace": NS}, "spec": {"mtls": {"mode": "STRICT"}}},

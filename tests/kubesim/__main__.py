@@ -1,6 +1,6 @@
 """python -m tests.kubesim --name c1 --kubeconfig out.yaml [--port 0] [--nodes 3]
-[--windows-nodes 0] [--version 1.33] [--ready-delay 0]: serve one cluster until
-SIGINT/SIGTERM."""
+[--windows-nodes 0] [--version 1.33] [--ready-delay 0] [--namespace-delete-delay 2]:
+serve one cluster until SIGINT/SIGTERM."""
 import argparse
 import signal
 import sys
@@ -19,12 +19,15 @@ def main(argv=None):
     p.add_argument("--version", default="1.33", help="Kubernetes version reported")
     p.add_argument("--ready-delay", type=float, default=0.0,
                    help="seconds before workloads become ready")
+    p.add_argument("--namespace-delete-delay", type=float, default=2.0, metavar="SECONDS",
+                   help="seconds a deleted namespace stays Terminating (default 2)")
     a = p.parse_args(argv)
     nodes = [{"os": "linux", "zone": "eastus-%d" % (i % 3 + 1), "region": "eastus"}
              for i in range(a.nodes)]
     nodes += [{"os": "windows", "zone": "eastus-%d" % (i % 3 + 1), "region": "eastus"}
               for i in range(a.windows_nodes)]
-    sim = KubeSim(name=a.name, version=a.version, nodes=nodes, ready_delay=a.ready_delay)
+    sim = KubeSim(name=a.name, version=a.version, nodes=nodes, ready_delay=a.ready_delay,
+                  namespace_delete_delay=a.namespace_delete_delay)
     sim.start(port=a.port)
     sim.write_kubeconfig(a.kubeconfig)
     done = threading.Event()

@@ -12,7 +12,8 @@ import yaml
 
 from . import admission, istiod_webhooks, rbac_guard, tokens
 from . import apply as ssa
-from . import merge, schemas, validation
+from . import merge, schemas, validation, workload_defaults
+from .deletion import Deletion
 from .errors import ApiError, bad_request, already_exists, conflict, not_found, \
     patch_type_unsupported, unsupported_media_type
 from .selectors import fields_match, labels_match
@@ -65,6 +66,7 @@ class ApiServer:
         self.store = store
         self.registry = registry
         self.controllers = None      # set by the cluster once built
+        self.deletion = Deletion(self)
         self._ip_next = 2
         self._node_port_next = 30000
 
@@ -72,7 +74,9 @@ class ApiServer:
     def node(self, rt):
         return schemas.root_node(rt, self.sim.version)
 
-    def _ns_check(self, rt, ns, creating):
+    def _ns_check(self, rt, ns, creating, name=""):
+        if creating:
+            self.deletion.refuse_create(rt)
         if not rt.namespaced:
             return
         nsobj = self.store.get(("", "namespaces"), "", ns)
@@ -80,9 +84,10 @@ class ApiServer:
             raise ApiError(404, "NotFound", 'namespaces "%s" not found' % ns,
                            {"name": ns, "kind": "namespaces"})
         if creating and (nsobj.get("metadata") or {}).get("deletionTimestamp"):
-            raise ApiError(403, "Forbidden", "%s \"\" is forbidden: unable to create new "
+            raise ApiError(403, "Forbidden", "%s \"%s\" is forbidden: unable to create new "
                            "content in namespace %s because it is being terminated"
-                           % (rt.plural, ns), {"kind": rt.plural, "causes": [{
+                           % (rt.plural, name, ns), {"name": name, "kind": rt.plural,
+                                                     "causes": [{
                                "reason": "NamespaceTerminating", "field": "metadata.namespace",
                                "message": "namespace %s is being terminated" % ns}]})
 
@@ -147,6 +152,8 @@ class ApiServer:
                     data[k] = base64.b64encode(str(v).encode()).decode()
         elif p == "services" and isinstance(spec, dict):
             self._service_defaults(spec, (old or {}).get("spec") or {})
+            if old is None:
+                obj["status"] = {"loadBalancer": {}}
         elif p in ("deployments", "daemonsets", "replicasets") and isinstance(spec, dict):
             if p != "daemonsets":
                 spec.setdefault("replicas", 1)
@@ -163,6 +170,7 @@ class ApiServer:
                 if isinstance(s, dict) and "apiGroup" not in s:
                     s["apiGroup"] = "" if s.get("kind") == "ServiceAccount" else \
                         "rbac.authorization.k8s.io"
+        workload_defaults.defaults(rt, obj)
         self.key_defaults(rt, obj)
 
     def key_defaults(self, rt, obj):
@@ -281,7 +289,7 @@ class ApiServer:
                                        "reason": "FieldValueRequired",
                                        "message": "Required value: name or generateName is "
                                                   "required", "field": "metadata.name"}]})
-            self._ns_check(rt, ns, creating=True)
+            self._ns_check(rt, ns, creating=True, name=meta["name"])
             if self.store.get(rt.key, meta.get("namespace", ""), meta["name"]) is not None:
                 raise already_exists(rt, meta["name"])
             return self._commit(rt, None, obj, opts, manager=self._manager(opts, user_agent))
@@ -294,7 +302,7 @@ class ApiServer:
                 if subresource:
                     raise not_found(rt, name)
                 # PUT on a missing object creates it, as the real server does for most kinds.
-                self._ns_check(rt, ns, creating=True)
+                self._ns_check(rt, ns, creating=True, name=name)
                 obj["metadata"].pop("resourceVersion", None)
                 return self._commit(rt, None, obj, opts, manager=self._manager(opts, user_agent))
             want_rv = obj["metadata"].get("resourceVersion")
@@ -368,7 +376,7 @@ class ApiServer:
         if old is None:
             if subresource:
                 raise not_found(rt, name)
-            self._ns_check(rt, ns, creating=True)
+            self._ns_check(rt, ns, creating=True, name=name)
         live = deep_copy(self._as_version(rt, old)) if old is not None else \
             {"apiVersion": rt.api_version, "kind": rt.kind,
              "metadata": {"name": name, **({"namespace": ns} if rt.namespaced else {})}}
@@ -417,9 +425,20 @@ class ApiServer:
                     obj["status"] = old["status"]
                 else:
                     obj.pop("status", None)
-            if meta.get("deletionTimestamp"):
-                # During deletion, finalizers may only be removed.
-                pass
+            if om.get("deletionTimestamp"):
+                added = [f for f in meta.get("finalizers") or []
+                         if f not in (om.get("finalizers") or [])]
+                if added:
+                    raise ApiError(422, "Invalid", '%s "%s" is invalid: metadata.finalizers: '
+                                   'Forbidden: no new finalizers can be added if the object '
+                                   'is being deleted, found new finalizers %s'
+                                   % (rt.kind, meta.get("name"), json.dumps(added)),
+                                   {"name": meta.get("name"), "kind": rt.kind,
+                                    "group": rt.group, "causes": [{
+                                        "reason": "FieldValueForbidden",
+                                        "field": "metadata.finalizers",
+                                        "message": "Forbidden: no new finalizers can be "
+                                        "added if the object is being deleted"}]})
         self._defaults(rt, obj, old)
         if opts.user is not None:
             rbac_guard.check_write(self.store, opts.user, rt, obj, old)
@@ -447,6 +466,8 @@ class ApiServer:
             self._remove(rt, obj)
             return obj
         self.store.put(rt.key, obj, "ADDED" if old is None else "MODIFIED", old)
+        if rt.plural == "namespaces" and self.deletion.maybe_remove_namespace(obj):
+            return obj
         if self.controllers:
             self.controllers.on_write(rt, obj, old)
         rbac_guard.on_change(self, rt, obj)
@@ -508,31 +529,7 @@ class ApiServer:
             return self.delete_object(rt, old, opts.propagation)
 
     def delete_object(self, rt, old, propagation=None):
-        meta = old["metadata"]
-        if rt.plural == "namespaces":
-            if meta.get("deletionTimestamp"):
-                return old
-            obj = deep_copy(old)
-            obj["metadata"]["deletionTimestamp"] = now()
-            obj["status"] = {"phase": "Terminating"}
-            obj = self.put_internal(rt, obj, old)
-            self.controllers.namespace_terminating(obj)
-            return obj
-        if propagation == "Orphan":
-            self._orphan_dependents(meta["uid"])
-        elif propagation == "Foreground":
-            self._delete_dependents(meta["uid"], "Foreground")
-        if meta.get("finalizers"):
-            if meta.get("deletionTimestamp"):
-                return old
-            obj = deep_copy(old)
-            obj["metadata"]["deletionTimestamp"] = now()
-            obj["metadata"]["deletionGracePeriodSeconds"] = 0
-            return self.put_internal(rt, obj, old)
-        final = deep_copy(old)
-        final["metadata"]["resourceVersion"] = str(self.store.next_rv())
-        self._remove(rt, final)
-        return final
+        return self.deletion.delete(rt, old, propagation)
 
     def _remove(self, rt, final):
         meta = final["metadata"]
@@ -543,6 +540,7 @@ class ApiServer:
         rbac_guard.on_change(self, rt, final)
         # Garbage collection (background propagation): dependents whose owners are gone.
         self._delete_dependents(meta["uid"], "Background")
+        self.deletion.removed(rt, final)
 
     def _dependents(self, uid):
         out = []

@@ -19,7 +19,7 @@ from .selectors import parse_label_selector
 from .server import HTTPSServer
 from .store import Store
 from .tls import ClusterPKI
-from .util import deep_copy, random_token
+from .util import deep_copy, now, now_micro, random_token
 
 _index = itertools.count(1)
 
@@ -28,13 +28,19 @@ DEFAULT_NODES = [{"os": "linux", "zone": "eastus-%d" % i, "region": "eastus"}
 
 
 class KubeSim:
-    def __init__(self, name="c1", version="1.33", nodes=None, ready_delay=0.0, port=0):
+    def __init__(self, name="c1", version="1.33", nodes=None, ready_delay=0.0, port=0,
+                 namespace_delete_delay=0.0):
+        """ready_delay: seconds from a Pod's binding to its containers running (and being
+        ready); namespace_delete_delay: seconds a deleted Namespace (or a CRD being cleaned
+        of its custom resources) stays Terminating at least. 0: at once, within the
+        request that caused it."""
         self.name = name
         self.context = name
         self.index = next(_index)
         self._version = str(version).lstrip("v")
         self.node_specs = list(nodes) if nodes is not None else list(DEFAULT_NODES)
         self.ready_delay = float(ready_delay)
+        self.namespace_delete_delay = float(namespace_delete_delay)
         self.port = port
         self.pki = ClusterPKI(name)
         self.admin_token = random_token(48)
@@ -105,6 +111,8 @@ class KubeSim:
             self.registry.reset()
             self.controllers.scheduler.clear()
             self.controllers.never_ready.clear()
+            self.controllers.workloads.ready_at.clear()
+            self.api.deletion.due.clear()
             self._seed()
 
     def __enter__(self):
@@ -186,18 +194,32 @@ class KubeSim:
         if spec.get("region"):
             labels["topology.kubernetes.io/region"] = spec["region"]
         labels.update(spec.get("labels") or {})
+        ts = now()
         node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name,
                                                                   "labels": labels},
                 "spec": {"podCIDR": "10.244.%d.0/24" % i},
                 "status": {
-                    "conditions": [{"type": "Ready", "status": "True",
-                                    "reason": "KubeletReady",
-                                    "message": "kubelet is posting ready status"}],
+                    "conditions": [
+                        dict(type=t, status=st, reason=r, message=m, lastHeartbeatTime=ts,
+                             lastTransitionTime=ts) for t, st, r, m in (
+                            ("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                             "kubelet has sufficient memory available"),
+                            ("DiskPressure", "False", "KubeletHasNoDiskPressure",
+                             "kubelet has no disk pressure"),
+                            ("PIDPressure", "False", "KubeletHasSufficientPID",
+                             "kubelet has sufficient PID available"),
+                            ("Ready", "True", "KubeletReady",
+                             "kubelet is posting ready status"))],
                     "addresses": [{"type": "InternalIP", "address": "10.224.%d.%d"
                                    % (self.index % 256, i + 4)},
                                   {"type": "Hostname", "address": name}],
-                    "capacity": {"cpu": "4", "memory": "16374624Ki", "pods": "110"},
-                    "allocatable": {"cpu": "3860m", "memory": "12880736Ki", "pods": "110"},
+                    # A Standard_D4s_v5 node as AKS reports it: 4 CPUs, 16 GiB.
+                    "capacity": {"cpu": "4", "memory": "16374624Ki", "pods": "110",
+                                 "ephemeral-storage": "129886128Ki", "hugepages-1Gi": "0",
+                                 "hugepages-2Mi": "0"},
+                    "allocatable": {"cpu": "3860m", "memory": "12880736Ki", "pods": "110",
+                                    "ephemeral-storage": "119703055367", "hugepages-1Gi": "0",
+                                    "hugepages-2Mi": "0"},
                     "nodeInfo": {"kubeletVersion": self.git_version,
                                  "kubeProxyVersion": self.git_version,
                                  "operatingSystem": os_, "architecture": "amd64",
@@ -209,6 +231,12 @@ class KubeSim:
         if spec.get("taints"):
             node["spec"]["taints"] = spec["taints"]
         self.api.create_internal(self.registry.lookup("", "v1", "nodes"), node)
+        # The kubelet's heartbeat Lease.
+        self.api.create_internal(self.registry.lookup("coordination.k8s.io", "v1", "leases"), {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                     "renewTime": now_micro()}})
 
     # ------------------------------------------------------------------------ control API
     def _rt(self, api_version, kind_plural):
@@ -247,6 +275,8 @@ class KubeSim:
             if "status" in rt.subresources and "status" in obj:
                 status = obj["status"]
                 out = self.api.update(rt, ns, meta["name"], obj, opts)
+                if self.store.get(rt.key, ns or "", meta["name"]) is None:
+                    return deep_copy(out)       # its last finalizer went: deleted
                 out = deep_copy(out)
                 out["status"] = status
                 return deep_copy(self.api.update(rt, ns, meta["name"], out, opts,
@@ -268,6 +298,7 @@ class KubeSim:
             obj = self.store.get(rt.key, namespace or "", name)
             if obj is not None:
                 self.controllers.on_write(rt, obj, obj)
+            self.controllers.workloads.refresh()
 
     def make_ready(self, api_version, kind_plural, namespace, name):
         rt = self._rt(api_version, kind_plural)
@@ -279,6 +310,7 @@ class KubeSim:
                 self.ready_delay = 0.0       # "make ready" means now
                 try:
                     self.controllers.on_write(rt, obj, obj)
+                    self.controllers.workloads.refresh()
                 finally:
                     self.ready_delay = saved
 

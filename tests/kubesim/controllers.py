@@ -1,5 +1,5 @@
 """Controllers: what kube-controller-manager, a cloud provider and Istio would do to the
-objects we care about.
+objects we care about. Workloads and Pods are workloads.py's, deletion is deletion.py's.
 
 They run as hooks after every stored write (under the store lock). Anything that should
 take time (workloads becoming ready, load balancers getting an address) goes through the
@@ -11,9 +11,10 @@ import heapq
 import threading
 import time
 
+from . import endpoints
 from .util import deep_copy, now
+from .workloads import Workloads
 
-APPS = "apps"
 GW = "gateway.networking.k8s.io"
 
 # Istio's gateway classes and the Service it creates for a Gateway of that class.
@@ -102,41 +103,6 @@ def _same_conditions(a, b):
     return strip(a) == strip(b)
 
 
-def node_matches(node, pod_spec):
-    labels = node["metadata"].get("labels") or {}
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    aff = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
-    terms = aff.get("nodeSelectorTerms")
-    if terms:
-        return any(_term_matches(labels, t) for t in terms)
-    return True
-
-
-def _term_matches(labels, term):
-    for e in term.get("matchExpressions") or []:
-        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
-        has = k in labels
-        if op == "In" and not (has and labels[k] in vals):
-            return False
-        if op == "NotIn" and has and labels[k] in vals:
-            return False
-        if op == "Exists" and not has:
-            return False
-        if op == "DoesNotExist" and has:
-            return False
-        if op in ("Gt", "Lt"):
-            try:
-                lv, rv = int(labels.get(k)), int(vals[0])
-            except (TypeError, ValueError, IndexError):
-                return False
-            if (op == "Gt" and not lv > rv) or (op == "Lt" and not lv < rv):
-                return False
-    return True
-
-
 class Controllers:
     def __init__(self, sim, api):
         self.sim = sim
@@ -145,6 +111,7 @@ class Controllers:
         self.registry = api.registry
         self.scheduler = Scheduler(self.store.lock)
         self.never_ready = set()           # (group, plural, ns, name)
+        self.workloads = Workloads(self)
         self._lb_next = 2
 
     # ------------------------------------------------------------------------ plumbing
@@ -178,6 +145,8 @@ class Controllers:
     # ------------------------------------------------------------------------ dispatch
     def on_write(self, rt, obj, old):
         p, g = rt.plural, rt.group
+        if self.workloads.on_write(rt, obj, old):
+            return
         if g == "" and p == "namespaces":
             if old is None:
                 self._namespace_created(obj)
@@ -188,19 +157,14 @@ class Controllers:
         elif g == "" and p == "services":
             self._service(rt, obj)
             self._gateways_for_service(obj)
-        elif g == "" and p == "nodes":
-            if old is None or (old["metadata"].get("labels") != obj["metadata"].get("labels")):
-                self._all_daemonsets()
-        elif g == APPS and p in ("deployments", "replicasets"):
-            self._replicated(rt, obj)
-        elif g == APPS and p == "daemonsets":
-            self._daemonset(rt, obj)
+            endpoints.sync_service(self.api, obj)
         elif g == "apiextensions.k8s.io" and p == "customresourcedefinitions":
             self._crd(rt, obj)
         elif g == GW and p == "gateways":
             self._gateway(rt, obj)
 
     def on_delete(self, rt, obj):
+        self.workloads.on_delete(rt, obj)
         if rt.group == "apiextensions.k8s.io" and rt.plural == "customresourcedefinitions":
             spec = obj.get("spec") or {}
             key = (spec.get("group", ""), (spec.get("names") or {}).get("plural"))
@@ -212,6 +176,7 @@ class Controllers:
             self.registry.remove_crd(obj["metadata"]["name"])
         elif rt.group == "" and rt.plural == "services":
             self._gateways_for_service(obj)
+            endpoints.service_deleted(self.api, obj)
 
     # ------------------------------------------------------------------------ namespaces
     def _namespace_created(self, ns):
@@ -227,32 +192,6 @@ class Controllers:
                 "internal service IP or kubernetes.default.svc. No other usage is "
                 "guaranteed across distributions of Kubernetes clusters."}},
             "data": {"ca.crt": self.sim.pki.ca_pem.decode()}})
-
-    def namespace_terminating(self, ns):
-        self._later(lambda: self._finish_namespace(ns["metadata"]["name"]))
-
-    def _finish_namespace(self, name):
-        cur = self.store.get(("", "namespaces"), "", name)
-        if cur is None or not cur["metadata"].get("deletionTimestamp"):
-            return
-        for key in list(self.store.list_keys()):
-            rt = self._rt(*key)
-            if rt is None or not rt.namespaced:
-                continue
-            for o in self.store.list(key, name):
-                live = self.store.get(key, name, o["metadata"]["name"])
-                if live is None:
-                    continue
-                if live["metadata"].get("finalizers"):
-                    # Objects with finalizers would block the namespace; the emulator has no
-                    # one to run them, so it drops them as a cluster admin forcing it would.
-                    live = deep_copy(live)
-                    live["metadata"]["finalizers"] = []
-                self.api.delete_object(rt, live, "Background")
-        final = deep_copy(cur)
-        final["metadata"]["resourceVersion"] = str(self.store.next_rv())
-        final["spec"] = {"finalizers": []}
-        self.store.remove(("", "namespaces"), "", name, final)
 
     # ------------------------------------------------------------------------ tokens
     def _fill_tokens_for_sa(self, sa):
@@ -307,100 +246,6 @@ class Controllers:
                 "ingress": [{"ip": ip, "ipMode": "VIP"}]}})
         self._later(assign)
 
-    # ------------------------------------------------------------------------ workloads
-    def _replicated(self, rt, obj):
-        gen = obj["metadata"].get("generation", 1)
-        st = obj.get("status") or {}
-        want = self._replicated_status(rt, obj, ready=False)
-        if st.get("observedGeneration") != gen or st.get("replicas") != want.get("replicas"):
-            if self.sim.ready_delay > 0 or self._is_never_ready(rt, obj):
-                obj = self._write_status(rt, obj, want)
-        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
-
-        def ready():
-            cur = self.store.get(rt.key, *key)
-            if cur is None or cur["metadata"].get("generation", 1) != gen or \
-                    self._is_never_ready(rt, cur):
-                return
-            self._write_status(rt, cur, self._replicated_status(rt, cur, ready=True))
-        if not self._is_never_ready(rt, obj):
-            self._later(ready)
-
-    def _replicated_status(self, rt, obj, ready):
-        spec = obj.get("spec") or {}
-        n = spec.get("replicas", 1)
-        gen = obj["metadata"].get("generation", 1)
-        old = obj.get("status") or {}
-        st = {"observedGeneration": gen, "replicas": n}
-        if rt.plural == "deployments":
-            st["updatedReplicas"] = n
-        if ready or n == 0:
-            if n:
-                st.update(readyReplicas=n, availableReplicas=n)
-            if rt.plural == "deployments":
-                conds = [_cond("Available", "True", "MinimumReplicasAvailable",
-                               "Deployment has minimum availability."),
-                         _cond("Progressing", "True", "NewReplicaSetAvailable",
-                               'ReplicaSet "%s" has successfully progressed.'
-                               % obj["metadata"]["name"])]
-            else:
-                conds = []
-        else:
-            if rt.plural == "deployments":
-                st["unavailableReplicas"] = n
-                conds = [_cond("Available", "False", "MinimumReplicasUnavailable",
-                               "Deployment does not have minimum availability."),
-                         _cond("Progressing", "True", "ReplicaSetUpdated",
-                               'ReplicaSet "%s" is progressing.' % obj["metadata"]["name"])]
-            else:
-                conds = []
-        if conds:
-            if _same_conditions(old.get("conditions"), conds):
-                conds = old["conditions"]
-            else:
-                for c in conds:
-                    c["lastUpdateTime"] = c["lastTransitionTime"]
-            st["conditions"] = conds
-        return st
-
-    def _all_daemonsets(self):
-        rt = self._rt(APPS, "daemonsets")
-        for ds in self.store.list(rt.key):
-            self._daemonset(rt, ds)
-
-    def _daemonset(self, rt, obj):
-        gen = obj["metadata"].get("generation", 1)
-        want = self._ds_status(obj, ready=False)
-        st = obj.get("status") or {}
-        if st.get("observedGeneration") != gen or \
-                st.get("desiredNumberScheduled") != want["desiredNumberScheduled"]:
-            if self.sim.ready_delay > 0 or self._is_never_ready(rt, obj):
-                obj = self._write_status(rt, obj, want)
-        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
-
-        def ready():
-            cur = self.store.get(rt.key, *key)
-            if cur is None or cur["metadata"].get("generation", 1) != gen or \
-                    self._is_never_ready(rt, cur):
-                return
-            self._write_status(rt, cur, self._ds_status(cur, ready=True))
-        if not self._is_never_ready(rt, obj):
-            self._later(ready)
-
-    def _ds_status(self, obj, ready):
-        pod_spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
-        nodes = [n for n in self.store.list(("", "nodes")) if node_matches(n, pod_spec)]
-        n = len(nodes)
-        st = {"observedGeneration": obj["metadata"].get("generation", 1),
-              "desiredNumberScheduled": n, "currentNumberScheduled": n,
-              "numberMisscheduled": 0, "updatedNumberScheduled": n,
-              "numberReady": n if ready else 0}
-        if ready:
-            st["numberAvailable"] = n
-        elif n:
-            st["numberUnavailable"] = n
-        return st
-
     # ------------------------------------------------------------------------ CRDs
     def _crd(self, rt, crd):
         self.registry.set_crd(crd)
@@ -412,6 +257,8 @@ class Controllers:
         conds = [_cond("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
                  _cond("Established", "True", "InitialNamesAccepted",
                        "the initial names have been accepted")]
+        # The deletion controller's condition (see deletion.py) stays as it set it.
+        conds += [c for c in old.get("conditions") or [] if c.get("type") == "Terminating"]
         if _same_conditions(old.get("conditions"), conds):
             conds = old["conditions"]
         stored = list(old.get("storedVersions") or [])

@@ -13,9 +13,10 @@ import json
 from . import openapi_schemas
 
 _SUB_KIND = {"scale": ("autoscaling", "v1", "Scale"),
-             "token": ("authentication.k8s.io", "v1", "TokenRequest")}
+             "token": ("authentication.k8s.io", "v1", "TokenRequest"),
+             "eviction": ("policy", "v1", "Eviction")}
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-              "token": ["create"], "finalize": ["update"]}
+              "token": ["create"], "finalize": ["update"], "eviction": ["create"]}
 
 
 def api_versions(server_address):

@@ -8,7 +8,7 @@ import time
 import urllib.parse
 import uuid
 
-from . import discovery, metaonly, protobuf, tables, tokens
+from . import discovery, disruption, metaonly, protobuf, tables, tokens
 from .apiserver import Options
 from .auth import API_AUDIENCES, user_from_name
 from .errors import ApiError, bad_request, forbidden, method_not_allowed, unauthorized
@@ -269,6 +269,8 @@ class Dispatcher:
             return self._token_request(rt, ns, name)
         if sub == "scale":
             return self._scale(rt, ns, name)
+        if sub == "eviction" and verb == "create":
+            return self.reply(disruption.evict(self.api, ns, name), 201)
         opts = self._options()
         ua = req.headers.get("User-Agent")
         if verb == "get":

@@ -4,6 +4,8 @@ Registered from the repository's root conftest.py, so every test can ask for `ku
 """
 import pytest
 
+NAMESPACE_DELETE_DELAY = 0.2
+
 
 @pytest.fixture
 def kubesim(tmp_path):
@@ -12,6 +14,8 @@ def kubesim(tmp_path):
     Starts n clusters (named c1..cn unless ``names`` is given), each on its own loopback
     port, and merges all their contexts into ``tmp_path/"kubeconfig"`` (each cluster also
     has its own ``sim.kubeconfig_path``). Every cluster started is stopped at teardown.
+    Deleted namespaces stay Terminating for ``namespace_delete_delay`` seconds
+    (NAMESPACE_DELETE_DELAY unless given): never instant, as on a real cluster, yet short.
     """
     # Imported lazily so that collecting tests never pays for (or breaks on) the emulator.
     from tests.kubesim import KubeSim
@@ -22,6 +26,7 @@ def kubesim(tmp_path):
     def make(n=1, names=None, **kwargs):
         names = list(names) if names else ["c%d" % (len(started) + i + 1) for i in range(n)]
         sims = []
+        kwargs.setdefault("namespace_delete_delay", NAMESPACE_DELETE_DELAY)
         for name in names:
             sim = KubeSim(name=name, **kwargs)
             sim.start()

@@ -11,6 +11,11 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def now_micro():
+    """A MicroTime (Lease renewTime, Event eventTime)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def deep_copy(obj):
     # json round trip: faster than copy.deepcopy for JSON-shaped data.
     return json.loads(json.dumps(obj))

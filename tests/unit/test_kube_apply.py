@@ -74,6 +74,9 @@ class FakeCluster:
     def get(self, api_version, kind, name, namespace=None):
         return self.store.get(name)
 
+    def list(self, api_version, plural, namespace=None, label_selector=None):
+        return []                      # no Pods to look at
+
 
 def test_waves_put_namespaces_and_crds_first():
     objs = [_obj("ConfigMap", "c", "ns"), _obj("Namespace", "ns"),

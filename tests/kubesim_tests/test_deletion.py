@@ -1,0 +1,178 @@
+"""Deletion as on a real API server: finalizers, propagation policies, Terminating
+namespaces and CRDs."""
+import pytest
+from kubernetes import client
+
+from tests.kubesim import KubeSim
+
+from .helpers import api_client, deployment, kubectl, make_ns, needs_kubectl, raw
+
+HOLD = "example.com/hold"
+WIDGETS = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {"group": "example.com", "scope": "Namespaced",
+             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+             "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                 "openAPIV3Schema": {"type": "object",
+                                     "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def _gone(fn):
+    try:
+        fn()
+    except client.ApiException as e:
+        return e.status == 404
+    return False
+
+
+def _wait_gone(sim, api_version, plural, ns, name):
+    """Wait (on the store's change notifications, no sleeps) until the object is gone."""
+    with sim.store.lock:
+        while sim.get_object(api_version, plural, ns, name) is not None:
+            assert sim.store.changed.wait(30), "%s %s still there" % (plural, name)
+
+
+def test_finalizers_keep_an_object_until_they_are_removed(v1):
+    ns = make_ns(v1)
+    v1.create_namespaced_config_map(ns, {"metadata": {"name": "held", "finalizers": [HOLD]}})
+    v1.delete_namespaced_config_map("held", ns)
+    cm = v1.read_namespaced_config_map("held", ns)
+    assert cm.metadata.deletion_timestamp is not None and cm.metadata.finalizers == [HOLD]
+    with pytest.raises(client.ApiException) as e:
+        v1.patch_namespaced_config_map("held", ns, {"metadata": {
+            "finalizers": [HOLD, "example.com/more"]}})
+    assert e.value.status == 422 and "no new finalizers" in e.value.body
+    v1.patch_namespaced_config_map("held", ns, {"metadata": {"finalizers": None}})
+    assert _gone(lambda: v1.read_namespaced_config_map("held", ns))
+
+
+def test_a_namespace_with_a_finalized_object_stays_terminating_until_it_is_released():
+    with KubeSim(name="nsdel") as sim:
+        api = api_client(sim)
+        v1 = client.CoreV1Api(api)
+        v1.create_namespace({"metadata": {"name": "work"}})
+        v1.create_namespaced_config_map("work", {"metadata": {"name": "held",
+                                                              "finalizers": [HOLD]}})
+        v1.create_namespaced_config_map("work", {"metadata": {"name": "free"}})
+        v1.delete_namespace("work")
+        ns = v1.read_namespace("work")
+        assert ns.status.phase == "Terminating" and ns.spec.finalizers == ["kubernetes"]
+        conds = {c.type: c for c in ns.status.conditions}
+        assert conds["NamespaceContentRemaining"].status == "True"
+        assert "configmaps has 1 resource instances" in conds["NamespaceContentRemaining"].message
+        assert HOLD in conds["NamespaceFinalizersRemaining"].message
+        # The content without finalizers is gone; the held object is being deleted.
+        assert _gone(lambda: v1.read_namespaced_config_map("free", "work"))
+        assert v1.read_namespaced_config_map("held", "work").metadata.deletion_timestamp
+        # New content is refused as the NamespaceLifecycle admission plugin refuses it.
+        code, st = raw(api, "POST", "/api/v1/namespaces/work/configmaps",
+                       {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new"}})
+        assert (code, st["reason"]) == (403, "Forbidden")
+        assert st["message"] == ('configmaps "new" is forbidden: unable to create new content '
+                                 'in namespace work because it is being terminated')
+        assert st["details"]["causes"][0]["reason"] == "NamespaceTerminating"
+        with pytest.raises(client.ApiException) as e:
+            v1.create_namespace({"metadata": {"name": "work"}})
+        assert e.value.status == 409
+        v1.patch_namespaced_config_map("held", "work", {"metadata": {"finalizers": None}})
+        assert _gone(lambda: v1.read_namespace("work"))
+        v1.create_namespace({"metadata": {"name": "work"}})
+
+
+def test_namespaces_take_the_configured_time_to_go():
+    with KubeSim(name="slowns", namespace_delete_delay=0.3) as sim:
+        v1 = client.CoreV1Api(api_client(sim))
+        v1.create_namespace({"metadata": {"name": "work"}})
+        client.AppsV1Api(v1.api_client).create_namespaced_deployment(
+            "work", deployment("web", "work"))
+        v1.delete_namespace("work")
+        assert v1.read_namespace("work").status.phase == "Terminating"
+        # The content goes at once; the namespace after the delay.
+        assert v1.list_namespaced_pod("work").items == []
+        _wait_gone(sim, "v1", "namespaces", None, "work")
+        assert _gone(lambda: v1.read_namespace("work"))
+
+
+@needs_kubectl
+def test_kubectl_delete_namespace_waits_until_it_is_gone():
+    with KubeSim(name="kdel", namespace_delete_delay=0.5) as sim:
+        kubectl(sim, "create", "namespace", "work")
+        kubectl(sim, "-n", "work", "create", "configmap", "c", "--from-literal=a=b")
+        r = kubectl(sim, "delete", "namespace", "work", "--timeout=30s")
+        assert 'namespace "work" deleted' in r.stdout
+        assert sim.get_object("v1", "namespaces", None, "work") is None
+
+
+def test_foreground_deletion_waits_for_blocking_dependents(v1, apps):
+    ns = make_ns(v1)
+    apps.create_namespaced_deployment(ns, deployment("web", ns))
+    (pod,) = v1.list_namespaced_pod(ns).items
+    v1.patch_namespaced_pod(pod.metadata.name, ns, {"metadata": {"finalizers": [HOLD]}})
+    apps.delete_namespaced_deployment("web", ns, propagation_policy="Foreground")
+    d = apps.read_namespaced_deployment("web", ns)
+    assert d.metadata.deletion_timestamp and "foregroundDeletion" in d.metadata.finalizers
+    (rs,) = apps.list_namespaced_replica_set(ns).items
+    assert "foregroundDeletion" in rs.metadata.finalizers
+    v1.patch_namespaced_pod(pod.metadata.name, ns, {"metadata": {"finalizers": None}})
+    assert _gone(lambda: apps.read_namespaced_deployment("web", ns))
+    assert apps.list_namespaced_replica_set(ns).items == []
+
+
+def test_orphan_deletion_keeps_the_replicaset_and_pods(v1, apps):
+    ns = make_ns(v1)
+    apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=2))
+    apps.delete_namespaced_deployment("web", ns, propagation_policy="Orphan")
+    assert _gone(lambda: apps.read_namespaced_deployment("web", ns))
+    (rs,) = apps.list_namespaced_replica_set(ns).items
+    assert not rs.metadata.owner_references
+    assert len(v1.list_namespaced_pod(ns).items) == 2
+
+
+def test_background_deletion_collects_replicasets_and_pods(v1, apps):
+    ns = make_ns(v1)
+    apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=2))
+    apps.delete_namespaced_deployment("web", ns)
+    assert apps.list_namespaced_replica_set(ns).items == []
+    assert v1.list_namespaced_pod(ns).items == []
+
+
+def test_a_crd_goes_after_its_custom_resources():
+    with KubeSim(name="crddel") as sim:
+        api = api_client(sim)
+        ext, co = client.ApiextensionsV1Api(api), client.CustomObjectsApi(api)
+        ext.create_custom_resource_definition(WIDGETS)
+        for name, fins in (("held", [HOLD]), ("free", [])):
+            co.create_namespaced_custom_object("example.com", "v1", "default", "widgets", {
+                "apiVersion": "example.com/v1", "kind": "Widget",
+                "metadata": {"name": name, "finalizers": fins}})
+        ext.delete_custom_resource_definition("widgets.example.com")
+        crd = ext.read_custom_resource_definition("widgets.example.com")
+        assert "customresourcecleanup.apiextensions.k8s.io" in crd.metadata.finalizers
+        term = next(c for c in crd.status.conditions if c.type == "Terminating")
+        assert (term.status, term.reason) == ("True", "InstanceDeletionInProgress")
+        items = co.list_namespaced_custom_object("example.com", "v1", "default",
+                                                 "widgets")["items"]
+        assert [i["metadata"]["name"] for i in items] == ["held"]
+        with pytest.raises(client.ApiException) as e:
+            co.create_namespaced_custom_object("example.com", "v1", "default", "widgets", {
+                "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "n"}})
+        assert e.value.status == 405
+        co.patch_namespaced_custom_object("example.com", "v1", "default", "widgets", "held",
+                                          {"metadata": {"finalizers": None}})
+        assert _gone(lambda: ext.read_custom_resource_definition("widgets.example.com"))
+        code, _ = raw(api, "GET", "/apis/example.com/v1/widgets")
+        assert code == 404
+
+
+def test_a_terminating_namespace_refuses_what_a_controller_would_recreate():
+    # A Deployment in a terminating namespace does not bring back the Pods it loses.
+    with KubeSim(name="nsrace", namespace_delete_delay=3600) as sim:
+        v1 = client.CoreV1Api(api_client(sim))
+        apps = client.AppsV1Api(v1.api_client)
+        v1.create_namespace({"metadata": {"name": "work"}})
+        apps.create_namespaced_deployment("work", deployment("web", "work", replicas=2))
+        v1.delete_namespace("work")
+        assert v1.list_namespaced_pod("work").items == []
+        assert apps.list_namespaced_replica_set("work").items == []
+        assert v1.read_namespace("work").status.phase == "Terminating"
