@@ -182,6 +182,14 @@ _WAITED_KINDS = ("Deployment", "DaemonSet", "Gateway")
 POD_CHECK_FIRST, POD_CHECK_INTERVAL = 2.0, 10.0
 
 
+def waiting_for(pending, details):
+    """One line naming what a readiness wait still waits for and how far each has got."""
+    return "waiting for " + ", ".join(
+        "%s %s/%s (%s)" % (kind, namespace, name, details.get((api, kind, namespace, name)) or "not ready")
+        if namespace else "%s %s (%s)" % (kind, name, details.get((api, kind, namespace, name)) or "not ready")
+        for api, kind, namespace, name in pending)
+
+
 def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
     """Wait until every Deployment and DaemonSet among `objects` is ready and every
     Gateway has an address. ClusterError naming those not ready at `timeout`, and what
@@ -193,7 +201,7 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
         if obj.get("kind") in _WAITED_KINDS:
             pending[identity(obj)] = obj
     details = {k: "not found" for k in pending}
-    problems, checked, live_of = {}, {}, {}
+    problems, checked, live_of, said = {}, {}, {}, {}
     start = time.monotonic()
     deadline = start + timeout
 
@@ -235,6 +243,10 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
                 look_at_pods(ident)
         if not pending:
             break
+        waiting = waiting_for(pending, details)
+        if waiting != said.get("waiting"):
+            say(waiting)   # what is still pending, each time that changes
+            said["waiting"] = waiting
         now = time.monotonic()
         if now >= deadline:
             for k in pending:

@@ -120,3 +120,85 @@ def test_a_dead_worker_ends_the_wait_at_once_with_the_command_that_resumes_it(az
     resumed = az(*shlex.split(resume)[1:], timeout=300).json["properties"]
     assert resumed["provisioningState"] == "Succeeded"
     assert "dataPlane" in resumed["operation"]["completedSteps"]
+
+
+def _read_stream(fd_or_file, into):
+    """Collect (time, text) chunks from a pipe or a pty until it closes."""
+    import os
+    while True:
+        try:
+            chunk = os.read(fd_or_file, 4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        into.append((time.monotonic(), chunk.decode("utf-8", "replace")))
+
+
+def test_a_ci_log_hears_what_is_pending_at_least_every_15_seconds(az, clusters):
+    import threading
+    (sim,) = clusters(1, ready_delay=35)
+    az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2")
+    proc = subprocess.Popen([str(AZ), "appnet", "member", "join", "-g", "rg1", "--appnet-name", "net-01",
+                             "--member-name", "member-01", "--kubeconfig", sim.kubeconfig_path,
+                             "--context", sim.context], env=az.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    chunks = []
+    reader = threading.Thread(target=_read_stream, args=(proc.stderr.fileno(), chunks), daemon=True)
+    reader.start()
+    try:
+        proc.wait(timeout=300)
+    finally:
+        proc.kill()
+    reader.join(timeout=10)
+    assert proc.returncode == 0, "".join(text for _, text in chunks)
+    lines = [(at, line) for at, text in chunks for line in text.splitlines() if line.strip()]
+    waiting = [(at, line) for at, line in lines if line.startswith("member-01: waiting for")]
+    assert waiting and "DaemonSet applink-system/ztunnel" in waiting[0][1], lines
+    during = [at for at, _ in lines if at >= waiting[0][0]]
+    # The heartbeat is due every 15 s of silence; a loaded machine may add a little.
+    assert max(b - a for a, b in zip(during, during[1:])) < 20, lines
+    beats = [line for _, line in lines if line.startswith("Still running after")]
+    assert beats and all("member-01: waiting for" in line for line in beats), lines
+
+
+def test_a_terminal_is_redrawn_and_shows_each_member_its_own_step(az, clusters):
+    import os
+    import pty
+    import re
+    import threading
+    fast, slow = clusters(2)
+    az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2")
+    ids = []
+    for name, sim in (("member-01", fast), ("member-02", slow)):
+        ids.append(az("appnet", "member", "join", "-g", "rg1", "--appnet-name", "net-01", "--member-name", name,
+                      "--kubeconfig", sim.kubeconfig_path, "--context", sim.context, "--version", "1.4",
+                      "--query", "id", "-o", "tsv").out.strip())
+    slow.ready_delay = 20   # member-02's data plane takes 20 s to roll; member-01's is ready at once
+    master, tty = pty.openpty()
+    proc = subprocess.Popen([str(AZ), "appnet", "member", "update", "--ids", *ids, "--version", "1.5"],
+                            env=dict(az.env, COLUMNS="250"), stdout=subprocess.PIPE, stderr=tty,
+                            stdin=subprocess.DEVNULL)
+    os.close(tty)
+    chunks = []
+    reader = threading.Thread(target=_read_stream, args=(master, chunks), daemon=True)
+    reader.start()
+    try:
+        proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    reader.join(timeout=10)
+    os.close(master)
+    assert proc.returncode == 0, "".join(text for _, text in chunks)
+    frame = re.compile(r"^\s*\S \[(\d+)s\] (.*?)( \.\.)?$")
+    frames = [(at, m[2]) for at, text in chunks for part in text.replace("\x1b[K", "").split("\r")
+              for m in [frame.match(part.strip("\n"))] if m]
+    assert len(frames) > 20, chunks[-5:]
+    # Redrawn while nothing new happens: never a second and a half without a frame.
+    times = [at for at, _ in frames]
+    assert max(b - a for a, b in zip(times, times[1:])) < 1.5, frames
+    segments = [segment for _, label in frames for segment in label.split(" | ")]
+    assert all(segment.startswith(("member-01: ", "member-02: ")) for segment in segments), segments
+    # What waits for long is member-02's, and is shown as member-02's.
+    long = [s for s in segments if re.search(r"\((\d+)s\)$", s) and int(re.search(r"\((\d+)s\)$", s)[1]) >= 8]
+    assert long and all(s.startswith("member-02: ") for s in long), long[-3:]
