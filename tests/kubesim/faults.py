@@ -10,11 +10,14 @@ class Faults:
         self.clear()
 
     def set(self, error_rate=0.0, codes=(500, 503, 429), latency=0.0, drop_rate=0.0,
-            retry_after=1):
+            retry_after=1, seed=None):
         """error_rate: fraction of requests answered with one of `codes` (a 429 or 503
         carries Retry-After: retry_after); latency: seconds added to each answer;
-        drop_rate: fraction of requests whose connection is closed without an answer."""
+        drop_rate: fraction of requests whose connection is closed without an answer;
+        seed: makes which requests fail repeatable (a test that needs some to fail)."""
         with self._lock:
+            if seed is not None:
+                self._rng.seed(seed)
             self.error_rate = float(error_rate)
             self.codes = tuple(codes) or (500,)
             self.latency = float(latency)
