@@ -1,6 +1,5 @@
 """The steps of the Application Network operations: create, update, delete."""
 
-from ..model import resources as res
 from .runner import Finished, Step
 
 
@@ -38,4 +37,3 @@ DELETE = [Step("certificates", "Deleting the network's CA keys", _delete_keys),
           Step("delete", "Deleting the Application Network", _delete_record)]
 
 STEPS = {"create": CREATE, "update": UPDATE, "delete": DELETE}
-STATES = {"create": res.PROVISIONING, "update": res.UPDATING, "delete": res.DELETING}

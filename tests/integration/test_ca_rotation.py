@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 
 from azext_appnet.errors import ClusterError, ConflictError, NotFoundError, UsageError
 from azext_appnet.manifests.istiod import CACERTS_HASH_ANNOTATION, cacerts_hash
-from azext_appnet.pki.testing import issue_workload_cert, pem_of, verify_with_openssl
+from tests.fixtures.workload_certs import issue_workload_cert, pem_of, verify_with_openssl
 from tests.integration.conftest import join
 
 NS = "applink-system"

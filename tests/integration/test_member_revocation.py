@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from azext_appnet.manifests.istiod import CACERTS_HASH_ANNOTATION
-from azext_appnet.pki.testing import issue_workload_cert, pem_of
+from tests.fixtures.workload_certs import issue_workload_cert, pem_of
 from tests.integration.conftest import join
 
 NS = "applink-system"

@@ -11,7 +11,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
 
 from azext_appnet.errors import ConflictError, InvalidInputError
 from azext_appnet.pki import KEY_TYPES, NetworkPKI
-from azext_appnet.pki import testing
+from tests.fixtures import workload_certs as testing
 from tests.unit.pki_support import NET, T0
 
 

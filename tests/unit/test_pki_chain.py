@@ -13,7 +13,7 @@ from cryptography.x509.verification import VerificationError
 
 from azext_appnet.errors import ConflictError
 from azext_appnet.pki import NetworkPKI
-from azext_appnet.pki import testing
+from tests.fixtures import workload_certs as testing
 
 NET1 = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.AppLink/appLinks/net1"
 NET2 = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.AppLink/appLinks/net2"
