@@ -6,7 +6,6 @@ on one flat network pass check."""
 
 import base64
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -19,12 +18,10 @@ NS = "applink-system"
 
 
 @pytest.fixture
-def kubectl():
-    if not shutil.which("kubectl"):
-        pytest.skip("kubectl is not on PATH; these tests drive the real kubectl")
+def kubectl(require_kubectl):
 
     def run(sim, *args, stdin=None, ok=True):
-        proc = subprocess.run(["kubectl", "--kubeconfig", sim.kubeconfig_path, "--context", sim.context, *args],
+        proc = subprocess.run([require_kubectl, "--kubeconfig", sim.kubeconfig_path, "--context", sim.context, *args],
                               input=stdin, capture_output=True, text=True, timeout=60)
         if ok:
             assert proc.returncode == 0, proc.stderr

@@ -1,7 +1,6 @@
 """preflight() and connect() against the Kubernetes API emulator."""
 
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -10,6 +9,7 @@ import yaml
 from azext_appnet.errors import ClusterError, InvalidInputError
 from azext_appnet.kube import connect
 from azext_appnet.kube.preflight import preflight
+from tests.fixtures import requires
 
 NET = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
        "Microsoft.AppLink/appLinks/net1")
@@ -215,11 +215,10 @@ def test_crds_an_uninstall_left_behind_can_be_adopted(kubesim):
     sim.put_object(_istio_crd("telemetries", "telemetry.istio.io", "Telemetry"))
     msg = _fails(sim, "telemetries.telemetry.istio.io", "an unknown owner",
                  "kubectl label --overwrite crd telemetries.telemetry.istio.io")
-    if not shutil.which("kubectl"):
-        pytest.skip("kubectl is not on PATH")
+    kubectl = requires.kubectl()
     # Run what the message says, with the real kubectl: the CRD is then ours.
     command = re.search(r"\((kubectl label [^)]*)\)", msg).group(1).split()
-    done = subprocess.run(command[:1] + ["--kubeconfig", sim.kubeconfig_path, "--context", sim.context]
+    done = subprocess.run([kubectl, "--kubeconfig", sim.kubeconfig_path, "--context", sim.context]
                           + command[1:], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     preflight(_connect(sim), NET)

