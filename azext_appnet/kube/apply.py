@@ -107,8 +107,8 @@ def wait_established(cluster, crds, timeout=60, progress=None):
         if time.monotonic() >= deadline:
             raise ClusterError(
                 "CustomResourceDefinition %s not Established after %ds. Check it with "
-                "kubectl get crd %s -o yaml (conditions NamesAccepted/Established)."
-                % (", ".join(sorted(pending)), timeout, sorted(pending)[0]))
+                "%s get crd %s -o yaml (conditions NamesAccepted/Established)."
+                % (", ".join(sorted(pending)), timeout, cluster.kubectl, sorted(pending)[0]))
         time.sleep(delay)
         delay = min(1.0, delay * 2)
     # Established means the API server will serve the resource; check discovery says so
@@ -257,9 +257,9 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
                 for k in pending)
             first = next(iter(pending))
             raise ClusterError(
-                "not ready: %s. Inspect it with kubectl -n %s describe %s %s and its "
+                "not ready: %s. Inspect it with %s -n %s describe %s %s and its "
                 "pods' events, fix the cause, then run the command again."
-                % (names, first[2] or "default", first[1].lower(), first[3]))
+                % (names, cluster.kubectl, first[2] or "default", first[1].lower(), first[3]))
         time.sleep(min(poll, max(0.0, deadline - now)))
     return True
 

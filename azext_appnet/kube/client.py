@@ -7,6 +7,7 @@ costs many requests; here every request is ours and counted in `request_count`.
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -154,6 +155,18 @@ class Cluster:
         # Discovery is cached per Cluster (i.e. per connect()).
         from .discovery import Discovery
         self.discovery = Discovery(self)
+
+    @property
+    def kubectl(self):
+        """kubectl aimed at this cluster, for the hints a user pastes from a message: without
+        --kubeconfig and --context it would run against whatever cluster is current."""
+        import shlex
+        words = ["kubectl"]
+        if self.config.kubeconfig and os.path.isfile(str(self.config.kubeconfig)):
+            words += ["--kubeconfig", str(self.config.kubeconfig)]
+        if self.context:
+            words += ["--context", self.context]
+        return " ".join(shlex.quote(w) for w in words)
 
     def __repr__(self):
         return "Cluster(server=%r, context=%r)" % (self.server, self.context)

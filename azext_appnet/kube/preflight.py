@@ -171,12 +171,12 @@ def _foreign_istio(cluster):
         listed = " ".join(sorted(names))
         problems.append(
             "Istio CustomResourceDefinitions of another owner exist: %s, installed by %s; "
-            "az appnet does not take them over. %sRemove them (kubectl delete crd %s; this "
+            "az appnet does not take them over. %sRemove them (%s delete crd %s; this "
             "deletes their resources), or, if no other Istio uses them any more, let az appnet "
-            "adopt them (kubectl label --overwrite crd %s %s=%s), then retry"
+            "adopt them (%s label --overwrite crd %s %s=%s), then retry"
             % (", ".join(sorted(names)), owner,
                "Uninstall that Istio first (%s). " % command if command else "",
-               listed, listed, MANAGED_BY, MANAGER))
+               cluster.kubectl, listed, cluster.kubectl, listed, MANAGED_BY, MANAGER))
 
     for api_kind, plural in (("mutatingwebhookconfiguration", "mutatingwebhookconfigurations"),
                              ("validatingwebhookconfiguration", "validatingwebhookconfigurations")):
@@ -185,8 +185,8 @@ def _foreign_istio(cluster):
         for (owner, command), names in _by_owner(hooks):
             problems.append(
                 "Istio admission webhooks of another owner are registered (%s %s), installed "
-                "by %s. %s (kubectl delete %s %s) and retry"
+                "by %s. %s (%s delete %s %s) and retry"
                 % (api_kind, ", ".join(sorted(names)), owner,
                    "Uninstall that Istio (%s) or delete them" % command if command
-                   else "Delete them", api_kind, " ".join(sorted(names))))
+                   else "Delete them", cluster.kubectl, api_kind, " ".join(sorted(names))))
     return problems

@@ -202,10 +202,11 @@ def test_crds_of_a_helm_installed_istio_are_refused_with_their_owner_and_command
             {"meta.helm.sh/release-name": "istio-base", "meta.helm.sh/release-namespace": "mesh"})
     sim.put_object(_istio_crd("wasmplugins", "extensions.istio.io", "WasmPlugin", *helm))
     sim.put_object(_istio_crd("gateways", "networking.istio.io", "Gateway", *helm))
+    kubectl = f"kubectl --kubeconfig {sim.kubeconfig_path} --context {sim.context}"
     msg = _fails(sim, "extensions.istio.io", "gateways.networking.istio.io",
                  "Helm release 'istio-base' in namespace mesh", "helm uninstall istio-base -n mesh",
-                 "kubectl delete crd gateways.networking.istio.io wasmplugins.extensions.istio.io",
-                 "kubectl label --overwrite crd gateways.networking.istio.io "
+                 f"{kubectl} delete crd gateways.networking.istio.io wasmplugins.extensions.istio.io",
+                 f"{kubectl} label --overwrite crd gateways.networking.istio.io "
                  "wasmplugins.extensions.istio.io app.kubernetes.io/managed-by=az-appnet")
     assert "does not take them over" in msg
 
@@ -214,12 +215,12 @@ def test_crds_an_uninstall_left_behind_can_be_adopted(kubesim):
     sim = _one(kubesim)
     sim.put_object(_istio_crd("telemetries", "telemetry.istio.io", "Telemetry"))
     msg = _fails(sim, "telemetries.telemetry.istio.io", "an unknown owner",
-                 "kubectl label --overwrite crd telemetries.telemetry.istio.io")
+                 "label --overwrite crd telemetries.telemetry.istio.io")
     kubectl = requires.kubectl()
-    # Run what the message says, with the real kubectl: the CRD is then ours.
-    command = re.search(r"\((kubectl label [^)]*)\)", msg).group(1).split()
-    done = subprocess.run([kubectl, "--kubeconfig", sim.kubeconfig_path, "--context", sim.context]
-                          + command[1:], capture_output=True, text=True, timeout=60)
+    # Run what the message says, as given, with the real kubectl: the CRD is then ours.
+    command = re.search(r"\((kubectl [^()]* label [^)]*)\)", msg).group(1).split()
+    assert command[1:5] == ["--kubeconfig", sim.kubeconfig_path, "--context", sim.context], command
+    done = subprocess.run([kubectl] + command[1:], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     preflight(_connect(sim), NET)
 
@@ -234,4 +235,5 @@ def test_istio_validating_webhooks_of_another_owner_are_refused(kubesim):
                     "webhooks": []})
     _fails(sim, "validatingwebhookconfiguration istiod-default-validator",
            "istioctl / IstioOperator 'installed-state'", "istioctl uninstall --purge",
-           "kubectl delete validatingwebhookconfiguration istiod-default-validator")
+           f"kubectl --kubeconfig {sim.kubeconfig_path} --context {sim.context} delete "
+           "validatingwebhookconfiguration istiod-default-validator")

@@ -39,6 +39,7 @@ class FakeCluster:
     """Records applies; CRDs become Established at once; the GV is then served."""
 
     server, context = "https://fake", "fake"
+    kubectl = "kubectl --context fake"
 
     def __init__(self, fail=None):
         self.discovery = Discovery(self)
