@@ -1,0 +1,229 @@
+"""`reconcile` through the engine with a controllable clock, against emulated clusters:
+certificate rotations, channel upgrades and patches in the maintenance window, and nothing
+when nothing is due. (Drift repair through the real az: tests/e2e/test_reconcile_commands.py.)"""
+
+import base64
+import datetime
+import hashlib
+import json
+import os
+
+import pytest
+
+from azext_appnet import versions
+from azext_appnet.manifests.istiod import CACERTS_HASH_ANNOTATION
+from tests.integration.conftest import join
+
+NS = "applink-system"
+DAY = datetime.timedelta(days=1)
+
+
+@pytest.fixture
+def clock(engine):
+    """engine.clock, moved by tests: clock.now += 46 * DAY."""
+    class Clock:
+        now = datetime.datetime.now(datetime.timezone.utc)
+
+        def __call__(self):
+            return self.now
+    c = Clock()
+    engine.clock = c
+    return c
+
+
+class _Catalog(dict):
+    def __init__(self, data, monkeypatch):
+        super().__init__(data)
+        self._monkeypatch = monkeypatch
+
+    def install(self):
+        """Make the edited data the catalog every module sees."""
+        self._monkeypatch.setattr(versions, "_catalog", versions.Catalog(json.loads(json.dumps(self))))
+
+
+@pytest.fixture
+def catalog(monkeypatch):
+    """The packaged catalog's data, to edit, then `install()`."""
+    with open(versions._CATALOG_FILE, encoding="utf-8") as f:
+        yield _Catalog(json.load(f), monkeypatch)
+
+
+def _cacerts(sim):
+    return sim.get_object("v1", "secrets", NS, "cacerts")["data"]["ca-cert.pem"]
+
+
+def _istiod(sim):
+    return sim.get_object("apps/v1", "deployments", NS, "istiod")
+
+
+def _object_versions(sim):
+    with sim.store.lock:
+        return {(key, ns, name): obj["metadata"]["resourceVersion"]
+                for key in sim.store.list_keys() for (ns, name), obj in sim.store.data[key].items()}
+
+
+def _files(root):
+    out = {}
+    for base, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(base, name)
+            with open(path, "rb") as f:
+                out[path] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def _state(engine):
+    with open(engine.store_path, "rb") as f:
+        return f.read()
+
+
+def _acts(report, status=None):
+    return [(a["member"], a["action"]) for a in report["actions"] if status is None or a["status"] == status]
+
+
+def test_nothing_due_means_no_action_and_no_write(engine, network, clusters, clock):
+    sims = clusters(2)
+    join(engine, sims[0], "mem-1")
+    join(engine, sims[1], "mem-2")
+    clock.now += 10 * DAY
+    before = (_state(engine), _files(engine.keys_dir), [_object_versions(s) for s in sims])
+    for dry_run in (True, False):
+        report = engine.reconcile("rg1", "net-01", dry_run=dry_run)
+        assert report["actions"] == [] and report["converged"] is True
+    assert (_state(engine), _files(engine.keys_dir), [_object_versions(s) for s in sims]) == before
+
+
+def test_intermediate_past_rotate_after_is_rotated_and_istiod_rolled(engine, network, clusters, clock):
+    (sim,) = clusters(1)
+    join(engine, sim, "mem-1")
+    old_cert, old_hash = _cacerts(sim), _istiod(sim)["spec"]["template"]["metadata"]["annotations"][
+        CACERTS_HASH_ANNOTATION]
+    clock.now += 46 * DAY
+    before = (_state(engine), _files(engine.keys_dir), _object_versions(sim))
+    plan = engine.reconcile("rg1", "net-01", dry_run=True)
+    assert _acts(plan) == [("mem-1", "rotateIntermediate")] and plan["actions"][0]["status"] == "Planned"
+    assert "rotate-after" in plan["actions"][0]["reason"]
+    assert (_state(engine), _files(engine.keys_dir), _object_versions(sim)) == before
+
+    done = engine.reconcile("rg1", "net-01")
+    assert _acts(done, "Done") == [("mem-1", "rotateIntermediate")]
+    assert _cacerts(sim) != old_cert
+    istiod = _istiod(sim)
+    assert istiod["spec"]["template"]["metadata"]["annotations"][CACERTS_HASH_ANNOTATION] != old_hash
+    member = engine.show_member("rg1", "net-01", "mem-1")
+    assert member["properties"]["operation"]["name"] == "rotateCa"
+    assert engine.reconcile("rg1", "net-01")["actions"] == []
+
+
+def test_root_rotation_takes_both_stages_over_successive_runs(engine, network, clusters, clock):
+    sims = clusters(2)
+    join(engine, sims[0], "mem-1")
+    join(engine, sims[1], "mem-2")
+    old_root = engine.show_ca("rg1", "net-01")["roots"][0]["sha256Fingerprint"]
+    clock.now += 190 * DAY     # past the root's rotate-after; the intermediates long expired
+
+    first = engine.reconcile("rg1", "net-01")
+    assert _acts(first) == [(None, "rotateRoot")] and first["actions"][0]["status"] == "Done"
+    ca = engine.show_ca("rg1", "net-01")
+    assert ca["rootRotationInProgress"] is True
+    assert all(i["signedByActiveRoot"] for i in ca["intermediates"])
+    for sim in sims:
+        bundle = sim.get_object("v1", "configmaps", NS, "istio-root-cert")["data"]["root-cert.pem"]
+        assert bundle.count("BEGIN CERTIFICATE") == 2
+
+    again = engine.reconcile("rg1", "net-01")   # old workload certificates not aged out yet
+    assert _acts(again) == [(None, "finishRootRotation")] and again["actions"][0]["status"] == "Deferred"
+    assert "age out" in again["actions"][0]["reason"]
+
+    clock.now += 25 * datetime.timedelta(hours=1)
+    second = engine.reconcile("rg1", "net-01")
+    assert _acts(second, "Done") == [(None, "finishRootRotation")]
+    ca = engine.show_ca("rg1", "net-01")
+    assert ca["rootRotationInProgress"] is False and ca["roots"][0]["sha256Fingerprint"] != old_root
+    for sim in sims:
+        bundle = sim.get_object("v1", "configmaps", NS, "istio-root-cert")["data"]["root-cert.pem"]
+        assert bundle.count("BEGIN CERTIFICATE") == 1
+    assert engine.reconcile("rg1", "net-01")["actions"] == []
+
+
+def test_fully_managed_member_moves_one_minor_per_run_only_inside_the_window(engine, network, clusters,
+                                                                              clock, catalog):
+    (sim,) = clusters(1)
+    catalog["releaseChannels"]["Rapid"] = "1.4"
+    catalog.install()
+    join(engine, sim, "mem-1", upgrade_mode="FullyManaged", release_channel="Rapid")
+    assert engine.show_member("rg1", "net-01", "mem-1")["properties"]["installedVersion"] == "1.4"
+    catalog["releaseChannels"]["Rapid"] = "1.6"
+    catalog.install()
+    engine.update_network("rg1", "net-01", maintenance_window="Sat,Sun 02:00-06:00")
+    # A Wednesday noon: outside the window.
+    clock.now = datetime.datetime(2026, 12, 2, 12, 0, tzinfo=datetime.timezone.utc)
+    outside = engine.reconcile("rg1", "net-01")
+    assert _acts(outside) == [("mem-1", "upgrade")] and outside["actions"][0]["status"] == "Deferred"
+    assert "maintenance window" in outside["actions"][0]["reason"]
+    assert engine.show_member("rg1", "net-01", "mem-1")["properties"]["installedVersion"] == "1.4"
+
+    forced = engine.reconcile("rg1", "net-01", dry_run=True, ignore_maintenance_window=True)
+    assert forced["actions"][0]["status"] == "Planned"
+
+    clock.now = datetime.datetime(2026, 12, 5, 3, 0, tzinfo=datetime.timezone.utc)  # Saturday 03:00
+    first = engine.reconcile("rg1", "net-01")
+    assert _acts(first, "Done") == [("mem-1", "upgrade")] and "1.4 -> 1.5" in first["actions"][0]["reason"]
+    member = engine.show_member("rg1", "net-01", "mem-1")["properties"]
+    assert member["installedVersion"] == "1.5"
+    assert "1.30" in _istiod(sim)["spec"]["template"]["spec"]["containers"][0]["image"]
+    second = engine.reconcile("rg1", "net-01")
+    assert _acts(second, "Done") == [("mem-1", "upgrade")] and "1.5 -> 1.6" in second["actions"][0]["reason"]
+    assert engine.show_member("rg1", "net-01", "mem-1")["properties"]["installedVersion"] == "1.6"
+    assert engine.reconcile("rg1", "net-01")["actions"] == []
+
+
+def test_a_new_patch_of_the_installed_minor_is_applied_in_the_window(engine, network, clusters, clock,
+                                                                     catalog):
+    (sim,) = clusters(1)
+    join(engine, sim, "mem-1", version="1.5")
+    entry = next(v for v in catalog["versions"] if v["version"] == "1.5")
+    old = entry["istio"]
+    major, minor, patch = old.split(".")
+    entry["istio"] = new = f"{major}.{minor}.{int(patch) + 1}"
+    catalog.install()
+    engine.update_network("rg1", "net-01", maintenance_window="Sun 00:00-24:00")
+    clock.now = datetime.datetime(2026, 12, 2, 12, 0, tzinfo=datetime.timezone.utc)  # Wednesday
+    outside = engine.reconcile("rg1", "net-01")
+    # Only the patch, deferred: the older images are not drift to repair.
+    assert [(a["action"], a["status"]) for a in outside["actions"]] == [("patch", "Deferred")]
+    assert old in _istiod(sim)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    clock.now = datetime.datetime(2026, 12, 6, 12, 0, tzinfo=datetime.timezone.utc)  # Sunday
+    inside = engine.reconcile("rg1", "net-01")
+    assert [(a["action"], a["status"]) for a in inside["actions"]] == [("patch", "Done")]
+    assert f"{old} -> {new}" in inside["actions"][0]["reason"]
+    assert new in _istiod(sim)["spec"]["template"]["spec"]["containers"][0]["image"]
+    ztunnel = sim.get_object("apps/v1", "daemonsets", NS, "ztunnel")
+    assert new in ztunnel["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert engine.reconcile("rg1", "net-01")["actions"] == []
+
+
+def test_maintenance_window_is_validated_and_shown(engine, network):
+    from azext_appnet.errors import InvalidInputError
+    with pytest.raises(InvalidInputError) as err:
+        engine.update_network("rg1", "net-01", maintenance_window="Caturday 02:00-06:00")
+    assert "Caturday" in err.value.message
+    with pytest.raises(InvalidInputError):
+        engine.update_network("rg1", "net-01", maintenance_window="Sat 25:00-26:00")
+    shown = engine.update_network("rg1", "net-01", maintenance_window="sat,sunday 02:00-06:00")
+    assert shown["properties"]["maintenanceWindow"]["text"] == "Sat,Sun 02:00-06:00"
+    cleared = engine.update_network("rg1", "net-01", maintenance_window="")
+    assert "maintenanceWindow" not in cleared["properties"]
+
+
+def test_window_arithmetic():
+    from azext_appnet.operations.maintenance import is_open, parse
+    utc = datetime.timezone.utc
+    night = parse("Fri 22:00-02:00")
+    assert is_open(night, datetime.datetime(2026, 12, 4, 23, 0, tzinfo=utc))       # Friday 23:00
+    assert is_open(night, datetime.datetime(2026, 12, 5, 1, 59, tzinfo=utc))       # Saturday 01:59
+    assert not is_open(night, datetime.datetime(2026, 12, 5, 2, 0, tzinfo=utc))
+    assert not is_open(night, datetime.datetime(2026, 12, 3, 23, 0, tzinfo=utc))   # Thursday
+    assert parse("Mon-Wed 01:00-02:00")["days"] == ["Mon", "Tue", "Wed"]
+    assert is_open(None, datetime.datetime(2026, 12, 3, 23, 0, tzinfo=utc))
