@@ -227,3 +227,52 @@ def test_window_arithmetic():
     assert not is_open(night, datetime.datetime(2026, 12, 3, 23, 0, tzinfo=utc))   # Thursday
     assert parse("Mon-Wed 01:00-02:00")["days"] == ["Mon", "Tue", "Wed"]
     assert is_open(None, datetime.datetime(2026, 12, 3, 23, 0, tzinfo=utc))
+
+
+def test_a_busy_member_is_deferred_and_an_interrupted_action_is_resumed(engine, network, clusters, clock):
+    from azext_appnet.operations import runner
+    a, b = clusters(2)
+    join(engine, a, "mem-1")
+    join(engine, b, "mem-2")
+    a.delete_object("apps/v1", "daemonsets", NS, "ztunnel")
+    b.delete_object("apps/v1", "daemonsets", NS, "ztunnel")
+
+    # mem-2 busy with another operation whose runner is alive (this process).
+    record = engine.store.get(engine.member_id("rg1", "net-01", "mem-2"))
+    record["properties"]["operation"] = runner.new_operation("update", {"version": "1.5"}, "Updating")
+    engine.store.update(record)
+    report = engine.reconcile("rg1", "net-01")
+    by = {x["member"]: x for x in report["actions"]}
+    assert by["mem-1"]["status"] == "Done" and by["mem-1"]["action"] == "repair"
+    assert by["mem-2"]["status"] == "Deferred" and "busy with operation 'update'" in by["mem-2"]["reason"]
+    assert b.get_object("apps/v1", "daemonsets", NS, "ztunnel") is None        # not fought over
+
+    # Its runner died after the data-plane step: the next reconcile resumes that operation.
+    record = engine.store.get(record["id"])
+    op = record["properties"]["operation"]
+    op.update(runner={"host": "gone", "pid": 1, "boot": "other"}, heartbeat=0,
+              completedSteps=["connect", "version", "certificates"])
+    record["properties"]["targetVersion"] = record["properties"]["installedVersion"]
+    engine.store.update(record)
+    report = engine.reconcile("rg1", "net-01")
+    assert [(x["member"], x["action"], x["status"]) for x in report["actions"]] == [("mem-2", "repair", "Done")]
+    assert "resumes the unfinished 'update'" in report["actions"][0]["reason"]
+    assert b.get_object("apps/v1", "daemonsets", NS, "ztunnel") is not None
+    member = engine.show_member("rg1", "net-01", "mem-2")["properties"]
+    assert member["provisioningState"] == "Succeeded"
+    assert engine.reconcile("rg1", "net-01")["actions"] == []
+
+
+def test_member_filter_limits_the_run(engine, network, clusters, clock):
+    from azext_appnet.errors import NotFoundError
+    a, b = clusters(2)
+    join(engine, a, "mem-1")
+    join(engine, b, "mem-2")
+    a.delete_object("apps/v1", "daemonsets", NS, "ztunnel")
+    b.delete_object("apps/v1", "daemonsets", NS, "ztunnel")
+    report = engine.reconcile("rg1", "net-01", members=["MEM-2"])
+    assert [(x["member"], x["status"]) for x in report["actions"]] == [("mem-2", "Done")]
+    assert a.get_object("apps/v1", "daemonsets", NS, "ztunnel") is None
+    with pytest.raises(NotFoundError) as err:
+        engine.reconcile("rg1", "net-01", members=["mem-9"])
+    assert "mem-9" in err.value.message
