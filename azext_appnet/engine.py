@@ -560,6 +560,8 @@ class AppNet:
         runner.ensure_idle(existing)
         if operation == "rotateCa":
             return self.rotate_member_ca(resource_group, network, member)
+        if operation == "rotateCredentials":
+            return self.rotate_member_credentials(resource_group, network, member)
         props = existing["properties"]
         last = props.get("operation") or {}
         if operation == "update":

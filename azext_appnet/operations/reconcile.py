@@ -37,6 +37,7 @@ FIELD_MANAGER = "az-appnet"          # the field manager of every data-plane app
 WORKLOAD_CERT_HOURS = 24
 #: Operations reconcile starts, so it may resume them when a run was killed.
 MEMBER_OPERATIONS = {"update": "repair", "rotateCa": "rotateIntermediate", "relink": "relink",
+                     "rotateCredentials": "rotateCredentials",
                      "reapplyDeclarations": "reapplyDeclarations"}
 NETWORK_OPERATIONS = ("rotateRoot", "finishRootRotation")
 # Fields another controller owns at run time, which a re-apply would only take back to be
@@ -177,11 +178,12 @@ def data_plane_drift(cluster, network, member, pki, version_name, pin_istio=None
     """What a re-apply of the member's rendering would change, and what of ours it would prune."""
     from ..kube.apply import identity
     from ..manifests import kinds_for_prune, owner_selector
-    from .mesh_links import LINK_LABEL
+    from .mesh_links import LINK_LABEL, READER_LABEL
     objects = _member_rendering(network, member, pki, version_name, pin_istio)
     found = [d for d in (object_drift(cluster, o) for o in objects) if d]
     keep = {identity(o) for o in objects}
-    selector = f"{owner_selector(network['name'], member['name'])},!{LINK_LABEL}"
+    # Remote secrets and per-link reader identities are the links' (relink, rotateCredentials).
+    selector = f"{owner_selector(network['name'], member['name'])},!{LINK_LABEL},!{READER_LABEL}"
     for api_version, plural, _ in kinds_for_prune():
         if plural == "customresourcedefinitions":
             continue                      # an update never prunes CRDs (member_ops._apply)
@@ -203,7 +205,9 @@ def live_istio(cluster, version):
 
 
 def held_links(cluster):
-    """The remote secrets a member holds: peer (lower-case) -> decoded kubeconfig."""
+    """The remote secrets a member holds: peer (lower-case) -> the server its kubeconfig
+    names ("" when it cannot be read). Tokens are read only to parse, never kept."""
+    import yaml
     from ..manifests import NAMESPACE
     from .mesh_links import LINK_LABEL
     held = {}
@@ -211,8 +215,9 @@ def held_links(cluster):
         peer = ((secret.get("metadata") or {}).get("labels") or {}).get(LINK_LABEL)
         value = ((secret.get("data") or {}).get(peer or "")) or ""
         try:
-            held[peer] = base64.b64decode(value).decode()
-        except ValueError:
+            config = yaml.safe_load(base64.b64decode(value).decode()) or {}
+            held[peer] = ((config.get("clusters") or [{}])[0].get("cluster") or {}).get("server") or ""
+        except (ValueError, AttributeError, IndexError, yaml.YAMLError):
             held[peer] = ""
     return held
 
@@ -234,7 +239,8 @@ class Facts:
         self.member = member
         self.cluster = None
         self.error = None
-        self.reader = None
+        self.linkable = False     # its data plane is there: peers hold a remote secret of it
+        self.server = None        # the address peers' remote secrets name
         self.held = {}
         self.drift = []
         self.declarations = []
@@ -352,11 +358,12 @@ class Reconcile:
 
     def _inspect(self, member, facts, full):
         from .api_address import published
-        from .mesh_links import reader_kubeconfig
+        from .mesh_links import has_data_plane
         if not self._member_idle(member):
             return
         cluster = facts.cluster = self.services.connect(member)
-        facts.reader = reader_kubeconfig(cluster, member["name"], wait=0, server=published(member))
+        facts.linkable = has_data_plane(cluster)
+        facts.server = published(member, cluster.server)
         if not full:
             return
         from ..versions import load_catalog
@@ -429,13 +436,14 @@ class Reconcile:
         # The remote-secret mesh.
         missing = []
         for peer in every.values():
-            if peer.member["id"] == member["id"] or peer.reader is None:
+            if peer.member["id"] == member["id"] or not peer.linkable:
                 continue
             held = facts.held.get(peer.member["name"].lower())
             if held is None:
                 missing.append(f"the remote secret of {peer.member['name']} is missing")
-            elif held != peer.reader:
-                missing.append(f"the remote secret of {peer.member['name']} is out of date")
+            elif held != peer.server:
+                missing.append(f"the remote secret of {peer.member['name']} names {held or 'no server'}, "
+                               f"not {peer.server}")
         if missing:
             out.append(action(name, "relink", "; ".join(missing)))
         if facts.declarations:
@@ -443,14 +451,20 @@ class Reconcile:
         return out
 
     def _plan_credentials(self, member, facts):
-        """Link reader credentials past half their lifetime, where links have expiring ones
-        (mesh_links.credentials_due(member, cluster, now) -> reasons, when it exists)."""
-        from . import mesh_links
-        due = getattr(mesh_links, "credentials_due", None)
-        if due is None or facts.cluster is None:
+        """The links' reader tokens past half their lifetime (mesh_links.due_links), renewed
+        by rotating the credentials of the fewest members that cover them all."""
+        if getattr(self, "_credentials", None) is None:
+            from .mesh_links import due_links, members_to_rotate
+            linked = [m for m in self.members if self._member_idle(m)]
+            due = due_links(linked, now=self.now)
+            self._credentials = {}
+            for name in members_to_rotate(due):
+                self._credentials[name] = [f"{i}->{r}" for i, r in due if name in (i, r)]
+        links = self._credentials.pop(member["name"].lower(), None)
+        if not links or facts.cluster is None:
             return []
-        reasons = due(member, facts.cluster, self.now)
-        return [action(member["name"], "rotateCredentials", "; ".join(reasons))] if reasons else []
+        return [action(member["name"], "rotateCredentials",
+                       f"reader tokens past half their lifetime: {', '.join(links)}")]
 
     # -- carrying it out -----------------------------------------------------------------------
 
@@ -508,18 +522,22 @@ class Reconcile:
         if "rotateIntermediate" in by:
             if self._run(by["rotateIntermediate"], lambda e: e.rotate_member_ca(self.rg, net, name)) != DONE:
                 return
-        if "rotateCredentials" in by:
-            from . import mesh_links
-            self._run(by["rotateCredentials"], lambda e: mesh_links.rotate_credentials(
-                e, self.rg, net, name))
         data_plane = [by[k] for k in ("upgrade", "patch", "repair") if k in by]
         if data_plane:
-            # One `update` re-applies everything: the data plane, the links and the declarations.
+            # One `update` re-applies everything: the data plane, the links (fresh tokens both
+            # ways) and the declarations.
             version = by["upgrade"]["version"] if "upgrade" in by else None
-            covered = data_plane + [by[k] for k in ("relink", "reapplyDeclarations") if k in by]
+            covered = data_plane + [by[k] for k in ("relink", "rotateCredentials", "reapplyDeclarations")
+                                    if k in by]
             self._run(covered, lambda e: e.reconcile_member_operation(self.rg, net, name, "update", version))
             return
-        for kind in ("relink", "reapplyDeclarations"):
+        if "relink" in by:
+            # Linking issues fresh tokens both ways, which is what a credential rotation does.
+            covered = [by["relink"]] + ([by["rotateCredentials"]] if "rotateCredentials" in by else [])
+            self._run(covered, lambda e: e.reconcile_member_operation(self.rg, net, name, "relink"))
+        elif "rotateCredentials" in by:
+            self._run(by["rotateCredentials"], lambda e: e.rotate_member_credentials(self.rg, net, name))
+        for kind in ("reapplyDeclarations",):
             if kind in by:
                 self._run(by[kind], lambda e, kind=kind: e.reconcile_member_operation(self.rg, net, name, kind))
 

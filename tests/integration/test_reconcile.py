@@ -19,8 +19,9 @@ DAY = datetime.timedelta(days=1)
 
 
 @pytest.fixture
-def clock(engine):
-    """engine.clock, moved by tests: clock.now += 46 * DAY."""
+def clock(engine, monkeypatch):
+    """engine.clock, moved by tests: clock.now += 46 * DAY. (The links' reader tokens expire
+    by the emulator's real clock, so past 3.5 days every run also renews them.)"""
     class Clock:
         now = datetime.datetime.now(datetime.timezone.utc)
 
@@ -81,11 +82,16 @@ def _acts(report, status=None):
     return [(a["member"], a["action"]) for a in report["actions"] if status is None or a["status"] == status]
 
 
+def _no_links(report):
+    """The report without the renewals of link tokens (see `clock`)."""
+    return dict(report, actions=[a for a in report["actions"] if a["action"] != "rotateCredentials"])
+
+
 def test_nothing_due_means_no_action_and_no_write(engine, network, clusters, clock):
     sims = clusters(2)
     join(engine, sims[0], "mem-1")
     join(engine, sims[1], "mem-2")
-    clock.now += 10 * DAY
+    clock.now += 3 * DAY      # short of every rotate-after: links' 3.5 d, intermediates' 45 d
     before = (_state(engine), _files(engine.keys_dir), [_object_versions(s) for s in sims])
     for dry_run in (True, False):
         report = engine.reconcile("rg1", "net-01", dry_run=dry_run)
@@ -123,7 +129,9 @@ def test_root_rotation_takes_both_stages_over_successive_runs(engine, network, c
     clock.now += 190 * DAY     # past the root's rotate-after; the intermediates long expired
 
     first = engine.reconcile("rg1", "net-01")
-    assert _acts(first) == [(None, "rotateRoot")] and first["actions"][0]["status"] == "Done"
+    # The links' 7-day reader tokens are long past due too: one member's rotation renews both.
+    assert [(a["member"], a["action"], a["status"]) for a in first["actions"]] == [
+        (None, "rotateRoot", "Done"), ("mem-1", "rotateCredentials", "Done")]
     ca = engine.show_ca("rg1", "net-01")
     assert ca["rootRotationInProgress"] is True
     assert all(i["signedByActiveRoot"] for i in ca["intermediates"])
@@ -131,19 +139,19 @@ def test_root_rotation_takes_both_stages_over_successive_runs(engine, network, c
         bundle = sim.get_object("v1", "configmaps", NS, "istio-root-cert")["data"]["root-cert.pem"]
         assert bundle.count("BEGIN CERTIFICATE") == 2
 
-    again = engine.reconcile("rg1", "net-01")   # old workload certificates not aged out yet
+    again = _no_links(engine.reconcile("rg1", "net-01"))   # old workload certificates not aged out yet
     assert _acts(again) == [(None, "finishRootRotation")] and again["actions"][0]["status"] == "Deferred"
     assert "age out" in again["actions"][0]["reason"]
 
     clock.now += 25 * datetime.timedelta(hours=1)
-    second = engine.reconcile("rg1", "net-01")
+    second = _no_links(engine.reconcile("rg1", "net-01"))
     assert _acts(second, "Done") == [(None, "finishRootRotation")]
     ca = engine.show_ca("rg1", "net-01")
     assert ca["rootRotationInProgress"] is False and ca["roots"][0]["sha256Fingerprint"] != old_root
     for sim in sims:
         bundle = sim.get_object("v1", "configmaps", NS, "istio-root-cert")["data"]["root-cert.pem"]
         assert bundle.count("BEGIN CERTIFICATE") == 1
-    assert engine.reconcile("rg1", "net-01")["actions"] == []
+    assert _no_links(engine.reconcile("rg1", "net-01"))["actions"] == []
 
 
 def test_fully_managed_member_moves_one_minor_per_run_only_inside_the_window(engine, network, clusters,
@@ -276,3 +284,27 @@ def test_member_filter_limits_the_run(engine, network, clusters, clock):
     with pytest.raises(NotFoundError) as err:
         engine.reconcile("rg1", "net-01", members=["mem-9"])
     assert "mem-9" in err.value.message
+
+
+def test_link_tokens_past_half_their_lifetime_are_renewed(engine, network, clusters):
+    a, b = clusters(2)
+    join(engine, a, "mem-1")
+    join(engine, b, "mem-2")
+    assert engine.reconcile("rg1", "net-01")["actions"] == []
+    # As if both links had been issued 5 of their 7 days ago.
+    for name in ("mem-1", "mem-2"):
+        record = engine.store.get(engine.member_id("rg1", "net-01", name))
+        for link in record["properties"].get("readerLinks") or []:
+            issued = datetime.datetime.now(datetime.timezone.utc) - 5 * DAY
+            link["issuedAt"] = issued.strftime("%Y-%m-%dT%H:%M:%SZ")
+            link["expiresOn"] = (issued + 7 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
+        engine.store.update(record)
+    before = {s: s.get_object("v1", "secrets", NS, f"istio-remote-secret-{o}")["data"]
+              for s, o in ((a, "mem-2"), (b, "mem-1"))}
+    report = engine.reconcile("rg1", "net-01")
+    assert [(x["member"], x["action"], x["status"]) for x in report["actions"]] == [
+        ("mem-1", "rotateCredentials", "Done")]
+    assert "mem-1->mem-2" in report["actions"][0]["reason"] and "mem-2->mem-1" in report["actions"][0]["reason"]
+    for s, o in ((a, "mem-2"), (b, "mem-1")):
+        assert s.get_object("v1", "secrets", NS, f"istio-remote-secret-{o}")["data"] != before[s]
+    assert engine.reconcile("rg1", "net-01")["actions"] == []
