@@ -125,3 +125,12 @@ def test_member_update_without_parameters_repairs_drift(az, clusters):
     assert a.get_object("apps/v1", "daemonsets", NS, "ztunnel") is not None
     bad = az("appnet", "update", "-g", "rg1", "-n", "net-01", "--maintenance-window", "Sat 2am", rc=1)
     assert "Invalid --maintenance-window 'Sat 2am'" in bad.err
+
+
+def test_help_names_the_new_command_and_parameter(az):
+    out = az("appnet", "reconcile", "--help").out
+    assert "Examples" in out
+    for option in ("--dry-run", "--member", "--ignore-maintenance-window"):
+        assert option in out
+    for command in ("create", "update"):
+        assert "--maintenance-window" in az("appnet", command, "--help").out
