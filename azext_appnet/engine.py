@@ -562,6 +562,7 @@ class AppNet:
             return self.rotate_member_ca(resource_group, network, member)
         if operation == "rotateCredentials":
             return self.rotate_member_credentials(resource_group, network, member)
+        _check_token_ttl()      # each of these links the member
         props = existing["properties"]
         last = props.get("operation") or {}
         if operation == "update":

@@ -26,8 +26,9 @@ import datetime
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from ..errors import AppNetError, ConflictError
+from ..errors import AppNetError, ConflictError, OperationCanceledError
 from ..model import resources as res
+from ..redact import scrub
 from . import maintenance, runner
 from .runner import Step
 
@@ -345,6 +346,9 @@ class Reconcile:
                 self._inspect(member, facts, full=member in self.targets)
             except AppNetError as ex:
                 facts.error = ex.message
+            except Exception as ex:  # pylint: disable=broad-except
+                # One member's surprise must not cost the others their run.
+                facts.error = scrub(f"{type(ex).__name__}: {str(ex)[:300]}")
             return facts
 
         with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
@@ -493,12 +497,16 @@ class Reconcile:
         try:
             fn(self._engine_for(acts[0]["member"] or self.network["name"]))
             status, extra = DONE, {}
+        except OperationCanceledError:
+            raise                        # Ctrl-C / SIGTERM ends the run; the next one resumes
         except ConflictError as ex:
             status, extra = DEFERRED, {"reason": f"{acts[0]['reason']}; deferred: {ex.message}"}
         except AppNetError as ex:
             status, extra = FAILED, {"error": ex.message}
             if ex.recommendation:
                 extra["recommendation"] = ex.recommendation
+        except Exception as ex:  # pylint: disable=broad-except
+            status, extra = FAILED, {"error": scrub(f"{type(ex).__name__}: {str(ex)[:300]}")}
         for act in acts:
             act["status"] = status
             act.update(extra)

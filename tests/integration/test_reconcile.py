@@ -225,18 +225,6 @@ def test_maintenance_window_is_validated_and_shown(engine, network):
     assert "maintenanceWindow" not in cleared["properties"]
 
 
-def test_window_arithmetic():
-    from azext_appnet.operations.maintenance import is_open, parse
-    utc = datetime.timezone.utc
-    night = parse("Fri 22:00-02:00")
-    assert is_open(night, datetime.datetime(2026, 12, 4, 23, 0, tzinfo=utc))       # Friday 23:00
-    assert is_open(night, datetime.datetime(2026, 12, 5, 1, 59, tzinfo=utc))       # Saturday 01:59
-    assert not is_open(night, datetime.datetime(2026, 12, 5, 2, 0, tzinfo=utc))
-    assert not is_open(night, datetime.datetime(2026, 12, 3, 23, 0, tzinfo=utc))   # Thursday
-    assert parse("Mon-Wed 01:00-02:00")["days"] == ["Mon", "Tue", "Wed"]
-    assert is_open(None, datetime.datetime(2026, 12, 3, 23, 0, tzinfo=utc))
-
-
 def test_a_busy_member_is_deferred_and_an_interrupted_action_is_resumed(engine, network, clusters, clock):
     from azext_appnet.operations import runner
     a, b = clusters(2)
