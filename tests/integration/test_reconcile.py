@@ -296,3 +296,28 @@ def test_link_tokens_past_half_their_lifetime_are_renewed(engine, network, clust
     for s, o in ((a, "mem-2"), (b, "mem-1")):
         assert s.get_object("v1", "secrets", NS, f"istio-remote-secret-{o}")["data"] != before[s]
     assert engine.reconcile("rg1", "net-01")["actions"] == []
+
+
+def test_declarations_changed_by_hand_are_reapplied(engine, network, clusters):
+    (sim,) = clusters(1)
+    join(engine, sim, "mem-1")
+    sim.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    engine.enable_namespace("rg1", "net-01", "shop")
+    assert sim.get_object("v1", "namespaces", "", "shop")["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient"
+    assert engine.reconcile("rg1", "net-01")["actions"] == []
+
+    ns = sim.get_object("v1", "namespaces", "", "shop")
+    del ns["metadata"]["labels"]["istio.io/dataplane-mode"]
+    sim.put_object(ns)
+    versions_before = _object_versions(sim)
+    plan = engine.reconcile("rg1", "net-01", dry_run=True)
+    assert [(a["member"], a["action"], a["status"]) for a in plan["actions"]] == [
+        ("mem-1", "reapplyDeclarations", "Planned")]
+    assert "Namespace shop" in plan["actions"][0]["reason"]
+    assert _object_versions(sim) == versions_before
+
+    done = engine.reconcile("rg1", "net-01")
+    assert [(a["action"], a["status"]) for a in done["actions"]] == [("reapplyDeclarations", "Done")]
+    assert sim.get_object("v1", "namespaces", "", "shop")["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient"
+    assert engine.show_member("rg1", "net-01", "mem-1")["properties"]["operation"]["name"] == "reapplyDeclarations"
+    assert engine.reconcile("rg1", "net-01")["actions"] == []
