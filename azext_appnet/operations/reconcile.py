@@ -436,6 +436,9 @@ class Reconcile:
                                              f"(newest patch of AppNet {installed})")))
         if facts.drift:
             shown = "; ".join(facts.drift[:6]) + (f"; and {len(facts.drift) - 6} more" if len(facts.drift) > 6 else "")
+            if any(a["action"] == "patch" and a["status"] == DEFERRED for a in out):
+                # A re-apply renders the catalog's patch: a repair cannot wait for the window.
+                shown += f"; the re-apply also brings Istio {version.istio}"
             out.append(action(name, "repair", shown))
         # The remote-secret mesh.
         missing = []
