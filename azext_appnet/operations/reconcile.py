@@ -294,18 +294,26 @@ class Reconcile:
         """Root CA actions; returns True when the root is changing (member CA actions wait)."""
         if self.only:
             return described["rootRotationInProgress"]
-        props = self.network["properties"]
-        op = props.get("operation") or {}
+        op = self.network["properties"].get("operation") or {}
+        planned = []
+        busy = self._plan_root(described, planned, op)
         if runner.runner_alive(op):
-            actions.append(action(None, op["name"] if op["name"] in NETWORK_OPERATIONS else "rotateRoot",
-                                  f"the network is busy with operation '{op['name']}'", DEFERRED))
-            return True
-        if op.get("status") != res.SUCCEEDED and op.get("name") in NETWORK_OPERATIONS:
-            actions.append(action(None, op["name"], f"resumes the unfinished '{op['name']}' operation"))
-            return True
-        if res.state_of(self.network) != res.SUCCEEDED:
-            actions.append(action(None, "rotateRoot", f"the network is {res.state_of(self.network)} after "
-                                  f"'{op.get('name')}'; run that command again", DEFERRED))
+            for act in planned:
+                act.update(status=DEFERRED, reason=f"{act['reason']}; deferred: the network is busy with "
+                           f"operation '{op['name']}' (started {op.get('startedAt')})")
+        elif planned and res.state_of(self.network) != res.SUCCEEDED and not planned[0].get("resume"):
+            for act in planned:
+                act.update(status=DEFERRED, reason=f"{act['reason']}; deferred: the network is "
+                           f"{res.state_of(self.network)} after '{op.get('name')}'; run that command again "
+                           "(it resumes)")
+        actions.extend(planned)
+        return busy
+
+    def _plan_root(self, described, actions, op):
+        if op.get("status") not in (res.SUCCEEDED, None) and op.get("name") in NETWORK_OPERATIONS \
+                and not runner.runner_alive(op):
+            actions.append(action(None, op["name"], f"resumes the unfinished '{op['name']}' operation",
+                                  resume=op["name"]))
             return True
         roots = described["roots"]
         if not roots:

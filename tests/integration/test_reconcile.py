@@ -321,3 +321,18 @@ def test_declarations_changed_by_hand_are_reapplied(engine, network, clusters):
     assert sim.get_object("v1", "namespaces", "", "shop")["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient"
     assert engine.show_member("rg1", "net-01", "mem-1")["properties"]["operation"]["name"] == "reapplyDeclarations"
     assert engine.reconcile("rg1", "net-01")["actions"] == []
+
+
+def test_a_due_root_rotation_waits_while_the_network_is_busy(engine, network, clusters, clock):
+    from azext_appnet.operations import runner
+    (sim,) = clusters(1)
+    join(engine, sim, "mem-1")
+    record = engine.store.get(network["id"])
+    record["properties"]["operation"] = runner.new_operation("update", {}, "Updating")
+    engine.store.update(record)
+    clock.now += 190 * DAY
+    report = engine.reconcile("rg1", "net-01")
+    root = [a for a in report["actions"] if a["member"] is None]
+    assert [(a["action"], a["status"]) for a in root] == [("rotateRoot", "Deferred")]
+    assert "busy with operation 'update'" in root[0]["reason"]
+    assert engine.show_ca("rg1", "net-01")["rootRotationInProgress"] is False
