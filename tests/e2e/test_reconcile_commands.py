@@ -19,10 +19,18 @@ def _join(az, sim, name):
        "--kubeconfig", sim.kubeconfig_path, "--context", sim.context)
 
 
+# What the emulated kubelets write on their own, as on a real cluster: node heartbeats,
+# their Leases, events.
+_HEARTBEATS = {("", "nodes"), ("coordination.k8s.io", "leases"), ("", "events"),
+               ("events.k8s.io", "events")}
+
+
 def _object_versions(sim):
+    """The resourceVersion of every object but the kubelets' heartbeats."""
     with sim.store.lock:
         return {(key, ns, name): obj["metadata"]["resourceVersion"]
-                for key in sim.store.list_keys() for (ns, name), obj in sim.store.data[key].items()}
+                for key in sim.store.list_keys() if tuple(key) not in _HEARTBEATS
+                for (ns, name), obj in sim.store.data[key].items()}
 
 
 def _appnet_files(az):
