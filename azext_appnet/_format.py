@@ -158,3 +158,11 @@ def waypoint_list_table(result):
     """One row per waypoint and member."""
     return _item_rows(result, lambda i: [("Namespace", i.get("namespace")), ("Name", i.get("name"))],
                       [("Global", "global"), ("Programmed", "programmed"), ("NamespaceUsesIt", "namespaceUsesIt")])
+
+
+def reconcile_table(result):
+    """One row per action of `az appnet reconcile`."""
+    return [OrderedDict([("Member", a.get("member") or "(network)"), ("Action", a.get("action")),
+                         ("Status", a.get("status")),
+                         ("Reason", a.get("reason") + (f" -- {a['error']}" if a.get("error") else ""))])
+            for a in result.get("actions") or []]

@@ -25,6 +25,8 @@ examples:
     text: az appnet create -g test_rg -n appnet-test-01 -l westus2 --identity-type SystemAssigned --tags env=dev --no-wait
   - name: Keep the root CA key in Azure Key Vault as a non-exportable key.
     text: az appnet create -g test_rg -n appnet-test-01 -l westus2 --key-vault my-vault
+  - name: Let 'az appnet reconcile' upgrade members and roll their CAs only at weekend nights (UTC).
+    text: az appnet create -g test_rg -n appnet-test-01 -l westus2 --maintenance-window "Sat,Sun 02:00-06:00"
 """
 
 helps["appnet show"] = """
@@ -56,6 +58,10 @@ examples:
     text: az appnet update --resource-group test_rg --appnet-name appnet-test-01 --tags "{key2913:test_tag}"
   - name: The same with key=value pairs.
     text: az appnet update -g test_rg -n appnet-test-01 --tags env=prod team=platform
+  - name: Set the maintenance window in which 'az appnet reconcile' upgrades members and rotates CAs.
+    text: az appnet update -g test_rg -n appnet-test-01 --maintenance-window "Mon-Fri 22:00-02:00"
+  - name: Remove the maintenance window (any time is maintenance time).
+    text: az appnet update -g test_rg -n appnet-test-01 --maintenance-window ""
 """
 
 helps["appnet delete"] = """
@@ -143,8 +149,13 @@ type: command
 short-summary: Update an Application Network member resource.
 long-summary: >-
   SelfManaged members upgrade one minor version at a time (N to N+1) and may roll back once,
-  to the version installed before. The upgrade mode cannot be changed.
+  to the version installed before. The upgrade mode cannot be changed. With no parameter at
+  all, the member's data plane, remote secrets and the network's declarations are re-applied
+  at the installed version (what was deleted or changed by hand is repaired, what is no
+  longer rendered is pruned).
 examples:
+  - name: Repair a member's data plane (re-apply everything appnet manages on it).
+    text: az appnet member update -g test_rg --appnet-name appnet-test-01 --member-name member-01
   - name: Update the release channel of an Application Network member.
     text: az appnet member update --resource-group test_rg --appnet-name appnet-test-01 --member-name member-01 --release-channel Stable
   - name: Update the Application Network version of an Application Network member.
@@ -505,4 +516,43 @@ long-summary: >-
 examples:
   - name: One row per waypoint and member.
     text: az appnet waypoint list -g test_rg --appnet-name appnet-test-01 -o table
+"""
+
+helps["appnet reconcile"] = """
+type: command
+short-summary: Bring the whole Application Network to what it should be; safe to run every hour from a scheduled pipeline.
+long-summary: >-
+  Does the managed service's duties in one run. Certificates: rotates each member's
+  intermediate CA past its rotate-after time (45 of 90 days), starts a root CA rotation past
+  the root's rotate-after (6 of 12 months) and finishes it once every member uses the new root
+  and the old root's workload certificates have aged out (24 h). Versions: moves FullyManaged
+  members one minor version towards their release channel and gives every member the newest
+  patch of its installed minor. These run only inside the network's maintenance window
+  ('az appnet update --maintenance-window', UTC; none set = any time) unless
+  --ignore-maintenance-window is given; an expired certificate is replaced at once. Drift:
+  every member's data plane is compared with its rendering (a server-side apply dry run of
+  each object) and re-applied where something is missing or changed, objects no longer
+  rendered are pruned, missing or outdated remote secrets are recreated and the network's
+  namespaces, global services and waypoints re-applied. Each action runs as the ordinary
+  resumable operation of the resource it changes (a member's update or rotate-ca, the
+  network's ca rotate), so a reconcile killed midway is finished by the next one; a member
+  busy with another operation is Deferred; a member that cannot be reached is reported and
+  does not stop the others. The report lists every action with member, action (repair,
+  rotateIntermediate, rotateRoot, finishRootRotation, rotateCredentials, upgrade, patch,
+  relink, reapplyDeclarations), reason and status (Planned with --dry-run, Done, Failed with
+  the error, Deferred with the reason). Exits 1 after the report when an action failed.
+parameters:
+  - name: --dry-run
+    short-summary: List what would be done, and change nothing anywhere (state, clusters, keys).
+  - name: --member
+    short-summary: Only these members (space-separated names). Network-wide CA actions are left to a run without --member.
+  - name: --ignore-maintenance-window
+    short-summary: Upgrade, patch and rotate now even outside the network's maintenance window.
+examples:
+  - name: Show what the network needs now, changing nothing.
+    text: az appnet reconcile -g test_rg -n appnet-test-01 --dry-run -o table
+  - name: Do it (from a scheduled pipeline, for example every hour).
+    text: az appnet reconcile -g test_rg -n appnet-test-01
+  - name: Repair two members only, and upgrade them now whatever the window.
+    text: az appnet reconcile -g test_rg -n appnet-test-01 --member member-01 member-02 --ignore-maintenance-window
 """

@@ -52,6 +52,25 @@ def load_arguments(self, _):
         c.argument("ca_key_type", arg_group="Certificate Authority", arg_type=get_enum_type(CA_KEY_TYPES),
                    help="Key type of the root and intermediate CAs.")
 
+    for scope in ("appnet create", "appnet update"):
+        with self.argument_context(scope) as c:
+            c.argument("maintenance_window", options_list=["--maintenance-window"], arg_group="Maintenance",
+                       help="When 'az appnet reconcile' may upgrade members and rotate CAs, in UTC: "
+                            "DAYS HH:MM-HH:MM, such as \"Sat,Sun 02:00-06:00\" or \"Mon-Fri 22:00-02:00\" "
+                            "(an end before the start is on the next day). \"\" removes it. "
+                            "Default: none, any time.")
+
+    with self.argument_context("appnet reconcile") as c:
+        c.argument("appnet_name", arg_type=appnet_name, id_part=None)
+        c.argument("dry_run", options_list=["--dry-run"], action="store_true",
+                   help="List what would be done, and change nothing anywhere (state, clusters, keys).")
+        c.argument("members", options_list=["--member"], nargs="+",
+                   help="Only these members (space-separated names). Network-wide CA actions are "
+                        "left to a run without --member.")
+        c.argument("ignore_maintenance_window", options_list=["--ignore-maintenance-window"],
+                   action="store_true",
+                   help="Upgrade, patch and rotate now, even outside the network's maintenance window.")
+
     with self.argument_context("appnet list") as c:
         c.argument("max_items", arg_type=paging["max_items"])
         c.argument("next_token", arg_type=paging["next_token"])

@@ -3,6 +3,7 @@
 from azext_appnet._format import (
     appnet_list_table, member_list_table, member_show_table, appnet_show_table, ca_show_table,
     versions_table, member_check_table, network_check_table)
+from azext_appnet._format import reconcile_table
 from azext_appnet._format import declaration_report_table, namespace_list_table, \
     global_service_list_table, waypoint_list_table
 
@@ -18,6 +19,8 @@ def load_command_table(self, _):
         g.custom_command("list-versions", "list_versions", table_transformer=versions_table)
         # Read-only live diagnostics; exits 1 after printing the report when a check Failed.
         g.custom_command("check", "check_appnet", table_transformer=network_check_table)
+        # The managed service's duties; exits 1 after printing the report when an action Failed.
+        g.custom_command("reconcile", "reconcile_appnet", table_transformer=reconcile_table)
 
     with self.command_group("appnet member", is_preview=True) as g:
         g.custom_command("join", "join_member", supports_no_wait=True)

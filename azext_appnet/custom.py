@@ -105,7 +105,7 @@ def _call(cmd, method, *args, who=None, **kwargs):
     """Run engine `method`; an operation run here (not --no-wait) shows its steps as `who`."""
     from azext_appnet.errors import AppNetError
     reporter = None
-    if kwargs.get("no_wait") is False:
+    if kwargs.pop("show_progress", False) or kwargs.get("no_wait") is False:
         from azext_appnet._progress import Reporter
         reporter = Reporter(cmd.cli_ctx, who or "appnet")
     try:
@@ -144,7 +144,8 @@ def _page(items, max_items, next_token):
 # ---- az appnet ---------------------------------------------------------------------------
 
 def create_appnet(cmd, resource_group_name, appnet_name, location=None, tags=None,
-                  identity_type="SystemAssigned", key_vault=None, ca_key_type="ec-p256", no_wait=False):
+                  identity_type="SystemAssigned", key_vault=None, ca_key_type="ec-p256", no_wait=False,
+                  maintenance_window=None):
     if not location:
         from azure.cli.core.azclierror import RequiredArgumentMissingError
         raise RequiredArgumentMissingError(
@@ -153,7 +154,7 @@ def create_appnet(cmd, resource_group_name, appnet_name, location=None, tags=Non
             "'az configure --defaults location=westus2'.")
     return _call(cmd, "create_network", resource_group_name, appnet_name, location, who=appnet_name, tags=tags,
                  identity_type=identity_type, key_vault=key_vault, ca_key_type=ca_key_type,
-                 no_wait=no_wait)
+                 no_wait=no_wait, maintenance_window=maintenance_window)
 
 
 def show_appnet(cmd, resource_group_name, appnet_name):
@@ -164,9 +165,9 @@ def list_appnet(cmd, resource_group_name=None, max_items=None, next_token=None):
     return _page(_call(cmd, "list_networks", resource_group_name), max_items, next_token)
 
 
-def update_appnet(cmd, resource_group_name, appnet_name, tags=None, no_wait=False):
+def update_appnet(cmd, resource_group_name, appnet_name, tags=None, no_wait=False, maintenance_window=None):
     return _call(cmd, "update_network", resource_group_name, appnet_name, who=appnet_name, tags=tags,
-                 no_wait=no_wait)
+                 no_wait=no_wait, maintenance_window=maintenance_window)
 
 
 def delete_appnet(cmd, resource_group_name, appnet_name, no_wait=False):
@@ -289,11 +290,17 @@ def _fail_after_output(cmd, reports):
     The failures are kept on the invocation (one per command run, shared by the jobs of
     --ids, which each get a copy of the CLI context) and the handler unregisters itself, so a
     reused CLI (az interactive, azure-cli's test harness) runs its next command unaffected."""
-    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
     failed = [(r.get("member"), c) for r in reports for c in r.get("checks") or [] if c.get("status") == "Failed"]
+    _fail_after(cmd, failed)
+
+
+def _fail_after(cmd, failed, noun="check"):
+    """Exit 1 after the output naming `failed` ((who, {"name", "recommendation"}) pairs)."""
+    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
     if not failed:
         return
     cli_ctx = cmd.cli_ctx
+    cli_ctx.invocation.data["appnet_failure_noun"] = noun
     with _CHECK_LOCK:
         pending = cli_ctx.invocation.data.setdefault(_CHECK_FAILURES, [])
         if not pending:
@@ -306,6 +313,7 @@ def _raise_check_failures(cli_ctx, **_):
     from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
     with _CHECK_LOCK:
         found = cli_ctx.invocation.data.pop(_CHECK_FAILURES, None) or []
+        noun = cli_ctx.invocation.data.pop("appnet_failure_noun", None) or "check"
         cli_ctx.unregister_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _raise_check_failures)
     if not found:
         return
@@ -316,8 +324,10 @@ def _raise_check_failures(cli_ctx, **_):
             fixes.append(check["recommendation"])
     names = "; ".join(f"{who}: {', '.join(checks)}" for who, checks in failed.items())
     count = sum(len(c) for c in failed.values())
-    error = ValidationError(f"{count} check{'s' if count != 1 else ''} failed ({names}). "
-                            "The report above has each check's message and recommendation.")
+    detail = ("each check's message and recommendation" if noun == "check"
+              else f"each {noun}'s reason and error")
+    error = ValidationError(f"{count} {noun}{'s' if count != 1 else ''} failed ({names}). "
+                            f"The report above has {detail}.")
     error.set_recommendation(fixes[:5])
     raise error
 
@@ -331,6 +341,20 @@ def check_member(cmd, resource_group_name, appnet_name, member_name):
 def check_appnet(cmd, resource_group_name, appnet_name):
     report = _call(cmd, "check_network", resource_group_name, appnet_name)
     _fail_after_output(cmd, [{"member": "network", "checks": report.get("checks")}] + report.get("members", []))
+    return report
+
+
+# ---- az appnet reconcile -------------------------------------------------------------------
+
+def reconcile_appnet(cmd, resource_group_name, appnet_name, dry_run=False, members=None,
+                     ignore_maintenance_window=False):
+    """The report; then exit 1 (after printing it, as `check`) when an action Failed."""
+    report = _call(cmd, "reconcile", resource_group_name, appnet_name, who=appnet_name, show_progress=True,
+                   dry_run=dry_run, members=members, ignore_maintenance_window=ignore_maintenance_window)
+    failed = [(a.get("member") or "network",
+               {"name": a["action"], "recommendation": a.get("recommendation")})
+              for a in report.get("actions") or [] if a.get("status") == "Failed"]
+    _fail_after(cmd, failed, noun="action")
     return report
 
 

@@ -37,7 +37,7 @@ def view(resource):
 
 class AppNet:
     def __init__(self, config_dir, subscription=None, progress=None, credential=None, arm_endpoint=None,
-                 warn=None):
+                 warn=None, clock=None):
         """`progress(message)` hears each step and what it waits for; `warn(message)` hears
         what the user should know although the operation goes on (without it, warnings go
         to `progress` with a "Warning:" prefix). Both are optional."""
@@ -49,11 +49,14 @@ class AppNet:
         self.warn = warn
         self.credential = credential
         self.arm_endpoint = arm_endpoint
+        #: returns the current UTC time (aware datetime) for the CA and reconcile; None: the
+        #: real clock. Tests move it to make certificates and upgrades due.
+        self.clock = clock
         self._store = None
         redact.install_log_filter()     # every log line scrubbed, --debug included
 
     def services(self):
-        return Services(self.keys_dir, self.credential, self.arm_endpoint)
+        return Services(self.keys_dir, self.credential, self.arm_endpoint, clock=self.clock)
 
     def _check_cluster_now(self, cluster, network_id, member_name):
         """Preflight before anything is recorded, through the same connection a join uses."""
@@ -170,8 +173,9 @@ class AppNet:
         return [view(r) for r in self.store.list(NETWORK, self.subscription, resource_group)]
 
     def create_network(self, resource_group, name, location, tags=None, identity_type="SystemAssigned",
-                       key_vault=None, ca_key_type="ec-p256", no_wait=False):
+                       key_vault=None, ca_key_type="ec-p256", no_wait=False, maintenance_window=None):
         rid = self.network_id(resource_group, name)
+        window = _maintenance_window(maintenance_window)
         location = ids.check_location(location)
         if ca_key_type not in CA_KEY_TYPES:
             raise InvalidInputError(f"Invalid --ca-key-type '{ca_key_type}'. Allowed values: "
@@ -196,14 +200,20 @@ class AppNet:
                                  "Run the command again with the settings the network was created with.")
             resource["tags"] = dict(tags or {})
             resource["identity"] = {"type": identity_type}
+        if maintenance_window is not None:
+            _set_window(resource, window)
         return self._begin(resource, existing, "create", {}, res.PROVISIONING, no_wait, NETWORK)
 
-    def update_network(self, resource_group, name, tags=None, no_wait=False):
+    def update_network(self, resource_group, name, tags=None, no_wait=False, maintenance_window=None):
         rid = self.network_id(resource_group, name)
+        window = _maintenance_window(maintenance_window)
         existing = self._get(rid, f"Application Network '{name}' in resource group '{resource_group}'")
         resource = dict(existing)
         if tags is not None:
             resource["tags"] = dict(tags)
+        if maintenance_window is not None:
+            resource["properties"] = dict(existing["properties"])
+            _set_window(resource, window)
         return self._begin(resource, existing, "update", {}, res.UPDATING, no_wait, NETWORK)
 
     def delete_network(self, resource_group, name, no_wait=False):
@@ -353,7 +363,8 @@ class AppNet:
             resource["tags"] = dict(tags)
         if accept_cluster_identity:   # re-pins the identity (operations/identity.py)
             parameters["acceptClusterIdentity"] = True
-        operation = "update" if parameters else "updateTags"
+        # Nothing at all given: re-apply the data plane, links and declarations (drift repair).
+        operation = "update" if parameters or tags is None else "updateTags"
         if operation == "update":
             _check_token_ttl()  # an update re-links the member
         if operation == "update" and "version" not in parameters and props.get("installedVersion"):
@@ -529,6 +540,45 @@ class AppNet:
         targets, ca, ca_error = self._check_targets(network, members)
         return diagnostics.check_network(network, targets, self.services().connect, ca, ca_error)
 
+    # ---- reconcile (operations/reconcile.py) ------------------------------------------------
+
+    def reconcile(self, resource_group, name, dry_run=False, members=None, ignore_maintenance_window=False,
+                  now=None):
+        """Plan, and unless `dry_run` carry out, what the network needs now: CA rotations,
+        upgrades and patches (in the maintenance window), drift repair, links, declarations.
+        A report: {"actions": [{member, action, reason, status, error?}], ...}."""
+        from .operations import reconcile
+        network = self._get(self.network_id(resource_group, name),
+                            f"Application Network '{name}' in resource group '{resource_group}'")
+        return reconcile.run(self, network, resource_group, members, dry_run, ignore_maintenance_window, now)
+
+    def reconcile_member_operation(self, resource_group, network, member, operation, version=None):
+        """Start (or resume, when the last one of that name did not finish) a member's `update`
+        (at `version`, default the installed one), `relink` or `reapplyDeclarations`."""
+        rid = self.member_id(resource_group, network, member)
+        existing = self._get(rid, f"Member '{member}' of Application Network '{network}'")
+        runner.ensure_idle(existing)
+        if operation == "rotateCa":
+            return self.rotate_member_ca(resource_group, network, member)
+        if operation == "rotateCredentials":
+            return self.rotate_member_credentials(resource_group, network, member)
+        _check_token_ttl()      # each of these links the member
+        props = existing["properties"]
+        last = props.get("operation") or {}
+        if operation == "update":
+            if last.get("name") == "update" and last.get("status") != res.SUCCEEDED and version is None:
+                parameters = dict(last.get("parameters") or {})   # the same parameters: it resumes
+            else:
+                parameters = {"version": version or props.get("installedVersion")}
+        else:
+            parameters = {}
+        resource = dict(existing)
+        if operation == "update" and parameters.get("version") and \
+                props["upgradeProfile"]["mode"] == res.SELF_MANAGED:
+            resource["properties"] = dict(props, upgradeProfile=res.upgrade_profile(
+                res.SELF_MANAGED, version=parameters["version"]))
+        return self._begin(resource, existing, operation, parameters, res.UPDATING, False, MEMBER)
+
     # ---- network-wide declarations (operations/declarations.py) -----------------------------
     # Ambient namespaces, global Services and waypoints, recorded on the network and applied to
     # every member; each mutating call returns a report per member.
@@ -570,7 +620,8 @@ _COMMAND_OF = {"create": "az appnet create", "update": "az appnet update", "dele
                "rotateRoot": "az appnet ca rotate", "finishRootRotation": "az appnet ca finish-rotation",
                "join": "az appnet member join", "updateTags": "az appnet member update",
                "remove": "az appnet member remove", "rotateCa": "az appnet member rotate-ca",
-               "rotateCredentials": "az appnet member rotate-credentials"}
+               "rotateCredentials": "az appnet member rotate-credentials",
+               "relink": "az appnet reconcile", "reapplyDeclarations": "az appnet reconcile"}
 
 
 def _resuming(resource, operation_name):
@@ -608,6 +659,18 @@ def _check_token_ttl():
     """APPNET_LINK_TOKEN_TTL is read when links are made; a bad value fails before anything starts."""
     from .operations.mesh_links import token_ttl
     token_ttl()
+
+
+def _maintenance_window(value):
+    from .operations.maintenance import parse
+    return parse(value) if value is not None else None
+
+
+def _set_window(resource, window):
+    if window:
+        resource["properties"]["maintenanceWindow"] = window
+    else:
+        resource["properties"].pop("maintenanceWindow", None)
 
 
 def _check_key_vault(value):

@@ -101,7 +101,8 @@ def _choose_version(ctx):
     catalog = load_catalog()
     kube_version = ctx.props["cluster"]["kubernetesVersion"]
     profile = ctx.props["upgradeProfile"]
-    if profile["mode"] == "FullyManaged":
+    if profile["mode"] == "FullyManaged" and not ctx.params.get("version"):
+        # reconcile names the next minor towards the channel (one at a time); else the channel's.
         version = catalog.for_channel(profile["fullyManagedUpgradeProfile"]["releaseChannel"])
     elif ctx.params.get("version"):
         version = catalog.get(ctx.params["version"])

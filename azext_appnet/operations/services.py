@@ -14,8 +14,10 @@ PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
 
 
 class Services:
-    def __init__(self, keys_dir, credential=None, arm_endpoint=None):
+    def __init__(self, keys_dir, credential=None, arm_endpoint=None, clock=None):
         self.keys_dir = keys_dir
+        #: returns the current UTC time for the CA (tests move it; None: the real clock)
+        self.clock = clock
         #: azure-core TokenCredential for Key Vault and ARM. None: the Azure CLI's login
         #: (see azure_credential).
         self.credential = credential
@@ -29,7 +31,7 @@ class Services:
         # DefaultAzureCredential) is not installed with azure-cli, so hand it ours.
         credential = self.azure_credential() if ca.get("keyVault") else None
         return NetworkPKI(network["id"], self.keys_dir, key_vault=ca.get("keyVault"),
-                          credential=credential)
+                          credential=credential, clock=self.clock)
 
     def connect(self, member):
         """A client for the member's API server: from the kubeconfig read now, or for an AKS
