@@ -9,7 +9,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from azext_appnet.errors import InvalidInputError, KeyStoreError
-from azext_appnet.pki import NetworkPKI, testing
+from azext_appnet.pki import NetworkPKI
+from tests.fixtures import workload_certs as testing
 from azext_appnet.pki.keyvault import SKIP_CHALLENGE_CHECK_ENV, vault_url
 from tests.kvsim import KeyVaultSim, StaticTokenCredential
 
