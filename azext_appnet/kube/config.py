@@ -68,19 +68,12 @@ def kubeconfig_paths(kubeconfig=None):
 
 def _read_contexts(paths):
     """Context names and the current context of the merged kubeconfig files (first file
-    wins, as kubectl merges), validating just enough to give a clear error."""
-    import yaml
+    wins, as kubectl merges); each file read and checked by kubeconfig_file."""
+    from . import kubeconfig_file
 
     names, current = [], None
     for path in paths:
-        try:
-            with open(path, encoding="utf-8") as f:
-                doc = yaml.safe_load(f)
-        except (OSError, yaml.YAMLError) as e:
-            raise InvalidInputError(
-                "The kubeconfig %s cannot be read: %s. Pass a valid kubeconfig file with "
-                "--kubeconfig." % (path, getattr(e, "strerror", None) or type(e).__name__)) from None
-        current = _collect_contexts(doc, path, names, current)
+        current = _collect_contexts(kubeconfig_file.read(path), path, names, current)
     return names, current
 
 
@@ -105,8 +98,11 @@ def resolve(kubeconfig=None, context=None):
     """The kubeconfig file(s) that exist and the context to use (default: the current
     context), reading only names: no kubernetes import, no credential touched. This is what
     a join checks up front. InvalidInputError for a missing file or an unknown context."""
+    from . import kubeconfig_file
+
     paths = kubeconfig_paths(kubeconfig)
-    existing = [p for p in paths if os.path.isfile(p)]
+    # A directory, FIFO, device or symlink loop is named as such, not "not found".
+    existing = [p for p in paths if kubeconfig_file.check_path(p)]
     if not existing:
         shown = ", ".join(paths)
         raise InvalidInputError(
@@ -135,17 +131,37 @@ def load(kubeconfig=None, context=None):
     """Read the kubeconfig and return a `ClusterConfig` for `context` (default: the
     current context). InvalidInputError for a missing file or an unknown context."""
     existing, context = resolve(kubeconfig, context)
+    return _config_from(_merge(existing), context, ", ".join(existing))
 
-    from kubernetes.config.config_exception import ConfigException
-    from kubernetes.config.kube_config import KubeConfigMerger
 
-    try:
-        merged = KubeConfigMerger(os.pathsep.join(existing)).config
-    except ConfigException as e:
-        raise InvalidInputError(
-            "kubeconfig %s, context '%s': %s. Fix the kubeconfig or pick another context with "
-            "--context." % (", ".join(existing), context, _scrub(str(e)))) from None
-    return _config_from(merged, context, ", ".join(existing))
+def _merge(paths):
+    """The kubeconfig files merged as kubectl merges them (the first file to define a
+    name or a current-context wins), as the client's ConfigNode tree so that relative
+    certificate and token paths resolve against the file that names them."""
+    import copy
+    from kubernetes.config.kube_config import ConfigNode
+
+    from . import kubeconfig_file
+
+    merged = None
+    for path in paths:
+        doc = kubeconfig_file.read(path) or {}
+        if merged is None:
+            first = copy.deepcopy(doc)
+            first.pop("current-context", None)
+            for item in ("clusters", "contexts", "users"):
+                first[item] = []
+            merged = ConfigNode(path, first, path)
+        for item in ("clusters", "contexts", "users"):
+            have = {e["name"] for e in merged.value[item]}
+            for entry in doc.get(item) or []:
+                if entry["name"] not in have:
+                    merged.value[item].append(ConfigNode("%s/%s" % (path, entry["name"]),
+                                                         copy.deepcopy(entry), path))
+                    have.add(entry["name"])
+        if doc.get("current-context") and "current-context" not in merged.value:
+            merged.value["current-context"] = doc["current-context"]
+    return merged
 
 
 def load_dict(config_dict, context=None, source="in-memory kubeconfig", auth=None):
@@ -160,6 +176,9 @@ def load_dict(config_dict, context=None, source="in-memory kubeconfig", auth=Non
     plugin or auth-provider is then neither loaded nor run."""
     import copy
 
+    from .kubeconfig_file import check_shape
+
+    check_shape(config_dict, source)
     names = []
     current = _collect_contexts(config_dict, source, names, None)
     if not names:
@@ -195,11 +214,136 @@ def _config_from(config_dict, context, where):
         return _config_from_locked(config_dict, context, where)
 
 
-# The client caches the temporary files it writes in a module-wide dict keyed by content;
-# we delete ours right after loading, so loads must not interleave (threads connecting to
-# the same cluster would be handed a path another thread just deleted) and our entries
-# must leave the cache with the files.
+# The client caches the temporary files it writes (for an exec plugin's client
+# certificate) in a module-wide dict keyed by content; we delete ours right after loading,
+# so loads must not interleave and our entries must leave the cache with the files.
 _LOADER_LOCK = threading.Lock()
+_TMP_PREFIX = "appnet-kube-"
+
+
+def _entries(config_dict, section):
+    """(name, body dict) of every entry of a section, for a dict or a ConfigNode tree."""
+    value = getattr(config_dict, "value", config_dict) or {}
+    out = []
+    for entry in value.get(section) or []:
+        entry = getattr(entry, "value", entry)
+        out.append(entry)
+    return out
+
+
+def _plain(config_dict):
+    value = getattr(config_dict, "value", config_dict) or {}
+    plain = {k: v for k, v in value.items() if k not in ("clusters", "users", "contexts")}
+    for section in ("clusters", "users", "contexts"):
+        plain[section] = _entries(config_dict, section)
+    return plain
+
+
+def _take_tls_data(config_dict, context, where):
+    """Remove the inline TLS material of `context`'s cluster and user from the document the
+    client's loader sees (it would write each to a temporary file) and return it decoded:
+    {"ca": bytes|None, "cert": bytes|None, "key": bytes|None}. A `*-data` field wins over
+    its file field, as in kubectl, so the file field goes too when both are set."""
+    from .kubeconfig_file import decode_data
+
+    plain = _plain(config_dict)
+    ctx = next(c.get("context") or {} for c in plain["contexts"] if c.get("name") == context)
+    out = {"ca": None, "cert": None, "key": None}
+    for section, field, pairs in (
+            ("clusters", "cluster", (("ca", "certificate-authority"),)),
+            ("users", "user", (("cert", "client-certificate"), ("key", "client-key")))):
+        entry = next((e for e in _entries(config_dict, section) if e.get("name") == ctx.get(field)), None)
+        body = (entry or {}).get(field)
+        if not isinstance(body, dict):
+            continue
+        for slot, key in pairs:
+            data = body.get(key + "-data")
+            if data not in (None, ""):
+                out[slot] = decode_data(data, where, "%s '%s' %s-data" % (field, entry["name"], key))
+                body.pop(key + "-data", None)
+                body.pop(key, None)
+    return out
+
+
+def _check_exec_plugin(user, context, where):
+    """kubectl names a missing credential plugin; the client only logs it and goes on
+    without a credential, which the server then answers with 401."""
+    spec = (user or {}).get("exec")
+    if not isinstance(spec, dict):
+        return
+    command = spec.get("command")
+    if not isinstance(command, str) or not command:
+        raise InvalidInputError(
+            "kubeconfig %s, context '%s': the user's exec credential plugin names no command. "
+            "Fix the user's exec entry." % (where, context))
+    found = (os.path.isfile(command) and os.access(command, os.X_OK)) if os.sep in command \
+        else shutil.which(command)
+    if not found:
+        raise InvalidInputError(
+            "kubeconfig %s, context '%s': the exec credential plugin '%s' is not installed (not "
+            "found%s). Install it (e.g. kubelogin for AKS: az aks install-cli), or use a "
+            "kubeconfig with another credential." % (where, context, command,
+                                                      "" if os.sep in command else " on PATH"))
+
+
+class _CaptureLoaderErrors:
+    """The client logs an exec plugin's failure (to the root logger) instead of raising;
+    keep those lines for our own message instead of letting them reach the terminal."""
+
+    def __init__(self):
+        self.lines = []
+
+    def filter(self, record):
+        if record.name == "root" and record.levelno >= logging.ERROR:
+            self.lines.append(record.getMessage())
+            return False
+        return True
+
+    def __enter__(self):
+        logging.getLogger().addFilter(self)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger().removeFilter(self)
+
+
+def _private_tmpdir():
+    """A 0700 directory for what the client must write (an exec plugin's client
+    certificate), named after our pid so a later run can remove one a killed process left."""
+    _remove_stale_tmpdirs()
+    return tempfile.mkdtemp(prefix="%s%d-" % (_TMP_PREFIX, os.getpid()))
+
+
+def _remove_stale_tmpdirs():
+    base = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(base) if n.startswith(_TMP_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(base, name)
+        try:
+            pid = int(name[len(_TMP_PREFIX):].split("-", 1)[0])
+        except ValueError:
+            pid = None          # an older appnet's directory: no owner to ask
+        try:
+            if os.lstat(path).st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        if pid is not None and _alive(pid):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _config_from_locked(config_dict, context, where):
@@ -209,39 +353,54 @@ def _config_from_locked(config_dict, context, where):
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigLoader
 
+    from .kubeconfig_file import check_context
+
+    found = check_context(_plain(config_dict), context, where) or {}
+    _check_exec_plugin(found.get("users"), context, where)
+    tls = _take_tls_data(config_dict, context, where)
     _install_exec_env_filter(kube_config)
-    tmpdir = tempfile.mkdtemp(prefix="appnet-kube-")   # 0700, removed below
+    tmpdir = _private_tmpdir()
     try:
         # config_persister=None: a refreshed token is never written back to the file.
         loader = KubeConfigLoader(config_dict=config_dict, active_context=context,
                                   config_base_path=None, temp_file_path=tmpdir)
         cfg = Configuration()
-        loader.load_and_set(cfg)
+        with _CaptureLoaderErrors() as captured:
+            loader.load_and_set(cfg)
         server = (cfg.host or "").rstrip("/")
         if not server or server == "http://localhost":
             raise InvalidInputError(
                 "context '%s' of kubeconfig %s names no cluster server. Fix the cluster entry "
                 "of that context." % (context, where))
-        ssl_context = _ssl_context(cfg, context, where) if server.startswith("https") else None
-        ca_fingerprint = _fingerprint(cfg.ssl_ca_cert) if cfg.ssl_ca_cert else None
+        has_auth = bool(cfg.api_key) or cfg.refresh_api_key_hook is not None
+        if captured.lines and not has_auth and not (cfg.cert_file or tls["cert"]):
+            raise InvalidInputError(
+                "kubeconfig %s, context '%s': the user's exec credential plugin gave no "
+                "credential (%s). Run the plugin's login, or check its exec entry."
+                % (where, context, _scrub("; ".join(captured.lines))[:300]))
+        ca = tls["ca"]
+        if ca is None and cfg.ssl_ca_cert:
+            ca = _read_tls_file(cfg.ssl_ca_cert, where, context, "certificate-authority")
+        ssl_context = _ssl_context(cfg, tls, ca, context, where) if server.startswith("https") else None
+        ca_fingerprint = _fingerprint(ca) if ca else None
     except ConfigException as e:
         raise InvalidInputError(
             "kubeconfig %s, context '%s': %s. Fix the kubeconfig or pick another context with "
             "--context." % (where, context, _scrub(str(e)))) from None
-    except (OSError, ssl.SSLError) as e:
+    except (OSError, ssl.SSLError, ValueError) as e:
         raise InvalidInputError(
             "kubeconfig %s, context '%s': cannot load its TLS certificates (%s). Fix the "
             "certificate-authority / client-certificate / client-key entries."
-            % (where, context, getattr(e, "strerror", None) or type(e).__name__)
+            % (where, context, getattr(e, "strerror", None) or getattr(e, "reason", None)
+               or type(e).__name__)
         ) from None
     finally:
-        # The client wrote inline certificates/keys here; they are in the SSL context now.
+        # Anything the client wrote here is in the SSL context now.
         shutil.rmtree(tmpdir, ignore_errors=True)
         cache = getattr(kube_config, "_temp_files", {})
         for key in [k for k, path in cache.items() if str(path).startswith(tmpdir)]:
             cache.pop(key, None)
 
-    has_auth = bool(cfg.api_key) or cfg.refresh_api_key_hook is not None
     return ClusterConfig(
         server=server, ssl_context=ssl_context, context=context,
         kubeconfig=where, proxy=cfg.proxy or None,
@@ -249,17 +408,31 @@ def _config_from_locked(config_dict, context, where):
         auth=cfg if has_auth else None, ca_fingerprint=ca_fingerprint)
 
 
-def _fingerprint(ca_file):
-    """SHA-256 fingerprint of the first certificate of a PEM file, as `openssl x509
+def _read_tls_file(path, where, context, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read(16 * 1024 * 1024)
+    except OSError as e:
+        raise InvalidInputError(
+            "kubeconfig %s, context '%s': the %s file %s cannot be read (%s). Fix that entry."
+            % (where, context, what, path, e.strerror or type(e).__name__)) from None
+
+
+def _fingerprint(ca_pem):
+    """SHA-256 fingerprint of the first certificate of a PEM bundle, as `openssl x509
     -fingerprint -sha256` prints it."""
     import base64
+    import binascii
     import hashlib
     import re
-    with open(ca_file, "rb") as f:
-        match = re.search(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", f.read(), re.S)
+    match = re.search(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", ca_pem, re.S)
     if not match:
         return None
-    digest = hashlib.sha256(base64.b64decode(b"".join(match.group(1).split()))).hexdigest().upper()
+    try:
+        der = base64.b64decode(b"".join(match.group(1).split()))
+    except (binascii.Error, ValueError):
+        return None
+    digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
@@ -289,30 +462,69 @@ def _install_exec_env_filter(kube_config):
     kube_config.ExecProvider = _SecretFreeExecProvider
 
 
-def _ssl_context(cfg, context, where):
-    """One SSLContext per cluster, holding the CA and client certificate in memory.
+def _ssl_context(cfg, tls, ca, context, where):
+    """One SSLContext per cluster, holding the CA and client certificate in memory: inline
+    material never touches the disk (the client key goes through an anonymous memory file).
 
     As kubectl: a kubeconfig that names a CA trusts that CA alone, never the OS store (or
     SSL_CERT_FILE), which could let a public or TLS-inspecting CA receive the cluster's
     admin credential; the OS store is used only when the kubeconfig names no CA."""
-    if not cfg.verify_ssl and cfg.ssl_ca_cert:
+    if not cfg.verify_ssl and ca:
         # kubectl: "specifying a root certificates file with the insecure flag is not allowed"
         raise InvalidInputError(
             "kubeconfig %s, context '%s': the cluster sets both insecure-skip-tls-verify and a "
             "certificate authority; kubectl refuses that combination and so does appnet. Remove "
             "insecure-skip-tls-verify (keep the CA) from the cluster entry." % (where, context))
-    if cfg.ssl_ca_cert:
+    if ca:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)   # verifies, checks the host name
-        ctx.load_verify_locations(cafile=cfg.ssl_ca_cert)
+        try:
+            ctx.load_verify_locations(cadata=ca.decode("ascii", "replace"))
+        except (ssl.SSLError, ValueError):
+            raise InvalidInputError(
+                "kubeconfig %s, context '%s': the cluster's certificate authority holds no PEM "
+                "certificate. Fix certificate-authority(-data) of the cluster entry (kubectl "
+                "config view --raw shows it)." % (where, context)) from None
     else:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    if cfg.cert_file and cfg.key_file:
-        ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
+    cert = tls["cert"] or (_read_tls_file(cfg.cert_file, where, context, "client-certificate")
+                           if cfg.cert_file else None)
+    key = tls["key"] or (_read_tls_file(cfg.key_file, where, context, "client-key")
+                         if cfg.key_file else None)
+    if cert and key:
+        _load_client_pair(ctx, cert, key, context, where)
+    elif cert or key:
+        raise InvalidInputError(
+            "kubeconfig %s, context '%s': the user has a client %s but no client %s. Set both "
+            "client-certificate(-data) and client-key(-data), or neither."
+            % (where, context, "certificate" if cert else "key", "key" if cert else "certificate"))
     if not cfg.verify_ssl:                       # insecure-skip-tls-verify: true
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         _warn_unverified(cfg.host, context, where)
     return ctx
+
+
+def _load_client_pair(ctx, cert, key, context, where):
+    """ssl loads a certificate chain only from files: hand it anonymous memory files
+    (memfd, /proc/self/fd/N), which have no name on any file system and vanish with the
+    process, killed or not."""
+    fds = []
+    try:
+        paths = []
+        for name, data in (("cert", cert), ("key", key)):
+            fd = os.memfd_create("appnet-client-" + name, getattr(os, "MFD_CLOEXEC", 0))
+            fds.append(fd)
+            os.write(fd, data)
+            paths.append("/proc/self/fd/%d" % fd)
+        ctx.load_cert_chain(paths[0], paths[1])
+    except ssl.SSLError:
+        raise InvalidInputError(
+            "kubeconfig %s, context '%s': the user's client certificate and key cannot be "
+            "loaded (not PEM, or the key does not match the certificate). Fix client-"
+            "certificate(-data) and client-key(-data)." % (where, context)) from None
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 _WARNED_UNVERIFIED = set()
