@@ -41,6 +41,8 @@ class AppNet:
         """`progress(message)` hears each step and what it waits for; `warn(message)` hears
         what the user should know although the operation goes on (without it, warnings go
         to `progress` with a "Warning:" prefix). Both are optional."""
+        from . import settings
+        settings.check_all()            # a bad APPNET_* setting stops the command before any work
         self.subscription = subscription or ids.LOCAL_SUBSCRIPTION
         self.config_dir = config_dir
         self.store_path = default_state_location(config_dir)  # a path, URL or env: marker

@@ -6,7 +6,6 @@ new rendering no longer has. Remove deletes what join applied and retires the CA
 finishes even when the cluster is gone.
 """
 
-import os
 
 from ..errors import AppNetError, ClusterError, InvalidInputError, NotFoundError
 from ..model import ids
@@ -15,28 +14,21 @@ from ..versions import load_catalog
 from .runner import Finished, Step
 from .network_ops import _public
 
-# How long a join or update waits for the data plane to become ready. CI pipelines may
-# bound it with APPNET_READY_TIMEOUT (seconds).
-READY_TIMEOUT_SECONDS = 600
-# How long a remove waits for the namespace and CRDs it deleted to go, and a join for those
-# of an earlier removal (APPNET_TERMINATING_TIMEOUT, seconds).
-TERMINATING_TIMEOUT_SECONDS = 300
+# How long a join or update waits for the data plane to become ready, and how long a remove
+# waits for the namespace and CRDs it deleted to go (and a join for those of an earlier
+# removal): settings.py (APPNET_READY_TIMEOUT, default 600 s; APPNET_TERMINATING_TIMEOUT,
+# default 300 s).
 HISTORY_LENGTH = 20
 
 
-def _seconds(env, default):
-    try:
-        return int(os.environ.get(env, default))
-    except ValueError:
-        return default
-
-
 def _ready_timeout():
-    return _seconds("APPNET_READY_TIMEOUT", READY_TIMEOUT_SECONDS)
+    from .. import settings
+    return settings.ready_timeout()
 
 
 def _terminating_timeout():
-    return _seconds("APPNET_TERMINATING_TIMEOUT", TERMINATING_TIMEOUT_SECONDS)
+    from .. import settings
+    return settings.terminating_timeout()
 
 
 def _network(ctx):

@@ -21,7 +21,8 @@ class Services:
         #: azure-core TokenCredential for Key Vault and ARM. None: the Azure CLI's login
         #: (see azure_credential).
         self.credential = credential
-        self.arm_endpoint = (os.environ.get("APPNET_ARM_ENDPOINT") or arm_endpoint
+        from .. import settings
+        self.arm_endpoint = (settings.arm_endpoint() or arm_endpoint
                              or PUBLIC_ARM_ENDPOINT).rstrip("/")
 
     def pki(self, network):

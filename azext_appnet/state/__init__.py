@@ -39,15 +39,17 @@ def default_state_location(config_dir):
     """The store the environment selects: APPNET_STATE_URL, else
     APPNET_STATE_CONNECTION_STRING (+ APPNET_STATE_CONTAINER), else the SQLite file
     (APPNET_STATE_PATH or the az config dir's)."""
-    url = os.environ.get(STATE_URL_ENV, "").strip()
+    from .. import settings
+
+    url = settings.state_url()      # an ftp:// or other non-Blob URL is refused, not a file name
     if url:
         return url
     if os.environ.get(STATE_CONNECTION_STRING_ENV, "").strip():
-        container = os.environ.get(STATE_CONTAINER_ENV, "").strip().strip("/")
+        container = settings.state_container() or ""
         return f"{_ENV_PREFIX}{STATE_CONNECTION_STRING_ENV}/{container}"
-    override = os.environ.get(STATE_PATH_ENV)
+    override = settings.state_path()
     if override:
-        return os.path.abspath(os.path.expanduser(override))
+        return override
     return os.path.join(config_dir, "appnet", "state.db")
 
 
