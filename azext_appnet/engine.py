@@ -68,6 +68,12 @@ class AppNet:
                                 "operation": {"name": "join"}}}
         check_cluster(self.services().connect(probe), network_id, member_name)
 
+    def _check_keys(self, network, member=None, sign=False):
+        """The CA keys an operation will use, checked before it is recorded: a command that
+        cannot run (lost key store, missing root or intermediate key) leaves the resource as
+        it was instead of ending Failed (pki.NetworkPKI.preflight)."""
+        self.services().pki(network).preflight(member, sign=sign)
+
     @property
     def store(self):
         if self._store is None:
@@ -202,6 +208,8 @@ class AppNet:
                                  "Run the command again with the settings the network was created with.")
             resource["tags"] = dict(tags or {})
             resource["identity"] = {"type": identity_type}
+            if ca.get("root"):
+                self._check_keys(existing)      # never a new root because the key store is gone
         if maintenance_window is not None:
             _set_window(resource, window)
         return self._begin(resource, existing, "create", {}, res.PROVISIONING, no_wait, NETWORK)
@@ -295,6 +303,7 @@ class AppNet:
                     "Change a joined member with 'az appnet member update', or remove it and join again.")
         # As the real service validates a join up front, a cluster that cannot join is refused
         # before anything is recorded; the operation checks again when it runs.
+        self._check_keys(parent, member)
         self._check_cluster_now(cluster, parent["id"], member)
         resource = res.new_member(
             parent, member, location, cluster,
@@ -372,6 +381,9 @@ class AppNet:
         if operation == "update" and "version" not in parameters and props.get("installedVersion"):
             # Re-apply the installed version with the new settings, not a silently newer one.
             parameters["version"] = props["installedVersion"] if mode == res.SELF_MANAGED else None
+        if operation == "update":
+            network_rid = self.network_id(resource_group, network)
+            self._check_keys(self._get(network_rid, f"Application Network '{network}'"), member)
         return self._begin(resource, existing, operation, parameters, res.UPDATING, no_wait, MEMBER)
 
     def remove_member(self, resource_group, network, member, no_wait=False, rotate_root=False):
@@ -431,6 +443,12 @@ class AppNet:
         network = self._get(self.network_id(resource_group, name),
                             f"Application Network '{name}' in resource group '{resource_group}'")
         described = self.services().pki(network).describe()
+        if described.get("missingKeys"):
+            import logging
+            logging.getLogger("azext_appnet").warning(
+                "The key store %s lacks the private keys %s: commands that sign with them will "
+                "fail. Restore the key store from a backup, or rotate the CA they belong to.",
+                described.get("keyDirectory", described["keyLocation"]), ", ".join(described["missingKeys"]))
         return dict(described, networkName=network["name"])
 
     def rotate_member_ca(self, resource_group, network, member, no_wait=False):
@@ -440,8 +458,11 @@ class AppNet:
         runner.ensure_idle(existing)
         runner.ensure_idle(self._get(self.network_id(resource_group, network),
                                      f"Application Network '{network}' in resource group '{resource_group}'"))
-        if not _resuming(existing, "rotateCa"):
+        resuming = _resuming(existing, "rotateCa")
+        if not resuming:
             _check_member_settled(existing, resource_group, network)
+        self._check_keys(self._get(self.network_id(resource_group, network),
+                                   f"Application Network '{network}'"), member, sign=not resuming)
         return self._begin(dict(existing), existing, "rotateCa", {}, res.UPDATING, no_wait, MEMBER)
 
     def rotate_root_ca(self, resource_group, name, no_wait=False):
@@ -453,6 +474,7 @@ class AppNet:
         if not _resuming(network, "rotateRoot"):
             _check_network_settled(network, resource_group)
         self._check_members_settled(network, resource_group)
+        self._check_keys(network)       # a new root needs the manifest and the old root's certificate
         return self._begin(dict(network), network, "rotateRoot", {}, res.UPDATING, no_wait, NETWORK)
 
     def finish_root_rotation(self, resource_group, name, no_wait=False):

@@ -32,7 +32,8 @@ class Services:
         # DefaultAzureCredential) is not installed with azure-cli, so hand it ours.
         credential = self.azure_credential() if ca.get("keyVault") else None
         return NetworkPKI(network["id"], self.keys_dir, key_vault=ca.get("keyVault"),
-                          credential=credential, clock=self.clock)
+                          credential=credential, clock=self.clock,
+                          recorded_root=(ca.get("root") or {}).get("sha256Fingerprint"))
 
     def connect(self, member):
         """A client for the member's API server: from the kubeconfig read now, or for an AKS

@@ -36,7 +36,8 @@ def _passphrase():
 def atomic_write(path, data, mode=0o600):
     """Replace `path` with `data` so that readers see the old or the new file, never a mix."""
     directory, base = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=_TEMP_SUFFIX, dir=directory)
+    # The pid in the name lets a later run tell a killed writer's file from a live one's.
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}-", suffix=_TEMP_SUFFIX, dir=directory)
     try:
         if hasattr(os, "fchmod"):  # POSIX; mkstemp already creates 0600, say it explicitly
             os.fchmod(fd, mode)
@@ -118,6 +119,7 @@ class LocalKeyStore:
         self.directory = os.path.join(keys_dir, dirname)
         self._dirname = dirname
         self._label = label
+        self._swept = False
 
     def __repr__(self):
         return f"LocalKeyStore({self.directory!r})"
@@ -130,21 +132,31 @@ class LocalKeyStore:
         self._remove_stale_temp_files()
 
     def _check_dirs(self):
-        """Before reading: the same ownership and no-symlink rules as for writing."""
+        """Before reading: the same ownership and no-symlink rules as for writing; what a
+        killed writer left is removed on the way."""
         _check_private_dir(self.keys_dir)
-        _check_private_dir(self.directory)
+        if _check_private_dir(self.directory) and not self._swept:
+            self._remove_stale_temp_files()
 
     def _remove_stale_temp_files(self):
         # A process killed mid-write leaves its temp file behind (possibly holding a key).
-        # Only old ones are removed, so a writer running right now is not disturbed.
+        # A file whose writer (named by the pid in its name) is gone goes now; one without a
+        # pid (an older appnet) once it is old, so a writer running right now is not disturbed.
+        self._swept = True
         cutoff = time.time() - _STALE_TEMP_SECONDS
-        for entry in os.scandir(self.directory):
-            if entry.name.startswith(".") and entry.name.endswith(_TEMP_SUFFIX):
-                try:
-                    if entry.stat().st_mtime < cutoff:
-                        os.unlink(entry.path)
-                except FileNotFoundError:
-                    pass
+        try:
+            entries = list(os.scandir(self.directory))
+        except OSError:
+            return
+        for entry in entries:
+            if not (entry.name.startswith(".") and entry.name.endswith(_TEMP_SUFFIX)):
+                continue
+            pid = _writer_pid(entry.name)
+            try:
+                if (pid is not None and not _alive(pid)) or (pid is None and entry.stat().st_mtime < cutoff):
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
     def _path(self, name):
         if os.sep in name or name.startswith("."):
@@ -157,9 +169,13 @@ class LocalKeyStore:
         self._check_dirs()
         try:
             with open(self._path(name), encoding="utf-8") as handle:
-                return handle.read()
+                return handle.read(64 * 1024 * 1024)
         except FileNotFoundError:
             return None
+        except (UnicodeDecodeError, ValueError):
+            raise KeyStoreError(
+                f"{self._path(name)} of the key store of network {self._label} is damaged (not UTF-8 text).",
+                recommendation="Restore the key store from a backup.") from None
         except OSError as exc:
             raise KeyStoreError(
                 f"Cannot read {self._path(name)} of the key store of network {self._label}: {exc.strerror}.",
@@ -192,6 +208,7 @@ class LocalKeyStore:
         self._write(self._path(f"{name}.key.pem"), data)
 
     def load_private_key(self, name):
+        from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives import serialization
 
         path = self._path(f"{name}.key.pem")
@@ -205,6 +222,12 @@ class LocalKeyStore:
                 recommendation="Run the command on the machine that created the network, restore the key "
                 "store directory, or create networks with --key-vault so that keys are shared.",
             ) from None
+        except OSError as exc:     # a directory or a symbolic link in its place, unreadable
+            raise KeyStoreError(
+                f"The CA key file {path} of network {self._label} cannot be read: "
+                f"{exc.strerror or type(exc).__name__}.",
+                recommendation="Restore it from a backup; appnet reads keys only from regular files "
+                "owned by the user running az.") from None
         encrypted = b"ENCRYPTED PRIVATE KEY" in data
         passphrase = _passphrase()
         if encrypted and not passphrase:
@@ -215,7 +238,7 @@ class LocalKeyStore:
         try:
             # A key written before a passphrase was set is still clear text: read it as such.
             key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
-        except ValueError:
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             if encrypted:
                 raise KeyStoreError(
                     f"Cannot decrypt the CA key {name} of network {self._label}: the passphrase in "
@@ -255,6 +278,9 @@ class LocalKeyStore:
                            "was set (%s): keep that passphrase, every later command needs it.",
                            len(done), self._label, PASSPHRASE_ENV, ", ".join(done))
 
+    def has_private_key(self, name):
+        return os.path.isfile(self._path(f"{name}.key.pem"))
+
     def delete_private_key(self, name):
         self._unlink(self._path(f"{name}.key.pem"))
 
@@ -291,6 +317,23 @@ class LocalKeyStore:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+def _writer_pid(name):
+    """The pid in a temp file name `.<base>.<pid>-<random>.tmp`, or None."""
+    head = name[:-len(_TEMP_SUFFIX)].rsplit(".", 1)[-1]
+    pid, sep, _ = head.partition("-")
+    return int(pid) if sep and pid.isdigit() else None
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _warn_unencrypted(keys_dir):

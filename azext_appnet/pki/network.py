@@ -51,16 +51,20 @@ class NetworkPKI:
     :param key_vault_options: extra keyword arguments for the Key Vault SDK clients
         (tests: `connection_verify`, `verify_challenge_resource`).
     :param clock: returns the current UTC time (tests move it to make certificates due).
+    :param recorded_root: the SHA-256 fingerprint of the root CA the network's state records,
+        if it has one. A key store that has no root then is a lost or foreign key store,
+        refused rather than filled with a new root the members would not trust.
     """
 
     def __init__(self, network_id, keys_dir, key_vault=None, credential=None, *,
-                 key_vault_options=None, clock=None):
+                 key_vault_options=None, clock=None, recorded_root=None):
         if not isinstance(network_id, str) or not network_id.strip("/ "):
             raise InvalidInputError(
                 "The network id is empty.", recommendation="Pass the ARM id of the Application Network.")
         self.network_id = network_id
         self.network_name = policy.network_name(network_id)
         self._clock = clock or _utcnow
+        self._recorded_root = recorded_root
         storage_name = policy.slug(network_id, readable_from=self.network_name)
         if key_vault:
             from .keyvault import KeyVaultStore, vault_url
@@ -193,7 +197,7 @@ class NetworkPKI:
         signed it (`crl_pem()`), signed by that root's key wherever it lives, so that the
         members refuse certificates it issued, and `describe()` lists it as revoked."""
         member = self._check_member(member_name)
-        manifest = self._manifest()
+        manifest = self._manifest(lost_ok=True)     # a remove must finish even then
         entry = manifest["intermediates"].get(member.lower())
         if entry is None:
             return
@@ -297,6 +301,13 @@ class NetworkPKI:
         }
         if self._store.location == "keyvault":
             result["vaultUrl"] = self._store.vault_url
+        has_key = getattr(self._store, "has_private_key", None)
+        if has_key is not None:
+            result["keyDirectory"] = self._store.directory
+            entries = manifest["roots"] + list(manifest["intermediates"].values())
+            missing = [e["keyId"] for e in entries if not has_key(e["ref"])]
+            if missing:
+                result["missingKeys"] = missing
         return result
 
     def delete(self):
@@ -305,7 +316,7 @@ class NetworkPKI:
         Returns the ids of objects that could not be deleted (empty when all went).
         """
         left = []
-        manifest = self._manifest()
+        manifest = self._manifest(lost_ok=True)
         work = [(self._store.delete_private_key, e["ref"], e["keyId"]) for e in manifest["intermediates"].values()]
         work += [(self._store.delete_root_key, e["ref"], e["keyId"]) for e in manifest["roots"]]
         for delete_key, ref, key_id in work:
@@ -332,21 +343,75 @@ class NetworkPKI:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _manifest(self):
+    def _manifest(self, lost_ok=False):
         text = self._store.read_text(_MANIFEST)
         if text is None:
+            if self._recorded_root and not lost_ok:
+                raise self._lost_store("has no PKI manifest")
             return {"schema": _SCHEMA, "networkId": self.network_id, "roots": [], "intermediates": {}}
         try:
             manifest = json.loads(text)
             if manifest.get("schema") != _SCHEMA:
                 raise ValueError("schema")
-            manifest["roots"], manifest["intermediates"]  # noqa: B018 - shape check
-        except (ValueError, KeyError, TypeError):
+            if not isinstance(manifest["roots"], list) or not isinstance(manifest["intermediates"], dict):
+                raise TypeError("shape")
+            for entry in manifest["roots"] + list(manifest["intermediates"].values()):
+                entry["ref"], entry["keyId"]  # noqa: B018 - shape check
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise KeyStoreError(
-                f"The PKI manifest of network {self.network_name} is damaged or from another appnet version.",
+                f"The PKI manifest {self._where(_MANIFEST)} of network {self.network_name} is damaged "
+                "or from another appnet version.",
                 recommendation="Upgrade the appnet extension, or restore the key store from a backup.",
             ) from None
+        if self._recorded_root and not manifest["roots"] and not lost_ok:
+            raise self._lost_store("holds no root CA")
         return manifest
+
+    def _where(self, name=None):
+        """Where the key store keeps `name` (or itself), for messages."""
+        directory = getattr(self._store, "directory", None)
+        if directory:
+            import os
+            return os.path.join(directory, name) if name else directory
+        vault = getattr(self._store, "vault_url", None) or "the Key Vault"
+        return f"{name} in {vault}" if name else vault
+
+    def _lost_store(self, what):
+        return KeyStoreError(
+            f"The key store of network {self.network_name} ({self._where()}) {what}, but the "
+            f"network's state records its root CA (SHA-256 {self._recorded_root}): the key store was "
+            "deleted, or this is not the machine or vault that holds it. appnet will not create a "
+            "new root CA, which the members would not trust.",
+            recommendation="Restore the key store from a backup (or run az where it is). If the "
+            "root CA key is lost for good, remove the members ('az appnet member remove') and "
+            "delete and re-create the network; if only the root key file is gone while the "
+            "manifest and certificates remain, 'az appnet ca rotate' moves the members to a new "
+            "root while the mesh trusts both.")
+
+    def preflight(self, member_name=None, sign=False):
+        """Check, before an operation is recorded, that the keys it will use are there:
+        the manifest, the active root certificate, the root key when `sign` (or when the
+        member's intermediate would be minted), and the member's intermediate key.
+        Raises KeyStoreError / NotFoundError naming what is missing; returns None."""
+        manifest = self._manifest()
+        if not manifest["roots"]:
+            raise self._no_root()
+        active = manifest["roots"][-1]
+        root_cert = self._cert(active["ref"])
+        if member_name is None:
+            if sign:
+                self._root_signer(active, root_cert)
+            return
+        member = self._check_member(member_name)
+        entry = manifest["intermediates"].get(member.lower())
+        due = True
+        if entry and any(r["ref"] == entry["rootRef"] for r in manifest["roots"]):
+            cert = self._cert(entry["ref"])
+            due = self._clock() >= policy.rotate_after(cert.not_valid_before_utc, cert.not_valid_after_utc)
+        if sign or due:
+            self._root_signer(active, root_cert)
+        if entry and not sign and not due:
+            self.cacerts(member)
 
     def _save_manifest(self, manifest):
         self._store.write_text(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -371,7 +436,17 @@ class NetworkPKI:
         return {"ref": ref, "keyId": signer.key_id}
 
     def _root_signer(self, entry, root_cert):
-        signer = self._store.root_signer(entry["ref"])
+        try:
+            signer = self._store.root_signer(entry["ref"])
+        except KeyStoreError as exc:
+            if "missing" not in exc.message:
+                raise
+            raise KeyStoreError(
+                f"{exc.message} It is the key of the network's root CA; appnet will not create a "
+                "new root in its place.",
+                recommendation="Restore the key store from a backup (or run az where it is); if the "
+                "root key is lost for good, 'az appnet ca rotate' moves every member to a new root "
+                "while the mesh trusts both.") from None
         if not _same_key(signer.public_key(), root_cert.public_key()):
             raise KeyStoreError(
                 f"The root CA key {signer.key_id} does not match the root certificate of network "
@@ -425,6 +500,8 @@ class NetworkPKI:
         return member_name.strip()
 
     def _no_root(self):
+        if self._recorded_root:
+            return self._lost_store("holds no root CA")
         return NotFoundError(
             f"Network {self.network_name} has no root CA yet.",
             recommendation="Create it first (`az appnet create`).",
