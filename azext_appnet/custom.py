@@ -263,7 +263,10 @@ def _wait(cmd, who, wait, created, updated, deleted, exists, custom, interval, t
     if not any([created, updated, deleted, exists, custom]):
         raise InvalidArgumentValueError(
             "Name what to wait for: --created | --updated | --deleted | --exists | --custom JMESPATH")
-    condition = Condition(created=created, updated=updated, deleted=deleted, exists=exists, custom=custom)
+    try:
+        condition = Condition(created=created, updated=updated, deleted=deleted, exists=exists, custom=custom)
+    except AppNetError as ex:        # an invalid --custom query
+        raise _az_error(ex) from None
     from azext_appnet._progress import Reporter
     reporter = Reporter(cmd.cli_ctx, who)
     try:

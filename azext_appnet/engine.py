@@ -218,6 +218,11 @@ class AppNet:
         rid = self.network_id(resource_group, name)
         window = _maintenance_window(maintenance_window)
         existing = self._get(rid, f"Application Network '{name}' in resource group '{resource_group}'")
+        if res.state_of(existing) == res.SUCCEEDED:
+            # Tags change nothing a member depends on: written in place, the network stays
+            # Succeeded, so joins and updates running at the same time are not refused.
+            updated = self._update_tags(rid, existing, tags)
+            return None if no_wait else view(updated)
         resource = dict(existing)
         if tags is not None:
             resource["tags"] = dict(tags)
@@ -225,6 +230,21 @@ class AppNet:
             resource["properties"] = dict(existing["properties"])
             _set_window(resource, window)
         return self._begin(resource, existing, "update", {}, res.UPDATING, no_wait, NETWORK)
+
+    def _update_tags(self, rid, existing, tags):
+        for _ in range(20):
+            runner.ensure_idle(existing)
+            resource = dict(existing)
+            if tags is not None:
+                resource["tags"] = dict(tags)
+            res.touch(resource)
+            try:
+                return self.store.update(resource)
+            except StaleWriteError:     # a member's operation wrote the network meanwhile
+                existing = self._get(rid, f"Application Network '{resource['name']}'")
+                if res.state_of(existing) != res.SUCCEEDED:
+                    break
+        raise ConflictError(f"{rid} kept changing while its tags were written.", "Run this command again.")
 
     def delete_network(self, resource_group, name, no_wait=False):
         rid = self.network_id(resource_group, name)

@@ -2,13 +2,25 @@
 
 import time
 
-from ..errors import OperationFailedError
+from ..errors import InvalidInputError, OperationFailedError
 
 
 class Condition:
     def __init__(self, created=False, updated=False, deleted=False, exists=False, custom=None):
         self.created, self.updated, self.deleted = created, updated, deleted
         self.exists, self.custom = exists, custom
+        if custom:
+            # Compiled now: a typo is an argument error before the first poll, not a traceback.
+            import jmespath
+            from jmespath.exceptions import JMESPathError
+            try:
+                self._compiled = jmespath.compile(custom)
+            except JMESPathError as e:
+                raise InvalidInputError(
+                    f"--custom '{custom[:200]}' is not a valid JMESPath query: "
+                    f"{str(e).splitlines()[0][:200]}.",
+                    "Quote the query for your shell, e.g. --custom \"properties.provisioningState=='Succeeded'\" "
+                    "(see https://jmespath.org).") from None
 
     def met(self, resource):
         if resource is None:
@@ -19,8 +31,13 @@ class Condition:
         if (self.created or self.updated) and state == "Succeeded":
             return True
         if self.custom:
-            import jmespath
-            return bool(jmespath.search(self.custom, resource))
+            from jmespath.exceptions import JMESPathError
+            try:
+                return bool(self._compiled.search(resource))
+            except JMESPathError as e:    # e.g. a function applied to the wrong type
+                raise InvalidInputError(f"--custom '{self.custom[:200]}' cannot be evaluated: "
+                                        f"{str(e).splitlines()[0][:200]}.",
+                                        "Fix the JMESPath query.") from None
         return False
 
 
