@@ -18,6 +18,23 @@ CRD_API = "apiextensions.k8s.io/v1"
 _FIRST_KINDS = ("Namespace", "CustomResourceDefinition")
 
 
+def _causes(failures):
+    """Each distinct cause once, with the objects it hit: an outage is one sentence, not one
+    per object."""
+    groups = {}
+    for obj, err in failures:
+        meta = obj.get("metadata") or {}
+        name = describe(obj.get("kind"), meta.get("namespace"), meta.get("name"))
+        cause = err.message[len(name) + 2:] if err.message.startswith(name + ": ") else err.message
+        groups.setdefault(cause, []).append(name)
+    parts = []
+    for cause, names in groups.items():
+        shown = ", ".join(names[:4]) + (" and %d more" % (len(names) - 4) if len(names) > 4 else "")
+        parts.append("%s (%s)" % (cause.rstrip(". "), shown) if len(groups) > 1 or len(names) > 1
+                     else cause)
+    return "; ".join(parts)
+
+
 def _phase_name(phase):
     return phase.get("name") if isinstance(phase, dict) else phase.name
 
@@ -68,15 +85,13 @@ def apply_phases(cluster, phases, field_manager="az-appnet", parallelism=4, prog
                     try:
                         live.append(fut.result())
                     except ClusterError as e:
-                        failures.append(e)
+                        failures.append((obj, e))
                 results.extend(live)
                 if failures:
                     if len(failures) == 1:
-                        raise failures[0]
-                    raise ClusterError(
-                        "%d objects of %s could not be applied: %s" % (
-                            len(failures), _phase_name(phase),
-                            "; ".join(f.message for f in failures)))
+                        raise failures[0][1]
+                    raise ClusterError("%d objects of %s could not be applied: %s" % (
+                        len(failures), _phase_name(phase), _causes(failures)))
                 crds = [o for o in live if o.get("kind") == "CustomResourceDefinition"]
                 if crds:
                     wait_established(cluster, crds, progress=progress)

@@ -260,7 +260,12 @@ class Cluster:
             pass
         message = message or (data or b"").decode("utf-8", "replace")[:300] or "no message"
         target = what or "%s %s" % (method, path)
-        if status == 401:
+        if status == 401 and not self.config.auth_header() and not getattr(self.config, "client_cert", True):
+            text = ("the API server at %s answered 401 Unauthorized: context '%s' of kubeconfig %s "
+                    "has no credentials (its user sets no token, client certificate, exec plugin "
+                    "or auth-provider). Use a kubeconfig with the cluster's credentials (e.g. az "
+                    "aks get-credentials)." % (self.server, self.context, self.config.kubeconfig))
+        elif status == 401:
             text = ("the API server at %s rejected the credentials of context '%s' (401 "
                     "Unauthorized). Refresh them (e.g. az aks get-credentials, or your exec "
                     "plugin's login) and retry." % (self.server, self.context))
@@ -290,7 +295,20 @@ class Cluster:
 
     def server_version(self):
         """'MAJOR.MINOR' of the API server, e.g. '1.33'."""
-        v = self.request("GET", "/version")
+        try:
+            v = self.request("GET", "/version")
+        except ApiError as e:
+            if e.status not in (404, 405, 400):
+                raise
+            raise ClusterError(
+                "the server at %s is not a Kubernetes API server: it answered GET /version with "
+                "HTTP %s. Check the server URL of context '%s' in kubeconfig %s (try: kubectl "
+                "--context %s version)." % (self.server, e.status, self.context,
+                                             self.config.kubeconfig, self.context)) from None
+        if not isinstance(v, dict):
+            raise ClusterError("the server at %s answered GET /version with something that is not "
+                               "a Kubernetes version object. Check the server URL of context '%s'."
+                               % (self.server, self.context))
         return parse_version(v)
 
     def get(self, api_version, kind_or_plural, name, namespace=None):

@@ -32,8 +32,11 @@ class ClusterConfig:
     """
 
     def __init__(self, server, ssl_context, context, kubeconfig, proxy=None,
-                 server_hostname=None, auth=None, basic_auth=None, ca_fingerprint=None):
+                 server_hostname=None, auth=None, basic_auth=None, ca_fingerprint=None,
+                 client_cert=False):
         self.server = server
+        #: Whether a client certificate authenticates us (for a clear 401 message).
+        self.client_cert = client_cert
         #: SHA-256 of the CA certificate the kubeconfig pins (openssl's format), or None
         #: when it names none (the system store is trusted then): the cluster's identity.
         self.ca_fingerprint = ca_fingerprint
@@ -405,7 +408,8 @@ def _config_from_locked(config_dict, context, where):
         server=server, ssl_context=ssl_context, context=context,
         kubeconfig=where, proxy=cfg.proxy or None,
         server_hostname=cfg.tls_server_name or None,
-        auth=cfg if has_auth else None, ca_fingerprint=ca_fingerprint)
+        auth=cfg if has_auth else None, ca_fingerprint=ca_fingerprint,
+        client_cert=bool(tls["cert"] or cfg.cert_file))
 
 
 def _read_tls_file(path, where, context, what):
