@@ -266,9 +266,10 @@ class Cluster:
                     "or auth-provider). Use a kubeconfig with the cluster's credentials (e.g. az "
                     "aks get-credentials)." % (self.server, self.context, self.config.kubeconfig))
         elif status == 401:
-            text = ("the API server at %s rejected the credentials of context '%s' (401 "
-                    "Unauthorized). Refresh them (e.g. az aks get-credentials, or your exec "
-                    "plugin's login) and retry." % (self.server, self.context))
+            text = ("the API server at %s rejected the credentials of context '%s' of kubeconfig "
+                    "%s (401 Unauthorized). Refresh them (e.g. az aks get-credentials, or your "
+                    "exec plugin's login) and retry." % (self.server, self.context,
+                                                         self.config.kubeconfig))
         elif status == 403 and " cannot " in message:
             # RBAC's own words: 'User "x" cannot create resource "y" in API group ...'.
             text = ("%s: forbidden (403): %s. The identity of context '%s' needs "

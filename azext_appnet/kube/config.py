@@ -89,12 +89,19 @@ def _collect_contexts(doc, where, names, current):
         raise InvalidInputError(
             "kubeconfig %s is not a kubeconfig (a YAML mapping with clusters, users and "
             "contexts). Pass a valid kubeconfig file with --kubeconfig." % where)
+    seen = set(names)           # a set: kubeconfigs with 100 000 contexts exist
     for ctx in doc.get("contexts") or []:
-        if isinstance(ctx, dict) and ctx.get("name") and ctx["name"] not in names:
+        if isinstance(ctx, dict) and ctx.get("name") and ctx["name"] not in seen:
             names.append(ctx["name"])
+            seen.add(ctx["name"])
     if current is None and doc.get("current-context"):
         current = doc["current-context"]
     return current
+
+
+def _some(names, limit=20):
+    shown = ", ".join(names[:limit])
+    return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
 
 
 def resolve(kubeconfig=None, context=None):
@@ -121,12 +128,12 @@ def resolve(kubeconfig=None, context=None):
         if not current:
             raise InvalidInputError(
                 "kubeconfig %s has no current-context. Name one with --context; contexts "
-                "defined: %s." % (", ".join(existing), ", ".join(names)))
+                "defined: %s." % (", ".join(existing), _some(names)))
         context = current
     if context not in names:
         raise InvalidInputError(
             "The kubeconfig %s has no context named '%s'. Contexts defined: %s. Pass one of "
-            "them with --context." % (", ".join(existing), context, ", ".join(names)))
+            "them with --context." % (", ".join(existing), context, _some(names)))
     return existing, context
 
 
@@ -159,8 +166,9 @@ def _merge(paths):
             have = {e["name"] for e in merged.value[item]}
             for entry in doc.get(item) or []:
                 if entry["name"] not in have:
-                    merged.value[item].append(ConfigNode("%s/%s" % (path, entry["name"]),
-                                                         copy.deepcopy(entry), path))
+                    # Not copied: the cached document is shared, so _take_tls_data copies
+                    # the two entries it changes (a deep copy of 100 000 entries takes seconds).
+                    merged.value[item].append(ConfigNode("%s/%s" % (path, entry["name"]), entry, path))
                     have.add(entry["name"])
         if doc.get("current-context") and "current-context" not in merged.value:
             merged.value["current-context"] = doc["current-context"]
@@ -255,7 +263,7 @@ def _take_tls_data(config_dict, context, where):
     for section, field, pairs in (
             ("clusters", "cluster", (("ca", "certificate-authority"),)),
             ("users", "user", (("cert", "client-certificate"), ("key", "client-key")))):
-        entry = next((e for e in _entries(config_dict, section) if e.get("name") == ctx.get(field)), None)
+        entry = _own_copy(config_dict, section, ctx.get(field))
         body = (entry or {}).get(field)
         if not isinstance(body, dict):
             continue
@@ -266,6 +274,24 @@ def _take_tls_data(config_dict, context, where):
                 body.pop(key + "-data", None)
                 body.pop(key, None)
     return out
+
+
+def _own_copy(config_dict, section, name):
+    """The entry `name` of `section`, replaced in the document by a deep copy first, so that
+    changing it leaves the cached kubeconfig document as it was read."""
+    import copy
+    value = getattr(config_dict, "value", config_dict) or {}
+    entries = value.get(section) or []
+    for i, entry in enumerate(entries):
+        body = getattr(entry, "value", entry)
+        if isinstance(body, dict) and body.get("name") == name:
+            mine = copy.deepcopy(body)
+            if hasattr(entry, "value"):
+                entry.value = mine
+            else:
+                entries[i] = mine
+            return mine
+    return None
 
 
 def _check_exec_plugin(user, context, where):
@@ -482,8 +508,8 @@ def _ssl_context(cfg, tls, ca, context, where):
     if ca:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)   # verifies, checks the host name
         try:
-            ctx.load_verify_locations(cadata=ca.decode("ascii", "replace"))
-        except (ssl.SSLError, ValueError):
+            ctx.load_verify_locations(cadata=ca.decode("ascii"))
+        except (ssl.SSLError, ValueError, TypeError):   # UnicodeDecodeError is a ValueError
             raise InvalidInputError(
                 "kubeconfig %s, context '%s': the cluster's certificate authority holds no PEM "
                 "certificate. Fix certificate-authority(-data) of the cluster entry (kubectl "

@@ -182,7 +182,9 @@ def check_context(doc, context, where):
                        "Set the context's %s to one of the kubeconfig's %s." % (field, section))
         entry = next((e for e in doc.get(section) or [] if e.get("name") == name), None)
         if entry is None:
-            defined = ", ".join(e["name"] for e in doc.get(section) or []) or "none"
+            names = [e["name"] for e in doc.get(section) or []]
+            defined = ", ".join(names[:20]) + (" and %d more" % (len(names) - 20) if len(names) > 20 else "") \
+                or "none"
             raise _bad(where, "has context '%s' naming %s '%s', which the kubeconfig does not "
                        "define (%s defined: %s)" % (context, field, name, section, defined),
                        "Add that %s entry, or point the context at one that exists." % field)
