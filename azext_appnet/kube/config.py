@@ -17,6 +17,7 @@ import shutil
 import ssl
 import tempfile
 import threading
+import time
 
 from ..errors import InvalidInputError
 
@@ -356,12 +357,15 @@ def _remove_stale_tmpdirs():
         except ValueError:
             pid = None          # an older appnet's directory: no owner to ask
         try:
-            if os.lstat(path).st_uid != os.getuid():
-                continue
+            info = os.lstat(path)
         except OSError:
+            continue
+        if info.st_uid != os.getuid():
             continue
         if pid is not None and _alive(pid):
             continue
+        if pid is None and time.time() - info.st_mtime < 600:
+            continue            # an older appnet's, maybe in use right now: only once it is old
         shutil.rmtree(path, ignore_errors=True)
 
 

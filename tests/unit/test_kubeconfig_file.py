@@ -82,3 +82,21 @@ def test_byte_order_marks_are_read_as_kubectl_reads_them(tmp_path, raw):
     path.write_bytes(raw)
     with pytest.raises(InvalidInputError, match="has no contexts"):   # read, not "not UTF-8"
         config.resolve(str(path))
+
+
+def test_a_killed_runs_private_directory_is_removed_by_the_next_load(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    left = tmp_path / ("appnet-kube-%s-abc" % dead)
+    left.mkdir()
+    (left / "ca.crt").write_text("left by a killed run")
+    mine = tmp_path / ("appnet-kube-%d-def" % os.getpid())
+    mine.mkdir()
+    path = _write(tmp_path / "kc", _doc({"server": "https://127.0.0.1:6443",
+                                         "insecure-skip-tls-verify": True}, {"token": "t"}))
+    config.load(path)
+    assert not left.exists() and mine.exists()
