@@ -108,7 +108,7 @@ CASES = [
     ("no-cluster", join(kubeconfig=False), "No cluster to join"),
     ("missing-kubeconfig", join(kubeconfig=False, *["--kubeconfig", "/no/such/kubeconfig"]), "does not exist"),
     ("unknown-context", join(context="nope"), "no context named 'nope'"),
-    ("garbage-kubeconfig", join(kubeconfig=False, *["--kubeconfig", "{garbage}"]), "cannot be read"),
+    ("garbage-kubeconfig", join(kubeconfig=False, *["--kubeconfig", "{garbage}"]), "is not valid YAML"),
     ("bad-aks-id", join(kubeconfig=False, *["--member-resource-id", "/subscriptions/x/clusters/y"]),
      "Invalid --member-resource-id"),
     ("aks-without-login", join(kubeconfig=False, *["--member-resource-id", AKS_ID]), "az login"),
