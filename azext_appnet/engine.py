@@ -218,7 +218,7 @@ class AppNet:
         rid = self.network_id(resource_group, name)
         window = _maintenance_window(maintenance_window)
         existing = self._get(rid, f"Application Network '{name}' in resource group '{resource_group}'")
-        if res.state_of(existing) == res.SUCCEEDED:
+        if maintenance_window is None and res.state_of(existing) == res.SUCCEEDED:
             # Tags change nothing a member depends on: written in place, the network stays
             # Succeeded, so joins and updates running at the same time are not refused.
             updated = self._update_tags(rid, existing, tags)
