@@ -45,16 +45,13 @@ def run(latency, members, check_sizes, workdir):
     most = max([members] + check_sizes)
     sims = []
     for i in range(most):
-        sim = KubeSim(name=f"c{i + 1}").start()
+        sim = KubeSim(name=f"c{i + 1}", latency=latency).start()
         gateway_api.install(sim)
         sims.append(sim)
     try:
         engine = AppNet(os.path.join(workdir, f"azure-{latency}"))
         engine.create_network(*NET, "westus2")
         rows = {}
-        # Members joined before the measured ones, at no latency: setting up is not measured.
-        for sim in sims:
-            sim.faults.set(latency=latency)
         for i, sim in enumerate(sims[:members]):
             label = {0: "join (member 1)", members - 1: f"join (member {members})"}.get(i)
             cost = _measure(sims, lambda s=sim, n=i: _join(engine, s, f"member-{n + 1:02d}"))

@@ -1,10 +1,12 @@
 """KubeSim: one emulated cluster -- its lifecycle (start/stop/restart/reset) and the
 control API tests use to inspect objects, inject faults and flip readiness."""
+import collections
 import itertools
 import os
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 
 from . import rbac
@@ -23,17 +25,26 @@ from .util import deep_copy, now, now_micro, random_token
 
 _index = itertools.count(1)
 
+
+class LoggedRequest(collections.namedtuple("LoggedRequest",
+                                           "method path status started answered")):
+    """One answered request of sim.request_log; times are time.monotonic()."""
+
+    def overlaps(self, other):
+        return self.started < other.answered and other.started < self.answered
+
 DEFAULT_NODES = [{"os": "linux", "zone": "eastus-%d" % i, "region": "eastus"}
                  for i in (1, 2, 3)]
 
 
 class KubeSim:
     def __init__(self, name="c1", version="1.33", nodes=None, ready_delay=0.0, port=0,
-                 namespace_delete_delay=0.0):
+                 namespace_delete_delay=0.0, latency=0.0):
         """ready_delay: seconds from a Pod's binding to its containers running (and being
         ready); namespace_delete_delay: seconds a deleted Namespace (or a CRD being cleaned
         of its custom resources) stays Terminating at least. 0: at once, within the
-        request that caused it."""
+        request that caused it. latency: seconds added to every answer (as a far-away API
+        server; the same as faults.set(latency=...))."""
         self.name = name
         self.context = name
         self.index = next(_index)
@@ -52,7 +63,12 @@ class KubeSim:
         self.api.controllers = self.controllers
         self.openapi = OpenAPICache(self.registry, lambda: self.version)
         self.faults = Faults()
+        if latency:
+            self.faults.set(latency=latency)
         self.requests = []
+        # The same requests with when each arrived and was answered (time.monotonic(); a
+        # watch is "answered" when its stream opens), so a test can see which overlapped.
+        self.request_log = []
         self._requests_lock = threading.Lock()
         self._server = None
         self._thread = None
@@ -314,9 +330,13 @@ class KubeSim:
                 finally:
                     self.ready_delay = saved
 
-    def _record(self, method, path, status):
+    def _record(self, method, path, status, started=None):
+        answered = time.monotonic()
         with self._requests_lock:
             self.requests.append((method, path, status))
+            self.request_log.append(LoggedRequest(method, path, status,
+                                                  answered if started is None else started,
+                                                  answered))
 
     def __repr__(self):
         return "<KubeSim %s %s%s>" % (self.name, self.url, "" if self.running else " stopped")

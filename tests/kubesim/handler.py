@@ -38,6 +38,7 @@ class Request:
         self.headers = headers
         self.body = body
         self.user = None
+        self.started = time.monotonic()
 
     def q(self, name, default=None):
         return self.query.get(name, default)
@@ -95,7 +96,7 @@ class KubeHandler(http.server.BaseHTTPRequestHandler):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         # Recorded before the answer leaves, so a client that has its answer always finds
         # its request in sim.requests.
-        self.server.sim._record(req.method, req.raw_path, code)
+        self.server.sim._record(req.method, req.raw_path, code, req.started)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -195,7 +196,7 @@ class Dispatcher:
         if head == "version":
             return self.reply(self.sim.version_info())
         if head in ("healthz", "livez", "readyz"):
-            self.sim._record(self.req.method, self.req.raw_path, 200)
+            self.sim._record(self.req.method, self.req.raw_path, 200, self.req.started)
             self.h.send_response(200)
             self.h.send_header("Content-Type", "text/plain")
             self.h.send_header("Content-Length", "2")
@@ -408,7 +409,7 @@ class Dispatcher:
                     len(store.events) == store.events.maxlen
                 if too_old or last > store.rv:
                     initial = None
-        self.sim._record(req.method, req.raw_path, 200)
+        self.sim._record(req.method, req.raw_path, 200, req.started)
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Transfer-Encoding", "chunked")

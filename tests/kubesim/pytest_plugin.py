@@ -16,6 +16,8 @@ def kubesim(tmp_path):
     has its own ``sim.kubeconfig_path``). Every cluster started is stopped at teardown.
     Deleted namespaces stay Terminating for ``namespace_delete_delay`` seconds
     (NAMESPACE_DELETE_DELAY unless given): never instant, as on a real cluster, yet short.
+    ``latency=SECONDS`` adds that much to every answer (an API server far away); every
+    answered request is in ``sim.request_log`` with when it arrived and was answered.
     """
     # Imported lazily so that collecting tests never pays for (or breaks on) the emulator.
     from tests.kubesim import KubeSim

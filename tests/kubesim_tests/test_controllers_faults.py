@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import urllib3
@@ -162,6 +163,36 @@ def test_dropped_connections_and_latency(sim):
     assert sim.requests[n:] == [("GET", "/api/v1/nodes?limit=1", 200)]
 
 
+def test_latency_keyword_and_request_log_show_concurrent_requests():
+    import threading
+    far = KubeSim(name="far", latency=0.5).start()
+    try:
+        api = api_client(far, retries=False)
+        n = len(far.request_log)
+        raw(api, "GET", "/version")
+        one = far.request_log[n]
+        assert (one.method, one.path, one.status) == ("GET", "/version", 200)
+        assert one.answered - one.started >= 0.5
+        n = len(far.request_log)
+        # Two clients issue at once: each waits out the latency, and so the two overlap.
+        both = [threading.Thread(target=raw, args=(api_client(far, retries=False), "GET",
+                                                   "/api/v1/namespaces")) for _ in range(2)]
+        for t in both:
+            t.start()
+        for t in both:
+            t.join()
+        a, b = far.request_log[n:]
+        assert a.overlaps(b)
+        # One after another: no overlap.
+        n = len(far.request_log)
+        raw(api, "GET", "/version")
+        raw(api, "GET", "/version")
+        c, d = far.request_log[n:]
+        assert not c.overlaps(d)
+    finally:
+        far.stop()
+
+
 # ------------------------------------------------------------------------------ lifecycle
 
 def test_stop_restart_keeps_objects_reset_drops_them():
@@ -204,7 +235,8 @@ def test_command_line_serves_until_sigterm(tmp_path):
     kc = tmp_path / "out.yaml"
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     p = subprocess.Popen([sys.executable, "-m", "tests.kubesim", "--name", "demo",
-                          "--kubeconfig", str(kc), "--nodes", "2", "--windows-nodes", "1"],
+                          "--kubeconfig", str(kc), "--nodes", "2", "--windows-nodes", "1",
+                          "--latency", "0.3"],
                          cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline()
@@ -215,6 +247,9 @@ def test_command_line_serves_until_sigterm(tmp_path):
         nodes = client.CoreV1Api(api).list_node().items
         assert sorted(n.metadata.labels["kubernetes.io/os"] for n in nodes) == \
             ["linux", "linux", "windows"]
+        t0 = time.monotonic()
+        client.VersionApi(api).get_code()
+        assert time.monotonic() - t0 >= 0.3      # --latency: every answer is that late
     finally:
         p.send_signal(signal.SIGTERM)
         assert p.wait(30) == 0
