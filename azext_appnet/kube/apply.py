@@ -6,11 +6,13 @@ object cannot be created before its namespace, a custom resource before its CRD 
 served), so a caller that puts them in the same phase as their dependents still works.
 """
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import ClusterError
 from .client import ApiError, describe
+from .concurrent import gather
 
 CRD_API = "apiextensions.k8s.io/v1"
 
@@ -58,7 +60,7 @@ def identity(obj):
     return (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("name"))
 
 
-def apply_phases(cluster, phases, field_manager="az-appnet", parallelism=4, progress=None):
+def apply_phases(cluster, phases, field_manager="az-appnet", parallelism=16, progress=None):
     """Server-side apply every object of every phase, in order; returns the applied
     objects as the server stored them, in input order. After a wave holding CRDs, waits
     until each is Established and its resource is served. Raises ClusterError naming
@@ -112,8 +114,10 @@ def wait_established(cluster, crds, timeout=60, progress=None):
     deadline = time.monotonic() + timeout
     delay = 0.05
     while pending:
-        for name in list(pending):
-            live = cluster.get(CRD_API, "customresourcedefinitions", name)
+        names = list(pending)
+        found = gather([lambda n=n: cluster.get(CRD_API, "customresourcedefinitions", n)
+                        for n in names])
+        for name, live in zip(names, found):
             if live is not None and _condition(live, "Established"):
                 cluster.discovery.register_crd(live)
                 del pending[name]
@@ -135,16 +139,24 @@ def wait_established(cluster, crds, timeout=60, progress=None):
             if v.get("served", True):
                 gvs.setdefault("%s/%s" % (spec["group"], v["name"]), set()).add(
                     spec["names"]["plural"])
-    for gv, plurals in sorted(gvs.items()):
-        delay = 0.05
-        while not cluster.discovery.served(gv, plurals):
-            if time.monotonic() >= deadline:
-                raise ClusterError(
-                    "the API server does not serve %s in %s %ds after their "
-                    "CustomResourceDefinitions were applied. Check the API server's health."
-                    % (", ".join(sorted(plurals)), gv, timeout))
-            time.sleep(delay)
-            delay = min(1.0, delay * 2)
+    delay = 0.05
+    while gvs:
+        # All group-versions at once: one round trip, however many groups the CRDs define.
+        order = sorted(gvs)
+        served = gather([lambda gv=gv: cluster.discovery.served(gv, gvs[gv]) for gv in order])
+        for gv, ok in zip(order, served):
+            if ok:
+                del gvs[gv]
+        if not gvs:
+            break
+        if time.monotonic() >= deadline:
+            gv, plurals = sorted(gvs.items())[0]
+            raise ClusterError(
+                "the API server does not serve %s in %s %ds after their "
+                "CustomResourceDefinitions were applied. Check the API server's health."
+                % (", ".join(sorted(plurals)), gv, timeout))
+        time.sleep(delay)
+        delay = min(1.0, delay * 2)
     say("CustomResourceDefinitions established (%d)" % len(crds))
 
 
@@ -208,26 +220,29 @@ def waiting_for(pending, details):
 def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
     """Wait until every Deployment and DaemonSet among `objects` is ready and every
     Gateway has an address. ClusterError naming those not ready at `timeout`, and what
-    keeps their Pods from being ready (a Pod that cannot be scheduled, and why)."""
+    keeps their Pods from being ready (a Pod that cannot be scheduled, and why).
+    Each object is awaited on its own thread, by a watch on it: a change is seen when it
+    happens, at one request per object rather than one per poll."""
     from .pods import workload_pod_problems
     say = progress or (lambda msg: None)
-    pending = {}
-    for obj in objects:
-        if obj.get("kind") in _WAITED_KINDS:
-            pending[identity(obj)] = obj
+    pending = [identity(o) for o in objects if o.get("kind") in _WAITED_KINDS]
     details = {k: "not found" for k in pending}
-    problems, checked, live_of, said = {}, {}, {}, {}
+    problems, checked, said = {}, {}, {}
+    still = list(pending)           # not ready yet, in the given order
+    lock = threading.Lock()
     start = time.monotonic()
     deadline = start + timeout
+    watch = getattr(cluster, "watch", None)
 
-    def look_at_pods(ident, force=False):
-        live = live_of.get(ident)
+    def pod_check_due(ident):
+        return start + POD_CHECK_FIRST if ident not in checked else \
+            checked[ident] + POD_CHECK_INTERVAL
+
+    def look_at_pods(ident, live, force=False):
         if live is None or ident[1] not in ("Deployment", "DaemonSet"):
             return
         t = time.monotonic()
-        due = start + POD_CHECK_FIRST if ident not in checked else \
-            checked[ident] + POD_CHECK_INTERVAL
-        if not force and t < due:
+        if not force and t < pod_check_due(ident):
             return
         checked[ident] = t
         found = workload_pod_problems(cluster, live)
@@ -236,46 +251,77 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
                                          "; ".join(found)))
         problems[ident] = found
 
-    while pending:
-        for ident in list(pending):
-            api_version, kind, namespace, name = ident
+    def judge(ident, live):
+        ok, details[ident] = readiness(live)
+        if ok:
+            say("%s ready%s" % (describe(ident[1], ident[2], ident[3]),
+                                " (%s)" % details[ident] if details[ident] else ""))
+        else:
+            look_at_pods(ident, live)
+        with lock:
+            if ok and ident in still:
+                still.remove(ident)
+            waiting = waiting_for(still, details) if still else None
+            if waiting and waiting != said.get("waiting"):
+                say(waiting)   # what is still pending, each time that changes
+                said["waiting"] = waiting
+        return ok
+
+    def await_one(ident):
+        api_version, kind, namespace, name = ident
+        live = None
+        while True:
             try:
                 live = cluster.get(api_version, kind, name, namespace)
             except ApiError as e:
                 if e.status not in (429, 500, 502, 503, 504):
                     raise
-                continue               # a flaky API server is no reason to stop waiting
-            if live is None:
-                details[ident] = "not found"
-                continue
-            live_of[ident] = live
-            ok, details[ident] = readiness(live)
-            if ok:
-                del pending[ident]
-                say("%s ready%s" % (describe(kind, namespace, name),
-                                    " (%s)" % details[ident] if details[ident] else ""))
+                live = None            # a flaky API server is no reason to stop waiting
             else:
-                look_at_pods(ident)
-        if not pending:
-            break
-        waiting = waiting_for(pending, details)
-        if waiting != said.get("waiting"):
-            say(waiting)   # what is still pending, each time that changes
-            said["waiting"] = waiting
-        now = time.monotonic()
-        if now >= deadline:
-            for k in pending:
-                look_at_pods(k, force=True)
-            names = "; ".join("%s: %s after %ds%s" % (
-                describe(k[1], k[2], k[3]), details[k], int(round(timeout)),
-                " (%s)" % "; ".join(problems[k]) if problems.get(k) else "")
-                for k in pending)
-            first = next(iter(pending))
-            raise ClusterError(
-                "not ready: %s. Inspect it with %s -n %s describe %s %s and its "
-                "pods' events, fix the cause, then run the command again."
-                % (names, cluster.kubectl, first[2] or "default", first[1].lower(), first[3]))
-        time.sleep(min(poll, max(0.0, deadline - now)))
+                if live is None:
+                    details[ident] = "not found"
+                elif judge(ident, live):
+                    return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                look_at_pods(ident, live, force=True)
+                return False
+            if watch is None or live is None:
+                time.sleep(min(poll, left))
+                continue
+            # Watch until the next look at its Pods is due (or the deadline).
+            span = max(1.0, min(left, pod_check_due(ident) - time.monotonic()))
+            rv = (live.get("metadata") or {}).get("resourceVersion")
+            try:
+                for etype, obj in watch(api_version, kind, name, namespace,
+                                        resource_version=rv, timeout=span):
+                    if etype in ("ADDED", "MODIFIED"):
+                        live = obj
+                        if judge(ident, live):
+                            return True
+                    elif etype == "DELETED":
+                        details[ident] = "not found"
+                    elif etype == "ERROR":
+                        break          # e.g. 410 Gone: look again and watch anew
+                    if time.monotonic() >= deadline:
+                        break
+            except ApiError as e:
+                if e.status not in (429, 500, 502, 503, 504):
+                    raise
+                time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+
+    ready = gather([lambda k=k: await_one(k) for k in pending], parallelism=len(pending) or 1)
+    late = [k for k, ok in zip(pending, ready) if not ok]
+    if late:
+        names = "; ".join("%s: %s after %ds%s" % (
+            describe(k[1], k[2], k[3]), details[k], int(round(timeout)),
+            " (%s)" % "; ".join(problems[k]) if problems.get(k) else "")
+            for k in late)
+        first = late[0]
+        raise ClusterError(
+            "not ready: %s. Inspect it with %s -n %s describe %s %s and its "
+            "pods' events, fix the cause, then run the command again."
+            % (names, cluster.kubectl, first[2] or "default", first[1].lower(), first[3]))
     return True
 
 
@@ -315,10 +361,7 @@ def prune_order(kinds):
     """Kinds in delete order: as given, but Namespaces after the rest (their content goes
     first, so we can tell whether anything foreign is left in them) and CRDs last
     (deleting a CRD deletes every custom resource of its kind)."""
-    def rank(k):
-        plural = k[1]
-        return 2 if plural == "customresourcedefinitions" else 1 if plural == "namespaces" else 0
-    return sorted(kinds, key=rank)  # stable: keeps the caller's order inside a rank
+    return sorted(kinds, key=_prune_rank)  # stable: keeps the caller's order inside a rank
 
 
 def prune(cluster, label_selector, kinds, keep=(), progress=None):
@@ -331,37 +374,65 @@ def prune(cluster, label_selector, kinds, keep=(), progress=None):
     say = progress or (lambda msg: None)
     keep = set(tuple(k) for k in keep)
     deleted = []
-    for api_version, plural, namespaced in prune_order(kinds):
-        for obj in cluster.list(api_version, plural, label_selector=label_selector):
-            ident = identity(obj)
-            if ident in keep:
-                continue
-            kind, namespace, name = ident[1], ident[2], ident[3]
-            if (obj.get("metadata") or {}).get("deletionTimestamp"):
-                continue              # already being deleted (a Terminating namespace)
-            if plural == "namespaces":
-                foreign = _foreign_content(cluster, name, label_selector)
-                if foreign:
-                    say("Kept namespace %s: it holds objects that are not ours (%s)"
-                        % (name, ", ".join(foreign[:5])))
-                    continue
-            if plural == "customresourcedefinitions":
-                left = _custom_resources_left(cluster, obj)
-                if left:
-                    say("Kept CustomResourceDefinition %s: custom resources of it remain "
-                        "(%s)" % (name, ", ".join(left)))
-                    continue
-            if cluster.delete(api_version, plural, name, namespace if namespaced else None):
-                what = describe(kind, namespace if namespaced else None, name)
+    ordered = prune_order(kinds)
+    # Kinds of one rank do not depend on each other: their lists, then their deletes, are
+    # issued together (a round trip each, not one per kind and per object).
+    for rank in sorted({_prune_rank(k) for k in ordered}):
+        group = [k for k in ordered if _prune_rank(k) == rank]
+        listed = gather([lambda k=k: cluster.list(k[0], k[1], label_selector=label_selector)
+                         for k in group])
+        doomed = []
+        for (api_version, plural, namespaced), objs in zip(group, listed):
+            for obj in objs:
+                ident = identity(obj)
+                if ident in keep or (obj.get("metadata") or {}).get("deletionTimestamp"):
+                    continue          # kept, or already being deleted (a Terminating namespace)
+                doomed.append((api_version, plural, namespaced, obj))
+        verdicts = gather([lambda d=d: _why_kept(cluster, d[1], d[3], label_selector)
+                           for d in doomed])
+        for why in filter(None, verdicts):
+            say(why)
+        doomed = [d for d, why in zip(doomed, verdicts) if not why]
+        gone = gather([lambda d=d: cluster.delete(
+            d[0], d[1], d[3]["metadata"]["name"],
+            d[3]["metadata"].get("namespace") if d[2] else None) for d in doomed])
+        for (api_version, plural, namespaced, obj), ok in zip(doomed, gone):
+            if ok:
+                meta = obj["metadata"]
+                what = describe(obj.get("kind"), meta.get("namespace") if namespaced else None,
+                                meta["name"])
                 deleted.append(what)
                 say("Deleted %s" % what)
     return deleted
 
 
+def _prune_rank(kind):
+    plural = kind[1]
+    return 2 if plural == "customresourcedefinitions" else 1 if plural == "namespaces" else 0
+
+
+def _why_kept(cluster, plural, obj, label_selector):
+    """Why a Namespace or CRD matching the selector is not deleted after all, or None."""
+    name = obj["metadata"]["name"]
+    if plural == "namespaces":
+        foreign = _foreign_content(cluster, name, label_selector)
+        if foreign:
+            return ("Kept namespace %s: it holds objects that are not ours (%s)"
+                    % (name, ", ".join(foreign[:5])))
+    if plural == "customresourcedefinitions":
+        left = _custom_resources_left(cluster, obj)
+        if left:
+            return ("Kept CustomResourceDefinition %s: custom resources of it remain (%s)"
+                    % (name, ", ".join(left)))
+    return None
+
+
 def _foreign_content(cluster, namespace, label_selector):
     out = []
-    for api_version, plural in _NAMESPACE_CONTENT:
-        for obj in cluster.list(api_version, plural, namespace=namespace):
+    listed = gather([lambda k=k: cluster.list(k[0], k[1], namespace=namespace)
+                     for k in _NAMESPACE_CONTENT])
+    for objs in listed:
+        for obj in objs:
             meta = obj.get("metadata") or {}
             if (obj.get("kind"), meta.get("name")) in _AUTOMATIC:
                 continue

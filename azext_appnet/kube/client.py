@@ -372,6 +372,51 @@ class Cluster:
                             content_type="application/apply-patch+yaml", what=what,
                             retry_conflict=force)
 
+    def watch(self, api_version, plural, name, namespace=None, resource_version=None,
+              timeout=10):
+        """Watch one object: yields (event type, object) as the server sends them, from
+        `resource_version` on, until the server ends the stream after `timeout` seconds.
+        One request, not retried (a caller that waits looks again and watches anew)."""
+        res = self.discovery.resolve(api_version, plural)
+        if res is None:
+            return
+        path = api_path(api_version, res.plural, namespace=namespace if res.namespaced else None)
+        query = {"watch": "true", "fieldSelector": "metadata.name=%s" % name,
+                 "resourceVersion": resource_version, "timeoutSeconds": max(1, int(timeout)),
+                 "allowWatchBookmarks": "true"}
+        url = self.server + path + "?" + urlencode([(k, v) for k, v in query.items()
+                                                    if v is not None])
+        headers = {"Accept": "application/json", "User-Agent": "az-appnet"}
+        auth = self.config.auth_header()
+        if auth:
+            headers["Authorization"] = auth
+        with self._count_lock:
+            self._count += 1
+        try:
+            resp = self._http.request(
+                "GET", url, headers=headers, retries=False, redirect=False,
+                preload_content=False,
+                timeout=self._urllib3.Timeout(connect=self.timeout, read=timeout + self.timeout))
+        except self._urllib3.exceptions.HTTPError as e:
+            raise self._unreachable(e) from None
+        try:
+            if not 200 <= resp.status < 300:
+                raise self._api_error("GET", path, resp.status, resp.read(),
+                                      describe(res.kind, namespace, name))
+            buf = b""
+            try:
+                for chunk in resp.stream(4096):
+                    buf += chunk
+                    while b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        if line.strip():
+                            event = json.loads(line)
+                            yield event.get("type"), event.get("object") or {}
+            except (self._urllib3.exceptions.HTTPError, ValueError):
+                return             # the stream broke off: the caller looks again
+        finally:
+            resp.release_conn()
+
     def delete(self, api_version, plural, name, namespace=None):
         """Delete one object (dependents in the background). False if already gone."""
         res = self.discovery.resolve(api_version, plural)

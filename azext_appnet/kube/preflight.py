@@ -40,14 +40,22 @@ def _node_os(node):
 
 def preflight(cluster, network_id, min_version=None, max_version=None):
     """Check that `cluster` can join network `network_id`. Returns facts about it:
-    {"kubernetesVersion", "nodes": {"linux", "windows"}, "gatewayApi", "server"}.
+    {"kubernetesVersion", "nodes": {"linux", "windows"}, "gatewayApi", "server",
+    "memberNamespace" (the live applink-system Namespace or None)}.
     Raises ClusterError naming every problem found and how to fix it. The Kubernetes range
     is the version catalog's (`kubernetes_range`) unless given."""
     if min_version is None or max_version is None:
         from ..versions import load_catalog
         oldest, newest = load_catalog().kubernetes_range()
         min_version, max_version = min_version or oldest, max_version or newest
-    version = cluster.server_version()          # ClusterError when unreachable
+    from .concurrent import gather
+    # Every read at once (one round trip to a far-away server); an unreachable server
+    # fails them all, and the version's error is the one raised.
+    reads = [cluster.server_version, lambda: cluster.list("v1", "nodes"),
+             lambda: cluster.get("v1", "namespaces", MEMBER_NAMESPACE),
+             lambda: cluster.get("apiextensions.k8s.io/v1", "customresourcedefinitions",
+                                 "gateways.gateway.networking.k8s.io")] + _istio_reads(cluster)
+    version, nodes, marker, gateway_crd, *istio = gather(reads)
     problems = []
 
     if _version_tuple(version) < _version_tuple(min_version):
@@ -62,7 +70,7 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
             "supported version" % (version, max_version))
 
     counts = {"linux": 0, "windows": 0}
-    for node in cluster.list("v1", "nodes"):
+    for node in nodes:
         os_name = _node_os(node)
         counts[os_name] = counts.get(os_name, 0) + 1
     if counts["linux"] == 0:
@@ -76,7 +84,6 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
                 "the cluster has no Linux node; the mesh data plane runs on Linux nodes. "
                 "Add a Linux node pool and retry")
 
-    marker = cluster.get("v1", "namespaces", MEMBER_NAMESPACE)
     if marker is not None:
         other = ((marker.get("metadata") or {}).get("annotations") or {}).get(NETWORK_ANNOTATION)
         if other and other.lower() != str(network_id).lower():
@@ -85,7 +92,7 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
                 "Remove it from that network first (az appnet member remove), then join "
                 "it again" % other)
 
-    problems += _foreign_istio(cluster)
+    problems += _foreign_istio(*istio)
 
     if problems:
         raise ClusterError(
@@ -95,13 +102,12 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
                 else " ".join("(%d) %s;" % (i + 1, p) for i, p in enumerate(problems))
                 .rstrip(";")))
 
-    gateway_crd = cluster.get("apiextensions.k8s.io/v1", "customresourcedefinitions",
-                              "gateways.gateway.networking.k8s.io")
     return {
         "kubernetesVersion": version,
         "nodes": counts,
         "gatewayApi": gateway_crd is not None,
         "server": cluster.server,
+        "memberNamespace": marker,
     }
 
 
@@ -143,20 +149,30 @@ def _istio_webhook(config):
     return False
 
 
-def _foreign_istio(cluster):
-    """Signs of an Istio that is not ours: its namespaces, istiod, its CRDs, its webhooks.
-    Ours carry app.kubernetes.io/managed-by=az-appnet. Nothing of another owner is taken
-    over: each problem names the objects, their owner and the commands that remove them
-    (or, for CRDs an uninstall left behind, let az appnet adopt them)."""
-    problems = []
-    for ns, text in _FOREIGN_MESH_NAMESPACES.items():
-        if cluster.get("v1", "namespaces", ns) is not None:
-            problems.append(text)
+def _istio_reads(cluster):
+    """The reads _foreign_istio judges, in its argument order."""
+    return [(lambda ns=ns: cluster.get("v1", "namespaces", ns))
+            for ns in _FOREIGN_MESH_NAMESPACES] + [lambda: cluster.list("apps/v1", "deployments", label_selector="app=istiod"),
+         lambda: cluster.list("apiextensions.k8s.io/v1", "customresourcedefinitions"),
+         lambda: cluster.list("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"),
+         lambda: cluster.list("admissionregistration.k8s.io/v1",
+                              "validatingwebhookconfigurations")]
+
+
+def _foreign_istio(*reads):
+    """Signs of an Istio that is not ours: its namespaces, istiod, its CRDs, its webhooks
+    (`reads`: the answers to _istio_reads). Ours carry app.kubernetes.io/managed-by=az-appnet.
+    Nothing of another owner is taken over: each problem names the objects, their owner and
+    the commands that remove them (or, for CRDs an uninstall left behind, let az appnet
+    adopt them)."""
+    n = len(_FOREIGN_MESH_NAMESPACES)
+    namespaces, (deployments, all_crds, mutating, validating) = reads[:n], reads[n:]
+    problems = [text for (_, text), ns in zip(_FOREIGN_MESH_NAMESPACES.items(), namespaces)
+                if ns is not None]
     if problems:
         return problems        # the namespace already explains the rest
 
-    istiods = [d for d in cluster.list("apps/v1", "deployments", label_selector="app=istiod")
-               if not _ours(d)]
+    istiods = [d for d in deployments if not _ours(d)]
     if istiods:
         names = ", ".join("%s/%s" % (d["metadata"].get("namespace"), d["metadata"]["name"])
                           for d in istiods[:3])
@@ -165,7 +181,7 @@ def _foreign_istio(cluster):
                         "cluster (Deployment %s, installed by %s). Uninstall that Istio (%s) "
                         "and retry" % (names, owner, command or "istioctl uninstall --purge"))
 
-    crds = [c for c in cluster.list("apiextensions.k8s.io/v1", "customresourcedefinitions")
+    crds = [c for c in all_crds
             if str((c.get("spec") or {}).get("group", "")).endswith(".istio.io") and not _ours(c)]
     for (owner, command), names in _by_owner(crds):
         listed = " ".join(sorted(names))
@@ -178,10 +194,9 @@ def _foreign_istio(cluster):
                "Uninstall that Istio first (%s). " % command if command else "",
                cluster.kubectl, listed, cluster.kubectl, listed, MANAGED_BY, MANAGER))
 
-    for api_kind, plural in (("mutatingwebhookconfiguration", "mutatingwebhookconfigurations"),
-                             ("validatingwebhookconfiguration", "validatingwebhookconfigurations")):
-        hooks = [h for h in cluster.list("admissionregistration.k8s.io/v1", plural)
-                 if _istio_webhook(h) and not _ours(h)]
+    for api_kind, configs in (("mutatingwebhookconfiguration", mutating),
+                              ("validatingwebhookconfiguration", validating)):
+        hooks = [h for h in configs if _istio_webhook(h) and not _ours(h)]
         for (owner, command), names in _by_owner(hooks):
             problems.append(
                 "Istio admission webhooks of another owner are registered (%s %s), installed "

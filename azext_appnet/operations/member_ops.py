@@ -60,9 +60,9 @@ def _reach(ctx):
 
 def check_cluster(cluster, network_id, member_name):
     """Preflight plus what the data plane needs; raises ClusterError naming cause and fix."""
-    from ..kube.preflight import MEMBER_NAMESPACE, preflight
+    from ..kube.preflight import preflight
     facts = preflight(cluster, network_id)
-    marker = cluster.get("v1", "namespaces", MEMBER_NAMESPACE) or {}
+    marker = facts["memberNamespace"] or {}
     joined_as = ((marker.get("metadata") or {}).get("labels") or {}).get("appnet.azure.com/member")
     leaving = bool((marker.get("metadata") or {}).get("deletionTimestamp"))
     # A namespace being deleted is what is left of a removed member; the join waits for it.
