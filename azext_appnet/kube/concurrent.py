@@ -4,7 +4,7 @@ all of them instead of one each."""
 from concurrent.futures import ThreadPoolExecutor
 
 #: At most this many requests in flight per call (a Cluster keeps 16 connections alive).
-PARALLELISM = 8
+PARALLELISM = 16
 
 
 def gather(calls, parallelism=PARALLELISM):

@@ -43,12 +43,14 @@ def why_terminating(obj):
 def terminating(cluster, label_selector=None, names=None):
     """The Namespaces and CRDs that are being deleted, matching `label_selector` and, when
     given, named in `names` ({kind: {name, ...}})."""
+    from .concurrent import gather
     out = []
-    for api_version, plural, kind in SLOW_KINDS:
-        wanted = None if names is None else names.get(kind) or set()
-        if wanted is not None and not wanted:
-            continue
-        for obj in cluster.list(api_version, plural, label_selector=label_selector):
+    kinds = [(a, p, k) for a, p, k in SLOW_KINDS if names is None or names.get(k)]
+    listed = gather([lambda a=a, p=p: cluster.list(a, p, label_selector=label_selector)
+                     for a, p, _ in kinds])
+    for (api_version, plural, kind), objs in zip(kinds, listed):
+        wanted = None if names is None else names.get(kind)
+        for obj in objs:
             meta = obj.get("metadata") or {}
             if not meta.get("deletionTimestamp"):
                 continue

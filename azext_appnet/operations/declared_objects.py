@@ -313,21 +313,27 @@ def _same_gateway(live, wanted):
 
 def _prune(cluster, network, declared, changes, guarded):
     """Take back what an earlier run set and nothing declares any more."""
+    from ..kube.concurrent import gather
     selector = f"{DECLARED_BY}={network}"
-    for gw in cluster.list(GATEWAY_API, "gateways", label_selector=selector):
+    # The three lists at once (one round trip); what each finds is handled in turn.
+    gateways, services, namespaces = gather(
+        [lambda: cluster.list(GATEWAY_API, "gateways", label_selector=selector),
+         lambda: cluster.list("v1", "services", label_selector=selector),
+         lambda: cluster.list("v1", "namespaces", label_selector=selector)])
+    for gw in gateways:
         ns, name = _meta(gw).get("namespace"), _meta(gw)["name"]
         if (ns, name) not in declared.waypoints:
             guarded(item_key("waypoint", ns, name), f"Gateway {ns}/{name}",
                     lambda gw=gw, ns=ns, name=name: _take_back(cluster, network, GATEWAY_API, "gateways", gw,
                                                              item_key("waypoint", ns, name), changes))
-    for svc in cluster.list("v1", "services", label_selector=selector):
+    for svc in services:
         ns, name = _meta(svc).get("namespace"), _meta(svc)["name"]
         if (ns, name) not in declared.services:
             guarded(item_key("globalService", ns, name), f"Service {ns}/{name}",
                     lambda svc=svc, ns=ns, name=name: _take_back(cluster, network, "v1", "services", svc,
                                                                item_key("globalService", ns, name), changes))
     needed = declared.needed_namespaces()
-    for ns_obj in cluster.list("v1", "namespaces", label_selector=selector):
+    for ns_obj in namespaces:
         name = _meta(ns_obj)["name"]
         if name not in needed:
             guarded(item_key("namespace", name), f"Namespace {name}",

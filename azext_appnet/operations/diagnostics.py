@@ -23,6 +23,7 @@ import shlex
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import AppNetError
+from ..kube.concurrent import gather
 from ..model import ids
 
 PASSED, FAILED, WARNING = "Passed", "Failed", "Warning"
@@ -31,7 +32,7 @@ REMOTE_SECRET_LABEL = "istio/multiCluster"
 CLUSTER_ANNOTATION = "networking.istio.io/cluster"
 REMOTE_SECRET_PREFIX = "istio-remote-secret-"
 #: How many member clusters a network check reaches at once.
-PARALLELISM = 4
+PARALLELISM = 32
 _SHOWN = 5  # objects named in one message before "and N more"
 
 
@@ -145,19 +146,25 @@ class _Live:
         kinds = {}
         for o in expected:
             kinds.setdefault((o["apiVersion"], o["kind"]), bool(o["metadata"].get("namespace")))
-        for (api_version, kind), namespaced in kinds.items():
-            listed = cluster.list(api_version, kind, namespace=NAMESPACE if namespaced else None,
-                                  label_selector=None if namespaced else MANAGED_BY_SELECTOR)
+        # One discovery read per group-version, then every list, then every GET, each set at
+        # once: three round trips to a far-away server, however many kinds.
+        first = {}
+        for api_version, kind in kinds:
+            first.setdefault(api_version, kind)
+        gather([lambda a=a, k=k: cluster.discovery.resolve(a, k) for a, k in first.items()])
+        order = list(kinds.items())
+        for listed in gather([lambda a=a, k=k, n=n: cluster.list(
+                a, k, namespace=NAMESPACE if n else None,
+                label_selector=None if n else MANAGED_BY_SELECTOR) for (a, k), n in order]):
             for o in listed:
                 self.objects[identity(o)] = o
-        for o in expected:
-            ident = identity(o)
-            if ident not in self.objects:
-                live = cluster.get(ident[0], ident[1], ident[3], ident[2])
-                if live is not None:
-                    live.setdefault("apiVersion", ident[0])
-                    live.setdefault("kind", ident[1])
-                    self.objects[ident] = live
+        missing = [identity(o) for o in expected if identity(o) not in self.objects]
+        for ident, live in zip(missing, gather([lambda i=i: cluster.get(i[0], i[1], i[3], i[2])
+                                                for i in missing])):
+            if live is not None:
+                live.setdefault("apiVersion", ident[0])
+                live.setdefault("kind", ident[1])
+                self.objects[ident] = live
 
     def get(self, obj):
         from ..kube.apply import identity
@@ -624,12 +631,14 @@ def _mesh_id(m):
 
 
 def _run_checks(checks, *fns):
-    """Run each check; a check that cannot read the cluster fails itself, not the report."""
-    for name, fn in fns:
+    """Run the checks (at once: each reads the cluster on its own); a check that cannot read
+    the cluster fails itself, not the report. Results in the order given."""
+    def run(name, fn):
         try:
-            checks.append(fn())
+            return fn()
         except AppNetError as ex:
-            checks.append(result(name, FAILED, f"Could not check: {ex.message}", ex.recommendation))
+            return result(name, FAILED, f"Could not check: {ex.message}", ex.recommendation)
+    checks.extend(gather([lambda n=n, f=f: run(n, f) for n, f in fns], parallelism=len(fns)))
 
 
 def check_member(target, connect):
@@ -680,8 +689,7 @@ def _member_cluster_checks(t, cluster, version, kube_version, facts):
     try:
         spec = member_spec(t.network, t.member, _PublicCA(t), version.version)
         expected = [o for phase in render(spec) for o in phase.objects]
-        live = _Live(cluster, expected)
-        nodes = cluster.list("v1", "nodes")
+        live, nodes = gather([lambda: _Live(cluster, expected), lambda: cluster.list("v1", "nodes")])
     except AppNetError as ex:
         return [result("objectsPresent", FAILED, f"Could not read the cluster: {ex.message}", ex.recommendation)]
     m = _Member(t, cluster, version, expected, live, nodes)

@@ -28,6 +28,7 @@ import secrets
 import yaml
 
 from ..errors import AppNetError, ClusterError, InvalidInputError
+from ..kube.concurrent import gather
 from ..manifests import NAMESPACE
 from ..manifests.istiod import READER_ROLE
 
@@ -136,12 +137,14 @@ def issue_reader(cluster, reader_name, labels, ttl):
     name = f"{READER_PREFIX}{reader}-{secrets.token_hex(3)}"
     labels = dict(labels, **{READER_LABEL: reader, "app": "istio-reader"})
     meta = {"name": name, "labels": labels}
-    cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount",
-                   "metadata": dict(meta, namespace=NAMESPACE)})
-    cluster.apply({"apiVersion": _RBAC, "kind": "ClusterRoleBinding", "metadata": dict(meta),
-                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                               "name": READER_ROLE},
-                   "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]})
+    # The binding names the account but does not need it to exist: both go at once.
+    gather([lambda: cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                                   "metadata": dict(meta, namespace=NAMESPACE)}),
+            lambda: cluster.apply({
+                "apiVersion": _RBAC, "kind": "ClusterRoleBinding", "metadata": dict(meta),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                            "name": READER_ROLE},
+                "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]})])
     # No audiences: the token is for the API server's own audience, all a reader needs.
     answer = cluster.request(
         "POST", api_path("v1", "serviceaccounts", name, NAMESPACE, subresource="token"),
@@ -159,15 +162,13 @@ def retire_readers(cluster, reader_name, keep=None):
     """Delete the reader identities `reader_name` has on `cluster` (all but `keep`): every
     token of them stops working at once. Returns the names deleted."""
     selector = f"{READER_LABEL}={reader_name.lower()}"
-    gone = []
-    for api_version, plural, namespace in (("v1", "serviceaccounts", NAMESPACE),
-                                           (_RBAC, "clusterrolebindings", None)):
-        for o in cluster.list(api_version, plural, namespace=namespace, label_selector=selector):
-            name = o["metadata"]["name"]
-            if name != keep and name.startswith(READER_PREFIX):
-                cluster.delete(api_version, plural, name, namespace)
-                gone.append(name)
-    return gone
+    kinds = (("v1", "serviceaccounts", NAMESPACE), (_RBAC, "clusterrolebindings", None))
+    listed = gather([lambda k=k: cluster.list(k[0], k[1], namespace=k[2], label_selector=selector)
+                     for k in kinds])
+    doomed = [(k, o["metadata"]["name"]) for k, objs in zip(kinds, listed) for o in objs
+              if o["metadata"]["name"] != keep and o["metadata"]["name"].startswith(READER_PREFIX)]
+    gather([lambda k=k, n=n: cluster.delete(k[0], k[1], n, k[2]) for k, n in doomed])
+    return [n for _, n in doomed]
 
 
 # What earlier versions rendered for every peer to share: one reader account with a token
@@ -180,21 +181,22 @@ LEGACY_OBJECTS = (("v1", "secrets", "istio-reader-service-account-istio-remote-s
 
 def retire_legacy_reader(cluster):
     from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE
-    for api_version, plural, name, namespace in LEGACY_OBJECTS:
-        found = cluster.get(api_version, plural, name, namespace)
-        if found and ((found.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE:
-            cluster.delete(api_version, plural, name, namespace)
+    found = gather([lambda o=o: cluster.get(o[0], o[1], o[2], o[3]) for o in LEGACY_OBJECTS])
+    ours = [o for o, live in zip(LEGACY_OBJECTS, found)
+            if live and ((live.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE]
+    gather([lambda o=o: cluster.delete(o[0], o[1], o[2], o[3]) for o in ours])
 
 
 def _one_way(issuer, issuer_cluster, holder, holder_cluster, owner_labels, ttl):
     """Let `holder` read `issuer`: new identity and token on the issuer, remote secret on the
     holder, then the issuer's older identities for the holder deleted."""
-    account, token, expires = issue_reader(issuer_cluster, holder["name"], owner_labels(issuer), ttl)
+    (account, token, expires), ca = gather([
+        lambda: issue_reader(issuer_cluster, holder["name"], owner_labels(issuer), ttl),
+        lambda: _api_server_ca(issuer_cluster, issuer["name"])])
     from .api_address import published
     # The address the holder's istiod reaches the issuer at (its --api-server-url), by
     # default the one we reached it at.
-    kubeconfig = reader_kubeconfig(published(issuer, issuer_cluster.server),
-                                   _api_server_ca(issuer_cluster, issuer["name"]), issuer["name"], token)
+    kubeconfig = reader_kubeconfig(published(issuer, issuer_cluster.server), ca, issuer["name"], token)
     holder_cluster.apply(remote_secret(issuer["name"], kubeconfig, owner_labels(holder), expires))
     retire_readers(issuer_cluster, holder["name"], keep=account)
     return {"issuer": issuer["name"], "reader": holder["name"], "serviceAccount": account,
@@ -214,27 +216,52 @@ def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=Non
     ClusterError after the others are done."""
     ttl = token_ttl() if ttl is None else ttl
     here = connect(member)
-    if not has_data_plane(here):
+
+    def reach(peer):
+        try:
+            there = connect(peer)
+            return there, has_data_plane(there)
+        except AppNetError as ex:
+            return ex, False
+
+    # Whether here and every peer have a data plane: one round trip for all.
+    ready_here, *reached = gather([lambda: has_data_plane(here)]
+                                  + [lambda p=p: reach(p) for p in peers])
+    if not ready_here:
         raise ClusterError(
             f"The data plane of member '{member['name']}' is not applied (no ClusterRole {READER_ROLE}).",
             "Run 'az appnet member join' (or 'member update') for it again; it resumes.",
             code="DataPlaneMissing")
     records = [] if records is None else records
     linked, failures = [], []
-    retire_legacy_reader(here)
-    for peer in peers:
+
+    def with_peer(peer, there, ready):
+        # Both directions at once: each writes on one cluster what the other issued.
+        if isinstance(there, AppNetError):
+            return there
+        if not ready:
+            return None
         try:
-            there = connect(peer)
-            if not has_data_plane(there):
-                continue
-            records.append(_one_way(member, here, peer, there, owner_labels, ttl))
-            records.append(_one_way(peer, there, member, here, owner_labels, ttl))
+            issued = gather([lambda: _one_way(member, here, peer, there, owner_labels, ttl),
+                             lambda: _one_way(peer, there, member, here, owner_labels, ttl)])
             retire_legacy_reader(there)
-            linked.append(peer["name"])
+            return issued
         except AppNetError as ex:
-            failures.append(f"{peer['name']} ({ex.message.rstrip('.')})")
+            return ex
+
+    # Every peer at once, and the legacy reader here retired meanwhile: a join into a large
+    # network costs the rounds of one link.
+    _, *outcomes = gather([lambda: retire_legacy_reader(here)]
+                          + [lambda p=p, r=r: with_peer(p, *r) for p, r in zip(peers, reached)],
+                          parallelism=32)
+    for peer, outcome in zip(peers, outcomes):
+        if isinstance(outcome, AppNetError):
+            failures.append(f"{peer['name']} ({outcome.message.rstrip('.')})")
             if warn and not strict:
-                warn(f"Could not link with member '{peer['name']}': {ex.message}")
+                warn(f"Could not link with member '{peer['name']}': {outcome.message}")
+        elif outcome is not None:
+            records.extend(outcome)
+            linked.append(peer["name"])
     if progress and linked:
         progress(f"Linked with {', '.join(linked)} (reader tokens valid for {ttl // 3600} h)")
     if strict and failures:
@@ -251,20 +278,25 @@ def unlink(member, peers, connect, warn=None):
     the reader identities it used there (its copies of those tokens stop working at once);
     on its own cluster, the identities the peers read it with, and their remote secrets.
     Best effort: a cluster that cannot be reached is reported through `warn`."""
-    for peer in peers:
+    def revoke_there(peer):
         try:
             there = connect(peer)
-            there.delete("v1", "secrets", secret_name(member["name"]), NAMESPACE)
-            retire_readers(there, member["name"])
+            gather([lambda: there.delete("v1", "secrets", secret_name(member["name"]), NAMESPACE),
+                    lambda: retire_readers(there, member["name"])])
         except AppNetError as ex:
-            if warn:
-                warn(f"Could not revoke the access of '{member['name']}' to member '{peer['name']}': "
-                     f"{ex.message}")
+            return ex
+        return None
+
+    # Every peer at once, and on the member's own cluster every peer's access at once.
+    for peer, ex in zip(peers, gather([lambda p=p: revoke_there(p) for p in peers])):
+        if ex is not None and warn:
+            warn(f"Could not revoke the access of '{member['name']}' to member '{peer['name']}': "
+                 f"{ex.message}")
     try:
         here = connect(member)
-        for peer in peers:
-            retire_readers(here, peer["name"])
-            here.delete("v1", "secrets", secret_name(peer["name"]), NAMESPACE)
+        gather([call for peer in peers for call in (
+            lambda p=peer: retire_readers(here, p["name"]),
+            lambda p=peer: here.delete("v1", "secrets", secret_name(p["name"]), NAMESPACE))])
     except AppNetError as ex:
         if warn:
             warn(f"Could not revoke the other members' access to '{member['name']}' on its cluster "
