@@ -287,20 +287,26 @@ def unlink(member, peers, connect, warn=None):
             return ex
         return None
 
-    # Every peer at once, and on the member's own cluster every peer's access at once.
-    for peer, ex in zip(peers, gather([lambda p=p: revoke_there(p) for p in peers])):
+    def revoke_here():
+        try:
+            here = connect(member)
+            gather([call for peer in peers for call in (
+                lambda p=peer: retire_readers(here, p["name"]),
+                lambda p=peer: here.delete("v1", "secrets", secret_name(p["name"]), NAMESPACE))])
+        except AppNetError as ex:
+            return ex
+        return None
+
+    # Every peer, and on the member's own cluster every peer's access, at once.
+    here_ex, *there_ex = gather([revoke_here] + [lambda p=p: revoke_there(p) for p in peers],
+                                parallelism=32)
+    for peer, ex in zip(peers, there_ex):
         if ex is not None and warn:
             warn(f"Could not revoke the access of '{member['name']}' to member '{peer['name']}': "
                  f"{ex.message}")
-    try:
-        here = connect(member)
-        gather([call for peer in peers for call in (
-            lambda p=peer: retire_readers(here, p["name"]),
-            lambda p=peer: here.delete("v1", "secrets", secret_name(p["name"]), NAMESPACE))])
-    except AppNetError as ex:
-        if warn:
-            warn(f"Could not revoke the other members' access to '{member['name']}' on its cluster "
-                 f"({ex.message}); deleting its data plane removes it, and its tokens expire.")
+    if here_ex is not None and warn:
+        warn(f"Could not revoke the other members' access to '{member['name']}' on its cluster "
+             f"({here_ex.message}); deleting its data plane removes it, and its tokens expire.")
 
 
 # ---- what the state says about links ------------------------------------------------------
