@@ -254,18 +254,34 @@ def _revoke_elsewhere(ctx):
     """Every remaining member gets the new revocation list in its cacerts (istiod rolls and
     publishes it; ztunnel then refuses certificates of the removed member's intermediate).
     A member that cannot be reached is named in a warning: its next update pushes it."""
+    from ..kube.concurrent import gather
     from .ca_ops import push_ca
     network = _network(ctx)
     pki = ctx.services.pki(network)
-    left = []
-    for peer in _peers(ctx, network):
-        version = peer["properties"].get("installedVersion")
-        if not version:
-            continue
+    peers = [p for p in _peers(ctx, network) if p["properties"].get("installedVersion")]
+    # The specs (signing, key store) here, one at a time; the pushes to every peer at once.
+    def spec_of(peer):
         try:
-            push_ca(ctx.services.connect(peer), member_spec(network, peer, pki, version),
+            return member_spec(network, peer, pki, peer["properties"]["installedVersion"])
+        except AppNetError as ex:
+            return ex
+
+    specs = [spec_of(p) for p in peers]
+
+    def push(peer, spec):
+        if isinstance(spec, AppNetError):
+            return spec
+        try:
+            push_ca(ctx.services.connect(peer), spec,
                     progress=lambda m, n=peer["name"]: ctx.progress(f"{n}: {m}"), wait=False)
         except AppNetError as ex:
+            return ex
+        return None
+
+    left = []
+    for peer, ex in zip(peers, gather([lambda p=p, s=s: push(p, s) for p, s in zip(peers, specs)],
+                                      parallelism=32)):
+        if ex is not None:
             left.append(peer["name"])
             ctx.warn(f"Could not give member '{peer['name']}' the revocation list of "
                      f"'{ctx.resource['name']}' ({ex.message}); it still trusts that member's "

@@ -4,7 +4,9 @@ Steps reach them through this one object so tests can see what a step touches an
 heavy modules (cryptography, kubernetes, Azure SDKs) load only when a step needs them.
 """
 
+import json
 import os
+import threading
 
 
 #: Azure Resource Manager of the public cloud. The az layer may pass its cloud's endpoint;
@@ -24,6 +26,10 @@ class Services:
         from .. import settings
         self.arm_endpoint = (settings.arm_endpoint() or arm_endpoint
                              or PUBLIC_ARM_ENDPOINT).rstrip("/")
+        # One client per cluster for the operation (a Services lives as long as one): its
+        # kept-alive connections and discovery cache serve every step that reaches it.
+        self._clients = {}
+        self._clients_lock = threading.Lock()
 
     def pki(self, network):
         from ..pki import NetworkPKI
@@ -36,13 +42,23 @@ class Services:
                           recorded_root=(ca.get("root") or {}).get("sha256Fingerprint"))
 
     def connect(self, member):
-        """A client for the member's API server: from the kubeconfig read now, or for an AKS
+        """A client for the member's API server (made once per operation and cluster, then
+        reused): from the kubeconfig read then, or for an AKS
         member joined by resource id, from the user kubeconfig fetched from ARM now (kept in
         memory; an Entra cluster is reached with a token from the credential, no kubelogin).
         ARM's view of an AKS cluster (Istio add-on, Windows-only pools, stopped) is checked
         only by a join: update and remove must still reach a cluster that changed since."""
         from .identity import verify_or_pin
-        client = self._connect(member)
+        props = member["properties"]
+        key = json.dumps([props.get("clusterType"), props.get("cluster", {}),
+                          (props.get("metadata") or {}).get("resourceId"),
+                          (props.get("operation") or {}).get("name")], sort_keys=True, default=str)
+        with self._clients_lock:
+            client = self._clients.get(key)
+        if client is None:
+            client = self._connect(member)
+            with self._clients_lock:
+                client = self._clients.setdefault(key, client)
         verify_or_pin(member, client)   # the cluster that joined, or nothing is sent to it
         return client
 
