@@ -92,7 +92,7 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
                 "Remove it from that network first (az appnet member remove), then join "
                 "it again" % other)
 
-    problems += _foreign_istio(*istio)
+    problems += _foreign_istio(cluster, *istio)
 
     if problems:
         raise ClusterError(
@@ -159,9 +159,9 @@ def _istio_reads(cluster):
                               "validatingwebhookconfigurations")]
 
 
-def _foreign_istio(*reads):
+def _foreign_istio(cluster, *reads):
     """Signs of an Istio that is not ours: its namespaces, istiod, its CRDs, its webhooks
-    (`reads`: the answers to _istio_reads). Ours carry app.kubernetes.io/managed-by=az-appnet.
+    (`reads`: the answers to _istio_reads; `cluster` names the kubectl in the fixes). Ours carry app.kubernetes.io/managed-by=az-appnet.
     Nothing of another owner is taken over: each problem names the objects, their owner and
     the commands that remove them (or, for CRDs an uninstall left behind, let az appnet
     adopt them)."""
