@@ -20,6 +20,7 @@ import threading
 import time
 
 from ..errors import InvalidInputError
+from ..processes import pid_alive
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
@@ -362,21 +363,12 @@ def _remove_stale_tmpdirs():
             continue
         if info.st_uid != os.getuid():
             continue
-        if pid is not None and _alive(pid):
+        if pid is not None and pid_alive(pid):
             continue
         if pid is None and time.time() - info.st_mtime < 600:
             continue            # an older appnet's, maybe in use right now: only once it is old
         shutil.rmtree(path, ignore_errors=True)
 
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _config_from_locked(config_dict, context, where):

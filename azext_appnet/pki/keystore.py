@@ -16,7 +16,7 @@ import tempfile
 import time
 
 from ..errors import KeyStoreError
-from ..processes import secret_env
+from ..processes import pid_alive, secret_env
 from .signers import LocalSigner, generate_private_key, key_type_of
 
 logger = logging.getLogger("azext_appnet.pki")
@@ -153,7 +153,7 @@ class LocalKeyStore:
                 continue
             pid = _writer_pid(entry.name)
             try:
-                if (pid is not None and not _alive(pid)) or (pid is None and entry.stat().st_mtime < cutoff):
+                if (pid is not None and not pid_alive(pid)) or (pid is None and entry.stat().st_mtime < cutoff):
                     os.unlink(entry.path)
             except OSError:
                 pass
@@ -325,15 +325,6 @@ def _writer_pid(name):
     pid, sep, _ = head.partition("-")
     return int(pid) if sep and pid.isdigit() else None
 
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _warn_unencrypted(keys_dir):
