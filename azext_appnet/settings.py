@@ -39,7 +39,7 @@ def _bad(name, value, what, example):
                              f"Set it to {example}, or unset it.")
 
 
-def _seconds(name, default):
+def _seconds(name, default, minimum=1):
     value = _raw(name)
     if value is None:
         return default
@@ -48,8 +48,8 @@ def _seconds(name, default):
     except ValueError:
         raise _bad(name, value[:40], "is not a whole number of seconds",
                    f"a number of seconds such as {default}") from None
-    if not 1 <= seconds <= _MAX_READY_TIMEOUT:
-        raise _bad(name, value[:40], f"is out of range (1 to {_MAX_READY_TIMEOUT} seconds)",
+    if not minimum <= seconds <= _MAX_READY_TIMEOUT:
+        raise _bad(name, value[:40], f"is out of range ({minimum} to {_MAX_READY_TIMEOUT} seconds)",
                    f"a number of seconds such as {default}")
     return seconds
 
@@ -60,8 +60,9 @@ def ready_timeout():
 
 
 def terminating_timeout():
-    """Seconds a remove (or a join after one) waits for terminating objects to go."""
-    return _seconds(TERMINATING_TIMEOUT, DEFAULT_TERMINATING_TIMEOUT)
+    """Seconds a remove (or a join after one) waits for terminating objects to go; 0: a remove
+    reports what is still terminating at once, and a join refuses to wait."""
+    return _seconds(TERMINATING_TIMEOUT, DEFAULT_TERMINATING_TIMEOUT, minimum=0)
 
 
 def state_url():
