@@ -156,6 +156,15 @@ class Cluster:
         from .discovery import Discovery
         self.discovery = Discovery(self)
 
+    def _stamp(self, headers):
+        """Every request, watches included: the current credential (an exec plugin may have
+        renewed it) and one more in `request_count`."""
+        auth = self.config.auth_header()
+        if auth:
+            headers["Authorization"] = auth
+        with self._count_lock:
+            self._count += 1
+
     @property
     def kubectl(self):
         """kubectl aimed at this cluster, for the hints a user pastes from a message: without
@@ -200,11 +209,7 @@ class Cluster:
         attempt = 0
         while True:
             attempt += 1
-            auth = self.config.auth_header()
-            if auth:
-                headers["Authorization"] = auth
-            with self._count_lock:
-                self._count += 1
+            self._stamp(headers)
             try:
                 resp = self._http.request(method, url, body=data, headers=headers,
                                           timeout=timeout, retries=False,
@@ -387,11 +392,7 @@ class Cluster:
         url = self.server + path + "?" + urlencode([(k, v) for k, v in query.items()
                                                     if v is not None])
         headers = {"Accept": "application/json", "User-Agent": "az-appnet"}
-        auth = self.config.auth_header()
-        if auth:
-            headers["Authorization"] = auth
-        with self._count_lock:
-            self._count += 1
+        self._stamp(headers)
         try:
             resp = self._http.request(
                 "GET", url, headers=headers, retries=False, redirect=False,
