@@ -7,7 +7,6 @@ AZURE_CONFIG_DIR, so its state file and keys start empty.
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
@@ -25,10 +24,14 @@ def _wheel(tmp):
     for wheel in sorted((ROOT / "dist").glob("appnet-*-py3-none-any.whl")):
         if wheel.stat().st_mtime >= newest:
             return wheel
+    # Every build directory is the session's own: test workers running in parallel may
+    # each build at once, and must not share the checkout's build/ or egg-info.
     out = tmp / "dist"
-    subprocess.run([sys.executable, "setup.py", "--quiet", "bdist_wheel", "--dist-dir", str(out)],
+    (tmp / "egg").mkdir()
+    subprocess.run([sys.executable, "setup.py", "--quiet", "egg_info", "--egg-base", str(tmp / "egg"),
+                    "build", "--build-base", str(tmp / "build"),
+                    "bdist_wheel", "--bdist-dir", str(tmp / "bdist"), "--dist-dir", str(out)],
                    cwd=ROOT, check=True, capture_output=True)
-    shutil.rmtree(ROOT / "build", ignore_errors=True)
     return next(out.glob("appnet-*-py3-none-any.whl"))
 
 
