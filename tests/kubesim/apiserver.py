@@ -391,6 +391,11 @@ class ApiServer:
         if rt.virtual:
             raise ApiError(405, "MethodNotAllowed", "not stored")
         meta = obj.setdefault("metadata", {})
+        # ObjectMeta's maps and lists are omitempty: a write that leaves one empty (a merge
+        # patch removing the last label) reads back without the field, as from a real server.
+        for k in ("labels", "annotations", "finalizers", "ownerReferences"):
+            if k in meta and not meta[k]:
+                del meta[k]
         has_status = "status" in rt.subresources
         if old is None:
             meta["uid"] = str(uuid.uuid4())

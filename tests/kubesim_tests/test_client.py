@@ -137,6 +137,12 @@ def test_patch_flavours(v1, apps):
     assert code == 200
     d = apps.read_namespaced_deployment("web", ns)
     assert [c.name for c in d.spec.template.spec.containers] == ["other"]
+    # Removing the last label leaves no empty map behind: ObjectMeta's fields are omitempty.
+    code, _ = raw(apps.api_client, "PATCH", "/apis/apps/v1/namespaces/%s/deployments/web" % ns,
+                  {"metadata": {"labels": {"p": None}}}, "application/merge-patch+json")
+    assert code == 200
+    code, body = raw(apps.api_client, "GET", "/apis/apps/v1/namespaces/%s/deployments/web" % ns)
+    assert code == 200 and "labels" not in body["metadata"], body["metadata"]
 
 
 def _apply(dyn, body, manager, force=False, **kw):
