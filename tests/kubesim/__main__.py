@@ -1,6 +1,6 @@
 """python -m tests.kubesim --name c1 --kubeconfig out.yaml [--port 0] [--nodes 3]
 [--windows-nodes 0] [--version 1.33] [--ready-delay 0] [--namespace-delete-delay 2]
-[--latency 0]:
+[--latency 0] [--pod-termination-delay 1]:
 serve one cluster until SIGINT/SIGTERM."""
 import argparse
 import signal
@@ -25,13 +25,17 @@ def main(argv=None):
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                    help="seconds added to every answer, as for an API server far away "
                         "(default 0)")
+    p.add_argument("--pod-termination-delay", type=float, default=1.0, metavar="SECONDS",
+                   help="seconds a deleted Pod stays Terminating while its containers stop, "
+                        "at most its grace period (default 1)")
     a = p.parse_args(argv)
     nodes = [{"os": "linux", "zone": "eastus-%d" % (i % 3 + 1), "region": "eastus"}
              for i in range(a.nodes)]
     nodes += [{"os": "windows", "zone": "eastus-%d" % (i % 3 + 1), "region": "eastus"}
               for i in range(a.windows_nodes)]
     sim = KubeSim(name=a.name, version=a.version, nodes=nodes, ready_delay=a.ready_delay,
-                  namespace_delete_delay=a.namespace_delete_delay, latency=a.latency)
+                  namespace_delete_delay=a.namespace_delete_delay, latency=a.latency,
+                  pod_termination_delay=a.pod_termination_delay)
     sim.start(port=a.port)
     sim.write_kubeconfig(a.kubeconfig)
     done = threading.Event()

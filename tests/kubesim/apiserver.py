@@ -24,12 +24,13 @@ class Options:
     """Per-request write options (query parameters of the real API)."""
 
     def __init__(self, dry_run=False, field_manager=None, field_validation="Warn",
-                 force=False, propagation=None, preconditions=None, user=None):
+                 force=False, propagation=None, preconditions=None, user=None, grace_period=None):
         self.dry_run = dry_run
         self.field_manager = field_manager
         self.field_validation = field_validation or "Warn"
         self.force = force
         self.propagation = propagation
+        self.grace_period = grace_period        # DeleteOptions.gracePeriodSeconds
         self.preconditions = preconditions or {}
         self.warnings = []
         # The authenticated user of an HTTP request: its writes go through RBAC
@@ -531,10 +532,10 @@ class ApiServer:
                     self._admit(phase, rt, None, old, operation="DELETE")
             if opts.dry_run:
                 return self._as_version(rt, old)
-            return self.delete_object(rt, old, opts.propagation)
+            return self.delete_object(rt, old, opts.propagation, opts.grace_period)
 
-    def delete_object(self, rt, old, propagation=None):
-        return self.deletion.delete(rt, old, propagation)
+    def delete_object(self, rt, old, propagation=None, grace_period=None):
+        return self.deletion.delete(rt, old, propagation, grace_period)
 
     def _remove(self, rt, final):
         meta = final["metadata"]
@@ -600,6 +601,6 @@ class ApiServer:
                     for phase in ("mutating", "validating"):
                         self._admit(phase, rt, None, cur, operation="DELETE")
                 out.append(self._as_version(rt, cur) if opts.dry_run
-                           else self.delete_object(rt, cur, opts.propagation))
+                           else self.delete_object(rt, cur, opts.propagation, opts.grace_period))
             return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
                     "metadata": {"resourceVersion": str(self.store.rv)}, "items": out}

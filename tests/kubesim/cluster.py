@@ -39,12 +39,14 @@ DEFAULT_NODES = [{"os": "linux", "zone": "eastus-%d" % i, "region": "eastus"}
 
 class KubeSim:
     def __init__(self, name="c1", version="1.33", nodes=None, ready_delay=0.0, port=0,
-                 namespace_delete_delay=0.0, latency=0.0):
+                 namespace_delete_delay=0.0, latency=0.0, pod_termination_delay=0.0):
         """ready_delay: seconds from a Pod's binding to its containers running (and being
         ready); namespace_delete_delay: seconds a deleted Namespace (or a CRD being cleaned
         of its custom resources) stays Terminating at least. 0: at once, within the
         request that caused it. latency: seconds added to every answer (as a far-away API
-        server; the same as faults.set(latency=...))."""
+        server; the same as faults.set(latency=...)). pod_termination_delay: seconds a
+        deleted Pod on a node stays Terminating while its containers stop (at most its
+        grace period; 0: deleted at once)."""
         self.name = name
         self.context = name
         self.index = next(_index)
@@ -52,6 +54,7 @@ class KubeSim:
         self.node_specs = list(nodes) if nodes is not None else list(DEFAULT_NODES)
         self.ready_delay = float(ready_delay)
         self.namespace_delete_delay = float(namespace_delete_delay)
+        self.pod_termination_delay = float(pod_termination_delay)
         self.port = port
         self.pki = ClusterPKI(name)
         self.admin_token = random_token(48)

@@ -8,6 +8,11 @@
 - Namespaces go `Terminating`: their content is deleted, they keep the `kubernetes`
   finalizer (spec.finalizers) until no content is left and at least the cluster's
   namespace_delete_delay has passed, then they go. New content is refused meanwhile.
+- Pods bound to a node are deleted gracefully: the API server sets deletionTimestamp (now
+  plus the grace period: DeleteOptions' gracePeriodSeconds, else the Pod's
+  terminationGracePeriodSeconds) and the node's kubelet removes the Pod once its containers
+  have stopped, after the cluster's pod_termination_delay (never longer than the grace
+  period). Unbound and finished Pods, and a grace period of 0, go at once.
 - CustomResourceDefinitions get the `customresourcecleanup.apiextensions.k8s.io`
   finalizer and a Terminating condition, their custom resources are deleted, and the CRD
   (and its API) goes once none is left (and the same delay has passed).
@@ -19,6 +24,7 @@ from .util import deep_copy, now
 
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 NS_KEY = ("", "namespaces")
+POD_KEY = ("", "pods")
 CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 FOREGROUND = "foregroundDeletion"
 
@@ -42,12 +48,18 @@ class Deletion:
             self.api.controllers.scheduler.call_later(self.delay + 0.01, fn)
 
     # ------------------------------------------------------------------ entry point
-    def delete(self, rt, old, propagation=None):
+    def delete(self, rt, old, propagation=None, grace_period=None):
         meta = old["metadata"]
         if rt.key == NS_KEY:
             return self._namespace(rt, old)
         if rt.key == CRD_KEY:
             return self._crd(rt, old)
+        if rt.key == POD_KEY:
+            grace = self._pod_grace(old, grace_period)
+            if grace > 0:
+                return self._stop_pod(rt, old, grace)
+            if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                return self._remove_now(rt, old)    # a forced delete of a stopping Pod
         if meta.get("deletionTimestamp"):
             return old                              # already on its way
         if propagation == "Orphan":
@@ -70,10 +82,57 @@ class Deletion:
             obj["metadata"]["deletionTimestamp"] = now()
             obj["metadata"]["deletionGracePeriodSeconds"] = 0
             return self.api.put_internal(rt, obj, old)
+        return self._remove_now(rt, old)
+
+    def _remove_now(self, rt, old):
         final = deep_copy(old)
         final["metadata"]["resourceVersion"] = str(self.store.next_rv())
         self.api._remove(rt, final)
         return final
+
+    # ------------------------------------------------------------------ pods
+    @property
+    def pod_delay(self):
+        return getattr(self.sim, "pod_termination_delay", 0.0)
+
+    def _pod_grace(self, pod, requested):
+        """The grace period the real API server grants: none for a Pod no kubelet runs."""
+        if self.pod_delay <= 0 or not (pod.get("spec") or {}).get("nodeName") or \
+                (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        grace = requested if requested is not None else \
+            (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        current = pod["metadata"].get("deletionGracePeriodSeconds")
+        if current is not None and pod["metadata"].get("deletionTimestamp"):
+            grace = min(grace, current)             # a second delete may only shorten it
+        return max(int(grace), 0)
+
+    def _stop_pod(self, rt, old, grace):
+        meta = old["metadata"]
+        if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds") == grace:
+            return old                              # already stopping
+        obj = deep_copy(old)
+        obj["metadata"]["deletionTimestamp"] = now(after=grace)
+        obj["metadata"]["deletionGracePeriodSeconds"] = grace
+        obj = self.api.put_internal(rt, obj, old)
+        ns, name, uid = meta.get("namespace", ""), meta["name"], meta["uid"]
+        self.api.controllers.scheduler.call_later(min(self.pod_delay, grace),
+                                                  lambda: self._stopped(ns, name, uid))
+        return self.store.get(POD_KEY, ns, name) or obj
+
+    def _stopped(self, ns, name, uid):
+        """The kubelet saw the containers exit: it deletes the Pod with no grace left."""
+        with self.store.lock:
+            cur = self.store.get(POD_KEY, ns, name)
+            if cur is None or cur["metadata"]["uid"] != uid:
+                return
+            rt = self._rt(POD_KEY)
+            if cur["metadata"].get("finalizers"):
+                obj = deep_copy(cur)
+                obj["metadata"]["deletionGracePeriodSeconds"] = 0
+                self.api.put_internal(rt, obj, cur)
+                return
+            self._remove_now(rt, cur)
 
     def removed(self, rt, final):
         """After an object left the store: release owners waiting in foreground deletion,

@@ -22,6 +22,10 @@ def _target(port, pod):
     return None
 
 
+def _terminating(pod):
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
 def _members(store, svc):
     sel = (svc.get("spec") or {}).get("selector") or {}
     return [p for p in store.list(("", "pods"), svc["metadata"]["namespace"])
@@ -66,7 +70,12 @@ def sync_service(api, svc):
     pods = sorted(_members(api.store, svc), key=lambda p: p["metadata"]["name"])
     ports = spec.get("ports") or []
     subsets = {}
+    # Endpoints leave terminating Pods out (unless the Service publishes not-ready
+    # addresses); EndpointSlices keep them, marked terminating, as the real controllers do.
+    publish = bool(spec.get("publishNotReadyAddresses"))
     for pod in pods:
+        if _terminating(pod) and not publish:
+            continue
         resolved = []
         for p in ports:
             tp = _target(p, pod)
@@ -80,7 +89,7 @@ def sync_service(api, svc):
             resolved.append(e)
         key = repr(resolved)
         sub = subsets.setdefault(key, {"ports": resolved})
-        sub.setdefault("addresses" if _ready(pod) else "notReadyAddresses", []).append(
+        sub.setdefault("addresses" if _ready(pod) or publish else "notReadyAddresses", []).append(
             _address(pod))
     ep = {"apiVersion": "v1", "kind": "Endpoints",
           "metadata": {"name": name, "namespace": ns,
@@ -108,8 +117,8 @@ def sync_service(api, svc):
                                             "controller": True, "blockOwnerDeletion": True}]},
           "addressType": "IPv4", "ports": slice_ports,
           "endpoints": [{"addresses": [p["status"]["podIP"]],
-                         "conditions": {"ready": _ready(p), "serving": _ready(p),
-                                        "terminating": False},
+                         "conditions": {"ready": _ready(p) and not _terminating(p),
+                                        "serving": _ready(p), "terminating": _terminating(p)},
                          "nodeName": (p.get("spec") or {}).get("nodeName"),
                          "targetRef": _address(p)["targetRef"]} for p in pods]}
     _write(api, SLICE_KEY, sl, api.store.get(SLICE_KEY, ns, sl["metadata"]["name"]))

@@ -311,6 +311,8 @@ class Dispatcher:
                        force=q("force") in ("true", "1"), propagation=q("propagationPolicy"))
         if q("orphanDependents") == "true":
             opts.propagation = "Orphan"
+        if q("gracePeriodSeconds") is not None:
+            opts.grace_period = self._grace(q("gracePeriodSeconds"))
         if self.req.method == "DELETE" and self.req.body:
             try:
                 d = json.loads(self.req.body)
@@ -323,9 +325,18 @@ class Dispatcher:
                 if "All" in (d.get("dryRun") or []):
                     opts.dry_run = True
                 opts.preconditions = d.get("preconditions") or {}
+                if d.get("gracePeriodSeconds") is not None:
+                    opts.grace_period = self._grace(d["gracePeriodSeconds"])
         if opts.field_validation not in ("Strict", "Warn", "Ignore"):
             raise bad_request("fieldValidation must be one of Strict, Warn, Ignore")
         return opts
+
+    @staticmethod
+    def _grace(value):
+        try:
+            return max(int(value), 0)
+        except (TypeError, ValueError):
+            raise bad_request("invalid gracePeriodSeconds %r" % (value,)) from None
 
     def _decode_body(self):
         ctype = (self.req.headers.get("Content-Type") or "application/json").split(";")[0]

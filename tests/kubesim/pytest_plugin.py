@@ -5,6 +5,7 @@ Registered from the repository's root conftest.py, so every test can ask for `ku
 import pytest
 
 NAMESPACE_DELETE_DELAY = 0.2
+POD_TERMINATION_DELAY = 0.1
 
 
 @pytest.fixture
@@ -15,7 +16,9 @@ def kubesim(tmp_path):
     port, and merges all their contexts into ``tmp_path/"kubeconfig"`` (each cluster also
     has its own ``sim.kubeconfig_path``). Every cluster started is stopped at teardown.
     Deleted namespaces stay Terminating for ``namespace_delete_delay`` seconds
-    (NAMESPACE_DELETE_DELAY unless given): never instant, as on a real cluster, yet short.
+    (NAMESPACE_DELETE_DELAY unless given) and deleted Pods Terminating for
+    ``pod_termination_delay`` (POD_TERMINATION_DELAY): never instant, as on a real cluster,
+    yet short.
     ``latency=SECONDS`` adds that much to every answer (an API server far away); every
     answered request is in ``sim.request_log`` with when it arrived and was answered.
     """
@@ -29,6 +32,7 @@ def kubesim(tmp_path):
         names = list(names) if names else ["c%d" % (len(started) + i + 1) for i in range(n)]
         sims = []
         kwargs.setdefault("namespace_delete_delay", NAMESPACE_DELETE_DELAY)
+        kwargs.setdefault("pod_termination_delay", POD_TERMINATION_DELAY)
         for name in names:
             sim = KubeSim(name=name, **kwargs)
             sim.start()

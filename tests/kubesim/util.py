@@ -7,8 +7,10 @@ import string
 _GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"   # the apiserver's generateName alphabet
 
 
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now(after=0):
+    """An RFC 3339 Time, `after` seconds from now."""
+    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=after)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def now_micro():

@@ -1,6 +1,7 @@
 import pytest
 
 from tests.kubesim import KubeSim
+from tests.kubesim.pytest_plugin import POD_TERMINATION_DELAY
 from kubernetes import client
 
 from .helpers import api_client
@@ -9,7 +10,7 @@ from .helpers import api_client
 @pytest.fixture(scope="module")
 def sim():
     """One cluster shared by the tests of a module (each test uses its own namespace)."""
-    s = KubeSim(name="mod").start()
+    s = KubeSim(name="mod", pod_termination_delay=POD_TERMINATION_DELAY).start()
     yield s
     s.stop()
 

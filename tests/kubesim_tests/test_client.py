@@ -266,11 +266,16 @@ def test_finalizers_hold_deletion_until_removed(v1):
     assert e.value.status == 404
 
 
-def test_namespace_deletion_cascades(v1, apps):
+def test_namespace_deletion_cascades(sim, v1, apps):
     ns = make_ns(v1)
     v1.create_namespaced_config_map(ns, {"metadata": {"name": "a"}})
     apps.create_namespaced_deployment(ns, deployment("web", ns))
     v1.delete_namespace(ns)
+    # The Deployment's Pod takes a moment to stop, and the namespace waits for it.
+    assert v1.read_namespace(ns).status.phase == "Terminating"
+    with sim.store.lock:
+        while sim.get_object("v1", "namespaces", "", ns) is not None:
+            assert sim.store.changed.wait(30), "namespace %s still there" % ns
     with pytest.raises(client.ApiException) as e:
         v1.read_namespace(ns)
     assert e.value.status == 404

@@ -129,11 +129,15 @@ def test_orphan_deletion_keeps_the_replicaset_and_pods(v1, apps):
     assert len(v1.list_namespaced_pod(ns).items) == 2
 
 
-def test_background_deletion_collects_replicasets_and_pods(v1, apps):
+def test_background_deletion_collects_replicasets_and_pods(sim, v1, apps):
     ns = make_ns(v1)
     apps.create_namespaced_deployment(ns, deployment("web", ns, replicas=2))
     apps.delete_namespaced_deployment("web", ns)
     assert apps.list_namespaced_replica_set(ns).items == []
+    pods = v1.list_namespaced_pod(ns).items
+    assert len(pods) == 2 and all(p.metadata.deletion_timestamp for p in pods)  # stopping
+    for p in pods:
+        _wait_gone(sim, "v1", "pods", ns, p.metadata.name)
     assert v1.list_namespaced_pod(ns).items == []
 
 
@@ -176,3 +180,64 @@ def test_a_terminating_namespace_refuses_what_a_controller_would_recreate():
         assert v1.list_namespaced_pod("shop").items == []
         assert apps.list_namespaced_replica_set("shop").items == []
         assert v1.read_namespace("shop").status.phase == "Terminating"
+
+
+def _pods(v1, ns):
+    return {p.metadata.name: p for p in v1.list_namespaced_pod(ns).items}
+
+
+def test_a_deleted_pod_stays_terminating_while_its_containers_stop():
+    with KubeSim(name="podgrace", pod_termination_delay=0.5) as sim:
+        api = api_client(sim)
+        v1, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        ns = make_ns(v1)
+        apps.create_namespaced_deployment(ns, deployment("web", ns))
+        v1.create_namespaced_service(ns, {"metadata": {"name": "web"}, "spec": {
+            "selector": {"app": "web"}, "ports": [{"port": 80}]}})
+        (old,) = _pods(v1, ns)
+        v1.delete_namespaced_pod(old, ns)
+        # Endpoints drop a stopping Pod at once; its EndpointSlice entry says it terminates.
+        addresses = [a.target_ref.name for a in v1.read_namespaced_endpoints("web", ns).subsets[0].addresses]
+        assert old not in addresses and len(addresses) == 1
+        (sl,) = client.DiscoveryV1Api(api).list_namespaced_endpoint_slice(ns).items
+        conditions = {e.target_ref.name: e.conditions for e in sl.endpoints}
+        assert conditions[old].terminating and not conditions[old].ready
+        # Still there, marked with when its grace period ends; its ReplicaSet has already
+        # started a replacement, which counts while the old one does not.
+        pods = _pods(v1, ns)
+        stopping = pods[old].metadata
+        assert stopping.deletion_timestamp is not None and stopping.deletion_grace_period_seconds == 30
+        assert len(pods) == 2 and not pods[next(n for n in pods if n != old)].metadata.deletion_timestamp
+        _wait_gone(sim, "v1", "pods", ns, old)
+        d = apps.read_namespaced_deployment("web", ns)
+        assert d.status.replicas == 1 and d.status.ready_replicas == 1
+
+
+def test_grace_period_zero_and_unscheduled_pods_are_deleted_at_once():
+    with KubeSim(name="podnow", pod_termination_delay=30) as sim:
+        api = api_client(sim)
+        v1 = client.CoreV1Api(api)
+        ns = make_ns(v1)
+        v1.create_namespaced_pod(ns, {"metadata": {"name": "bound"}, "spec": {
+            "containers": [{"name": "c", "image": "x"}]}})
+        v1.create_namespaced_pod(ns, {"metadata": {"name": "nowhere"}, "spec": {
+            "nodeSelector": {"no-such": "label"}, "containers": [{"name": "c", "image": "x"}]}})
+        v1.delete_namespaced_pod("nowhere", ns)     # no kubelet runs it: nothing to stop
+        assert _gone(lambda: v1.read_namespaced_pod("nowhere", ns))
+        v1.delete_namespaced_pod("bound", ns)
+        assert v1.read_namespaced_pod("bound", ns).metadata.deletion_timestamp is not None
+        # kubectl delete --grace-period=0 --force: a second delete may shorten the grace.
+        v1.delete_namespaced_pod("bound", ns, grace_period_seconds=0)
+        assert _gone(lambda: v1.read_namespaced_pod("bound", ns))
+
+
+@needs_kubectl
+def test_kubectl_delete_pod_waits_until_it_is_gone():
+    with KubeSim(name="podctl", pod_termination_delay=0.5) as sim:
+        v1 = client.CoreV1Api(api_client(sim))
+        ns = make_ns(v1)
+        v1.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {
+            "containers": [{"name": "c", "image": "x"}]}})
+        out = kubectl(sim, "delete", "pod", "p", "-n", ns).stdout
+        assert 'pod "p" deleted' in out
+        assert _gone(lambda: v1.read_namespaced_pod("p", ns))

@@ -154,9 +154,12 @@ def test_a_rolling_update_replaces_the_replicaset(v1, apps):
     new = rss["registry.example/app:2"]
     assert new.spec.replicas == 3
     assert new.metadata.annotations["deployment.kubernetes.io/revision"] == "2"
+    # The old Pods are still stopping (Terminating) beside the three new ones.
     pods = _pods(v1, ns, "app=web")
-    assert len(pods) == 3 and {p.spec.containers[0].image for p in pods} == \
-        {"registry.example/app:2"}
+    live = [p for p in pods if not p.metadata.deletion_timestamp]
+    assert len(live) == 3 and {p.spec.containers[0].image for p in live} == {"registry.example/app:2"}
+    assert {p.spec.containers[0].image for p in pods if p.metadata.deletion_timestamp} <= \
+        {"registry.example/app:1"}
     d = apps.read_namespaced_deployment("web", ns)
     assert d.status.observed_generation == d.metadata.generation == 2
     assert d.status.updated_replicas == 3
@@ -167,7 +170,7 @@ def test_a_rolling_update_replaces_the_replicaset(v1, apps):
                for m in msgs)
     # Scaling goes through the ReplicaSet to the Pods.
     apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 1}})
-    assert len(_pods(v1, ns, "app=web")) == 1
+    assert len([p for p in _pods(v1, ns, "app=web") if not p.metadata.deletion_timestamp]) == 1
 
 
 def test_statefulsets_and_jobs(v1, apps):
