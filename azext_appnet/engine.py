@@ -15,7 +15,7 @@ from .model import resources as res
 from .operations import runner
 from .operations.catalog import steps_for
 from .operations.services import Services, default_keys_dir
-from .state import StaleWriteError, default_state_location, open_store
+from .state import StaleWriteError, default_state_location, needs_credential, open_store
 
 NETWORK, MEMBER = "appLink", "appLinkMember"
 CA_KEY_TYPES = ("ec-p256", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -77,7 +77,9 @@ class AppNet:
     @property
     def store(self):
         if self._store is None:
-            self._store = open_store(self.store_path, credential=self.credential)
+            # Only a store named by URL signs in; the others need no credential looked up.
+            credential = self.services().azure_credential() if needs_credential(self.store_path) else None
+            self._store = open_store(self.store_path, credential=credential)
         return self._store
 
     # ---- running operations -------------------------------------------------------------

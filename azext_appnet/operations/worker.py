@@ -19,7 +19,7 @@ def main(argv=None, secrets=None):
     disable_core_dumps()
     hand_secrets(secrets)
     install_log_filter()
-    from ..state import open_store
+    from ..state import needs_credential, open_store
     from .catalog import steps_for
     from .runner import run
     from .services import Services
@@ -27,13 +27,14 @@ def main(argv=None, secrets=None):
     def progress(message):
         print(f"{time.strftime('%H:%M:%S')} {resource_id}: {message}", flush=True)
 
-    store = open_store(store_path)
+    services = Services(keys_dir)   # no az context here: the Azure CLI's login signs in
+    store = open_store(store_path, credential=services.azure_credential() if needs_credential(store_path) else None)
     resource = store.get(resource_id)
     if resource is None:
         return 0
     steps = steps_for(resource, resource["properties"]["operation"]["name"])
     try:
-        run(store, resource_id, operation_id, steps, Services(keys_dir), progress)
+        run(store, resource_id, operation_id, steps, services, progress)
         progress("Succeeded")
     except Exception as ex:  # pylint: disable=broad-except
         progress(f"Failed: {getattr(ex, 'message', type(ex).__name__)}")

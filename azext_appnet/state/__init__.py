@@ -26,7 +26,7 @@ import os
 from .base import LOCK_TTL, StaleWriteError, Store, clean  # the package's contract
 
 __all__ = ["LOCK_TTL", "StaleWriteError", "Store", "clean", "default_state_location", "default_state_path", "is_blob_location",
-           "open_store"]
+           "needs_credential", "open_store"]
 
 STATE_PATH_ENV = "APPNET_STATE_PATH"
 STATE_URL_ENV = "APPNET_STATE_URL"
@@ -61,10 +61,16 @@ def is_blob_location(location):
     return location.startswith((_ENV_PREFIX, "https://", "http://"))
 
 
+def needs_credential(location):
+    """Whether opening `location` takes a credential: an APPNET_STATE_URL store signs its
+    requests with an Entra token; a file or a connection string carries its own access."""
+    return location.startswith(("https://", "http://"))
+
+
 def open_store(location, credential=None):
-    """Open the store a location names. `credential` (an azure-core TokenCredential, the az
-    login) signs requests to an APPNET_STATE_URL store; without one, the Azure CLI's login
-    is used (a --no-wait worker)."""
+    """Open the store a location names. `credential` (an azure-core TokenCredential) signs
+    requests to an APPNET_STATE_URL store and is required for one (`needs_credential`); the
+    caller chooses it (the az login, or the Azure CLI's for a --no-wait worker)."""
     if not is_blob_location(location):
         from .sqlite import SqliteStore
         return SqliteStore(location)
@@ -86,7 +92,6 @@ def open_store(location, credential=None):
                          connection_string_env=variable)
     account_url, container, prefix = parse_url(location)
     if credential is None:
-        from ..operations.services import Services
-        credential = Services(None).azure_credential()
+        raise ValueError(f"open_store({location!r}) needs a credential to sign in to Blob Storage.")
     return BlobStore(container, prefix, account_url=account_url, credential=credential,
                      description=f"{account_url}/{container}")
