@@ -61,12 +61,11 @@ class AppNet:
         return Services(self.keys_dir, self.credential, self.arm_endpoint, clock=self.clock)
 
     def _check_cluster_now(self, cluster, network_id, member_name):
-        """Preflight before anything is recorded, through the same connection a join uses."""
+        """Preflight before anything is recorded, reaching the cluster as the join will."""
         from .operations.member_ops import check_cluster
-        probe = {"properties": {"clusterType": cluster["type"], "cluster": cluster,
-                                "metadata": {"resourceId": cluster.get("resourceId")},
-                                "operation": {"name": "join"}}}
-        check_cluster(self.services().connect(probe), network_id, member_name)
+        client = self.services().connect_cluster(cluster["type"], cluster, cluster.get("resourceId"),
+                                                 check_aks=True)
+        check_cluster(client, network_id, member_name)
 
     def _check_keys(self, network, member=None, sign=False):
         """The CA keys an operation will use, checked before it is recorded: a command that

@@ -63,13 +63,20 @@ class Services:
         return client
 
     def _connect(self, member):
-        cluster = member["properties"].get("cluster", {})
-        if member["properties"].get("clusterType") == "AKS" and not cluster.get("kubeconfig"):
+        props = member["properties"]
+        cluster = props.get("cluster", {})
+        return self.connect_cluster(props.get("clusterType"), cluster,
+                                    cluster.get("resourceId") or props.get("metadata", {}).get("resourceId"),
+                                    check_aks=(props.get("operation") or {}).get("name") == "join")
+
+    def connect_cluster(self, cluster_type, cluster, resource_id=None, check_aks=False):
+        """A new client for a cluster named explicitly, as `connect` reaches a member's: by
+        the kubeconfig and context in `cluster`, or an AKS cluster by `resource_id` (with
+        ARM's view of it checked when `check_aks`). No identity is verified: a join's
+        preflight uses it before the member is recorded, when nothing is pinned yet."""
+        if cluster_type == "AKS" and not cluster.get("kubeconfig"):
             from ..kube.aks import connect_aks
-            operation = (member["properties"].get("operation") or {}).get("name")
-            return connect_aks(cluster.get("resourceId") or member["properties"].get(
-                "metadata", {}).get("resourceId"), self.azure_credential(),
-                self.arm_endpoint, check=operation == "join")
+            return connect_aks(resource_id, self.azure_credential(), self.arm_endpoint, check=check_aks)
         from ..kube import connect
         return connect(kubeconfig=cluster.get("kubeconfig"), context=cluster.get("context"))
 
