@@ -7,11 +7,14 @@ errors in errors.py to az's error classes. Everything it returns is a plain dict
 """
 
 import os
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import redact
 from .errors import ConflictError, InvalidInputError, NotFoundError, UsageError
 from .model import ids
 from .model import resources as res
+from .model.documents import (CaDescription, CredentialRotation, DeclarationProblem, DeclarationReport,
+                              MemberCheckReport, NetworkCheckReport, ReconcileReport, ResourceDocument)
 from .operations import runner
 from .operations.catalog import steps_for
 from .operations.services import Services, default_keys_dir
@@ -23,7 +26,7 @@ CA_KEY_TYPES = ("ec-p256", "rsa-2048", "rsa-3072", "rsa-4096")
 _OPERATION_VIEW = ("name", "status", "step", "completedSteps", "startedAt", "endedAt", "warnings")
 
 
-def view(resource):
+def view(resource) -> Optional[ResourceDocument]:
     """The resource as commands print it."""
     if resource is None:
         return None
@@ -36,8 +39,10 @@ def view(resource):
 
 
 class AppNet:
-    def __init__(self, config_dir, subscription=None, progress=None, credential=None, arm_endpoint=None,
-                 warn=None, clock=None):
+    def __init__(self, config_dir: str, subscription: Optional[str] = None,
+                 progress: Optional[Callable[[str], None]] = None, credential: Any = None,
+                 arm_endpoint: Optional[str] = None, warn: Optional[Callable[[str], None]] = None,
+                 clock: Optional[Callable[[], Any]] = None):
         """`progress(message)` hears each step and what it waits for; `warn(message)` hears
         what the user should know although the operation goes on (without it, warnings go
         to `progress` with a "Warning:" prefix). Both are optional."""
@@ -57,7 +62,7 @@ class AppNet:
         self._store = None
         redact.install_log_filter()     # every log line scrubbed, --debug included
 
-    def services(self):
+    def services(self) -> Services:
         return Services(self.keys_dir, self.credential, self.arm_endpoint, clock=self.clock)
 
     def _check_cluster_now(self, cluster, network_id, member_name):
@@ -123,21 +128,31 @@ class AppNet:
     # ---- waiting and operations left behind -------------------------------------------------
 
     @staticmethod
-    def stalled(resource):
+    def stalled(resource: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
         """(why, resume command) when the resource's operation has no live runner left (a
         --no-wait worker that died), else None. `resource` as the store or `show` gives it."""
         from .operations.resume import resume_command, stalled
         why = stalled(resource)
         return (why, resume_command(resource)) if why else None
 
-    def wait_network(self, resource_group, name, condition, interval=30, timeout=3600, tick=None):
-        rid = self.network_id(resource_group, name)
-        return self._wait(rid, condition, interval, timeout, tick)
+    def wait_network(self, resource_group: str, name: str, created: bool = False, updated: bool = False,
+                     deleted: bool = False, exists: bool = False, custom: Optional[str] = None,
+                     interval: float = 30, timeout: float = 3600,
+                     tick: Optional[Callable[[Optional[str]], None]] = None) -> Optional[ResourceDocument]:
+        """Poll the network until it is created/updated (Succeeded), deleted, exists, or
+        matches the JMESPath query `custom`; `tick(provisioningState)` hears each poll that
+        did not match. OperationFailedError when it ends Failed, its runner died, or at the
+        timeout."""
+        condition = _condition(created, updated, deleted, exists, custom)
+        return self._wait(self.network_id(resource_group, name), condition, interval, timeout, tick)
 
-    def wait_member(self, resource_group, network, member, condition, interval=30, timeout=3600,
-                    tick=None):
-        rid = self.member_id(resource_group, network, member)
-        return self._wait(rid, condition, interval, timeout, tick)
+    def wait_member(self, resource_group: str, network: str, member: str, created: bool = False,
+                    updated: bool = False, deleted: bool = False, exists: bool = False,
+                    custom: Optional[str] = None, interval: float = 30, timeout: float = 3600,
+                    tick: Optional[Callable[[Optional[str]], None]] = None) -> Optional[ResourceDocument]:
+        """As wait_network, for a member."""
+        condition = _condition(created, updated, deleted, exists, custom)
+        return self._wait(self.member_id(resource_group, network, member), condition, interval, timeout, tick)
 
     def _wait(self, rid, condition, interval, timeout, tick):
         from .operations.wait import wait_for
@@ -151,7 +166,7 @@ class AppNet:
 
     # ---- Application Networks -------------------------------------------------------------
 
-    def network_id(self, resource_group, name):
+    def network_id(self, resource_group: str, name: str) -> str:
         ids.check_resource_group(resource_group)
         ids.check_name(name, "--appnet-name")
         return ids.network_id(self.subscription, resource_group, name)
@@ -164,7 +179,7 @@ class AppNet:
                                 "Application Networks and 'az appnet member list' their members.")
         return resource
 
-    def show_network(self, resource_group, name):
+    def show_network(self, resource_group: str, name: str) -> ResourceDocument:
         rid = self.network_id(resource_group, name)
         return self._show(self._get(rid, f"Application Network '{name}' in resource group '{resource_group}'"))
 
@@ -176,13 +191,15 @@ class AppNet:
             self.warn(f"{gone[0]} Run this to resume it where it stopped: {gone[1]}")
         return view(resource)
 
-    def list_networks(self, resource_group=None):
+    def list_networks(self, resource_group: Optional[str] = None) -> List[ResourceDocument]:
         if resource_group:
             ids.check_resource_group(resource_group)
         return [view(r) for r in self.store.list(NETWORK, self.subscription, resource_group)]
 
-    def create_network(self, resource_group, name, location, tags=None, identity_type="SystemAssigned",
-                       key_vault=None, ca_key_type="ec-p256", no_wait=False, maintenance_window=None):
+    def create_network(self, resource_group: str, name: str, location: str,
+                       tags: Optional[Dict[str, str]] = None, identity_type: str = "SystemAssigned",
+                       key_vault: Optional[str] = None, ca_key_type: str = "ec-p256", no_wait: bool = False,
+                       maintenance_window: Optional[str] = None) -> Optional[ResourceDocument]:
         rid = self.network_id(resource_group, name)
         window = _maintenance_window(maintenance_window)
         location = ids.check_location(location)
@@ -215,7 +232,8 @@ class AppNet:
             _set_window(resource, window)
         return self._begin(resource, existing, "create", {}, res.PROVISIONING, no_wait, NETWORK)
 
-    def update_network(self, resource_group, name, tags=None, no_wait=False, maintenance_window=None):
+    def update_network(self, resource_group: str, name: str, tags: Optional[Dict[str, str]] = None,
+                       no_wait: bool = False, maintenance_window: Optional[str] = None) -> Optional[ResourceDocument]:
         rid = self.network_id(resource_group, name)
         window = _maintenance_window(maintenance_window)
         existing = self._get(rid, f"Application Network '{name}' in resource group '{resource_group}'")
@@ -247,7 +265,7 @@ class AppNet:
                     break
         raise ConflictError(f"{rid} kept changing while its tags were written.", "Run this command again.")
 
-    def delete_network(self, resource_group, name, no_wait=False):
+    def delete_network(self, resource_group: str, name: str, no_wait: bool = False) -> None:
         rid = self.network_id(resource_group, name)
         existing = self.store.get(rid)
         if existing is None:
@@ -265,24 +283,27 @@ class AppNet:
 
     # ---- members --------------------------------------------------------------------------
 
-    def member_id(self, resource_group, network, member):
+    def member_id(self, resource_group: str, network: str, member: str) -> str:
         ids.check_name(member, "--member-name")
         return f"{self.network_id(resource_group, network)}/appLinkMembers/{member}"
 
-    def show_member(self, resource_group, network, member):
+    def show_member(self, resource_group: str, network: str, member: str) -> ResourceDocument:
         rid = self.member_id(resource_group, network, member)
         return self._show(self._get(rid, f"Member '{member}' of Application Network '{network}'"))
 
-    def list_members(self, resource_group, network):
+    def list_members(self, resource_group: str, network: str) -> List[ResourceDocument]:
         rid = self.network_id(resource_group, network)
         self._get(rid, f"Application Network '{network}' in resource group '{resource_group}'")
         return [view(m) for m in self.store.list(MEMBER, parent_id=rid)]
 
-    def join_member(self, resource_group, network, member, kubeconfig=None, context=None,
-                    member_resource_id=None, cluster_type=None, member_location=None, tags=None,
-                    upgrade_mode=res.SELF_MANAGED, release_channel=None, version=None,
-                    east_west_gateway="Internal", network_name=None, private_connect_subnet=None,
-                    no_wait=False, api_server_url=None):
+    def join_member(self, resource_group: str, network: str, member: str, kubeconfig: Optional[str] = None,
+                    context: Optional[str] = None, member_resource_id: Optional[str] = None,
+                    cluster_type: Optional[str] = None, member_location: Optional[str] = None,
+                    tags: Optional[Dict[str, str]] = None, upgrade_mode: Optional[str] = res.SELF_MANAGED,
+                    release_channel: Optional[str] = None, version: Optional[str] = None,
+                    east_west_gateway: Optional[str] = "Internal", network_name: Optional[str] = None,
+                    private_connect_subnet: Optional[str] = None, no_wait: bool = False,
+                    api_server_url: Optional[str] = None) -> Optional[ResourceDocument]:
         rid = self.member_id(resource_group, network, member)
         _check_token_ttl()
         upgrade_mode = upgrade_mode or res.SELF_MANAGED
@@ -345,9 +366,11 @@ class AppNet:
         return self._begin(resource, existing, "join", parameters, res.PROVISIONING, no_wait, MEMBER,
                            parent_id=parent["id"])
 
-    def update_member(self, resource_group, network, member, release_channel=None, version=None,
-                      east_west_gateway=None, network_name=None, tags=None, no_wait=False,
-                      accept_cluster_identity=False, api_server_url=None):
+    def update_member(self, resource_group: str, network: str, member: str, release_channel: Optional[str] = None,
+                      version: Optional[str] = None, east_west_gateway: Optional[str] = None,
+                      network_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
+                      no_wait: bool = False, accept_cluster_identity: bool = False,
+                      api_server_url: Optional[str] = None) -> Optional[ResourceDocument]:
         rid = self.member_id(resource_group, network, member)
         existing = self._get(rid, f"Member '{member}' of Application Network '{network}'")
         runner.ensure_idle(existing)
@@ -407,7 +430,8 @@ class AppNet:
             self._check_keys(self._get(network_rid, f"Application Network '{network}'"), member)
         return self._begin(resource, existing, operation, parameters, res.UPDATING, no_wait, MEMBER)
 
-    def remove_member(self, resource_group, network, member, no_wait=False, rotate_root=False):
+    def remove_member(self, resource_group: str, network: str, member: str, no_wait: bool = False,
+                      rotate_root: bool = False) -> Optional[ResourceDocument]:
         """Remove the member: revoke its access and the others' to it, delete its data plane,
         revoke its intermediate CA on every other member. With `rotate_root` (a compromised
         member), a root CA rotation then starts, so nothing the removed member's CA could have
@@ -428,7 +452,8 @@ class AppNet:
         self._begin(dict(existing), existing, "remove", {}, res.DELETING, no_wait, MEMBER)
         return None
 
-    def rotate_member_credentials(self, resource_group, network, member, no_wait=False):
+    def rotate_member_credentials(self, resource_group: str, network: str, member: str,
+                                  no_wait: bool = False) -> Optional[ResourceDocument]:
         """New reader identities and tokens for every link of the member, both ways, the old
         ones deleted (operation `rotateCredentials`)."""
         _check_token_ttl()
@@ -439,7 +464,8 @@ class AppNet:
             _check_member_settled(existing, resource_group, network, "its credentials can be rotated")
         return self._begin(dict(existing), existing, "rotateCredentials", {}, res.UPDATING, no_wait, MEMBER)
 
-    def rotate_due_credentials(self, resource_group, network, rotate_at=None, now=None):
+    def rotate_due_credentials(self, resource_group: str, network: str, rotate_at: Optional[float] = None,
+                               now: Any = None) -> CredentialRotation:
         """For the network-wide reconcile: rotate the credentials of the fewest members that
         renew every link past `rotate_at` of its token lifetime (default: half), or linked
         before tokens were recorded. Members not Succeeded are left out. Returns
@@ -459,7 +485,7 @@ class AppNet:
 
     # ---- certificate authority -------------------------------------------------------------
 
-    def show_ca(self, resource_group, name):
+    def show_ca(self, resource_group: str, name: str) -> CaDescription:
         """Roots and intermediates of the network: validity, due dates, fingerprints, never a key."""
         network = self._get(self.network_id(resource_group, name),
                             f"Application Network '{name}' in resource group '{resource_group}'")
@@ -472,7 +498,8 @@ class AppNet:
                 described.get("keyDirectory", described["keyLocation"]), ", ".join(described["missingKeys"]))
         return dict(described, networkName=network["name"])
 
-    def rotate_member_ca(self, resource_group, network, member, no_wait=False):
+    def rotate_member_ca(self, resource_group: str, network: str, member: str,
+                         no_wait: bool = False) -> Optional[ResourceDocument]:
         """A new intermediate CA for the member, pushed to its cluster (operation `rotateCa`)."""
         rid = self.member_id(resource_group, network, member)
         existing = self._get(rid, f"Member '{member}' of Application Network '{network}'")
@@ -486,7 +513,7 @@ class AppNet:
                                    f"Application Network '{network}'"), member, sign=not resuming)
         return self._begin(dict(existing), existing, "rotateCa", {}, res.UPDATING, no_wait, MEMBER)
 
-    def rotate_root_ca(self, resource_group, name, no_wait=False):
+    def rotate_root_ca(self, resource_group: str, name: str, no_wait: bool = False) -> Optional[ResourceDocument]:
         """Start a root rotation (operation `rotateRoot`): new root, both roots trusted by
         every member, then every member on an intermediate signed by the new root."""
         network = self._get(self.network_id(resource_group, name),
@@ -498,7 +525,8 @@ class AppNet:
         self._check_keys(network)       # a new root needs the manifest and the old root's certificate
         return self._begin(dict(network), network, "rotateRoot", {}, res.UPDATING, no_wait, NETWORK)
 
-    def finish_root_rotation(self, resource_group, name, no_wait=False):
+    def finish_root_rotation(self, resource_group: str, name: str,
+                             no_wait: bool = False) -> Optional[ResourceDocument]:
         """End a root rotation (operation `finishRootRotation`): only the new root is trusted."""
         network = self._get(self.network_id(resource_group, name),
                             f"Application Network '{name}' in resource group '{resource_group}'")
@@ -543,7 +571,7 @@ class AppNet:
     # ---- versions -------------------------------------------------------------------------
 
     @staticmethod
-    def list_versions(location, kubernetes_version=None):
+    def list_versions(location: str, kubernetes_version: Optional[str] = None) -> List[Dict[str, Any]]:
         from .versions import load_catalog
         ids.check_location(location)
         return load_catalog().available_versions(kubernetes_version)
@@ -565,7 +593,7 @@ class AppNet:
                    for m in members]
         return targets, ca, ca_error
 
-    def check_member(self, resource_group, network, member):
+    def check_member(self, resource_group: str, network: str, member: str) -> MemberCheckReport:
         """Live checks of one member's cluster: a report of checks, each Passed/Failed/Warning."""
         from .operations import diagnostics
         rid = self.member_id(resource_group, network, member)
@@ -576,7 +604,7 @@ class AppNet:
         report, _ = diagnostics.check_member(target, self.services().connect)
         return report
 
-    def check_network(self, resource_group, name):
+    def check_network(self, resource_group: str, name: str) -> NetworkCheckReport:
         """The member checks of every member (in parallel) plus the checks across members."""
         from .operations import diagnostics
         network = self._get(self.network_id(resource_group, name),
@@ -587,8 +615,8 @@ class AppNet:
 
     # ---- reconcile (operations/reconcile.py) ------------------------------------------------
 
-    def reconcile(self, resource_group, name, dry_run=False, members=None, ignore_maintenance_window=False,
-                  now=None):
+    def reconcile(self, resource_group: str, name: str, dry_run: bool = False, members: Optional[List[str]] = None,
+                  ignore_maintenance_window: bool = False, now: Any = None) -> ReconcileReport:
         """Plan, and unless `dry_run` carry out, what the network needs now: CA rotations,
         upgrades and patches (in the maintenance window), drift repair, links, declarations.
         A report: {"actions": [{member, action, reason, status, error?}], ...}."""
@@ -597,7 +625,8 @@ class AppNet:
                             f"Application Network '{name}' in resource group '{resource_group}'")
         return reconcile.run(self, network, resource_group, members, dry_run, ignore_maintenance_window, now)
 
-    def reconcile_member_operation(self, resource_group, network, member, operation, version=None):
+    def reconcile_member_operation(self, resource_group: str, network: str, member: str, operation: str,
+                                   version: Optional[str] = None) -> Optional[ResourceDocument]:
         """Start (or resume, when the last one of that name did not finish) a member's `update`
         (at `version`, default the installed one), `relink` or `reapplyDeclarations`."""
         rid = self.member_id(resource_group, network, member)
@@ -626,39 +655,58 @@ class AppNet:
 
     # ---- network-wide declarations (operations/declarations.py) -----------------------------
     # Ambient namespaces, global Services and waypoints, recorded on the network and applied to
-    # every member; each mutating call returns a report per member.
+    # every member; each mutating call returns a report per member. `problems`, when given, gets
+    # the members that did not converge (unreachable, or an object that could not be applied).
 
     def _declarations(self, resource_group, name):
         from .operations.declarations import Declarations
         return Declarations(self.store, self.network_id(resource_group, name), self.services(),
                             resource_group, self.progress)
 
-    def enable_namespace(self, resource_group, name, namespace):
-        return self._declarations(resource_group, name).enable_namespace(namespace)
+    def enable_namespace(self, resource_group: str, name: str, namespace: str,
+                         problems: Optional[List[DeclarationProblem]] = None) -> DeclarationReport:
+        return _reported(self._declarations(resource_group, name).enable_namespace(namespace), problems)
 
-    def disable_namespace(self, resource_group, name, namespace):
-        return self._declarations(resource_group, name).disable_namespace(namespace)
+    def disable_namespace(self, resource_group: str, name: str, namespace: str,
+                          problems: Optional[List[DeclarationProblem]] = None) -> DeclarationReport:
+        return _reported(self._declarations(resource_group, name).disable_namespace(namespace), problems)
 
-    def list_namespaces(self, resource_group, name, problems=None):
+    def list_namespaces(self, resource_group: str, name: str,
+                        problems: Optional[List[DeclarationProblem]] = None) -> List[Dict[str, Any]]:
         return self._declarations(resource_group, name).list_namespaces(problems)
 
-    def add_global_service(self, resource_group, name, namespace, service):
-        return self._declarations(resource_group, name).add_global_service(namespace, service)
+    def add_global_service(self, resource_group: str, name: str, namespace: str, service: str,
+                           problems: Optional[List[DeclarationProblem]] = None) -> DeclarationReport:
+        return _reported(self._declarations(resource_group, name).add_global_service(namespace, service), problems)
 
-    def remove_global_service(self, resource_group, name, namespace, service):
-        return self._declarations(resource_group, name).remove_global_service(namespace, service)
+    def remove_global_service(self, resource_group: str, name: str, namespace: str, service: str,
+                              problems: Optional[List[DeclarationProblem]] = None) -> DeclarationReport:
+        return _reported(self._declarations(resource_group, name).remove_global_service(namespace, service),
+                         problems)
 
-    def list_global_services(self, resource_group, name, namespace=None, problems=None):
+    def list_global_services(self, resource_group: str, name: str, namespace: Optional[str] = None,
+                             problems: Optional[List[DeclarationProblem]] = None) -> List[Dict[str, Any]]:
         return self._declarations(resource_group, name).list_global_services(namespace, problems)
 
-    def create_waypoint(self, resource_group, name, namespace, waypoint="waypoint"):
-        return self._declarations(resource_group, name).create_waypoint(namespace, waypoint)
+    def create_waypoint(self, resource_group: str, name: str, namespace: str, waypoint: str = "waypoint",
+                        problems: Optional[List[DeclarationProblem]] = None) -> DeclarationReport:
+        return _reported(self._declarations(resource_group, name).create_waypoint(namespace, waypoint), problems)
 
-    def delete_waypoint(self, resource_group, name, namespace, waypoint="waypoint"):
-        return self._declarations(resource_group, name).delete_waypoint(namespace, waypoint)
+    def delete_waypoint(self, resource_group: str, name: str, namespace: str, waypoint: str = "waypoint",
+                        problems: Optional[List[DeclarationProblem]] = None) -> DeclarationReport:
+        return _reported(self._declarations(resource_group, name).delete_waypoint(namespace, waypoint), problems)
 
-    def list_waypoints(self, resource_group, name, problems=None):
+    def list_waypoints(self, resource_group: str, name: str,
+                       problems: Optional[List[DeclarationProblem]] = None) -> List[Dict[str, Any]]:
         return self._declarations(resource_group, name).list_waypoints(problems)
+
+
+def _reported(report, problems):
+    """The report; its members that did not converge appended to `problems` when given."""
+    if problems is not None:
+        from .operations.declarations import problems as not_converged
+        problems.extend(not_converged(report))
+    return report
 
 
 _COMMAND_OF = {"create": "az appnet create", "update": "az appnet update", "delete": "az appnet delete",
@@ -667,6 +715,15 @@ _COMMAND_OF = {"create": "az appnet create", "update": "az appnet update", "dele
                "remove": "az appnet member remove", "rotateCa": "az appnet member rotate-ca",
                "rotateCredentials": "az appnet member rotate-credentials",
                "relink": "az appnet reconcile", "reapplyDeclarations": "az appnet reconcile"}
+
+
+def _condition(created, updated, deleted, exists, custom):
+    """What a wait waits for; an invalid --custom query is an InvalidInputError before the first poll."""
+    from .operations.wait import Condition
+    if not any([created, updated, deleted, exists, custom]):
+        raise InvalidInputError(
+            "Name what to wait for: --created | --updated | --deleted | --exists | --custom JMESPATH")
+    return Condition(created=created, updated=updated, deleted=deleted, exists=exists, custom=custom)
 
 
 def _resuming(resource, operation_name):
