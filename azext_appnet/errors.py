@@ -1,7 +1,7 @@
 """Errors raised by the engine.
 
 The engine must stay usable without az, so it raises these plain exceptions; the az layer
-(`custom.py`) maps each kind to the matching `azure.cli.core.azclierror` class. Every
+(`_exception_handler.py`) maps each kind to the matching `azure.cli.core.azclierror` class. Every
 error carries a message that says what is wrong and, where there is one, how to fix it.
 Messages must never contain key material or tokens: each is scrubbed (redact.py) when
 the error is made, so neither az's output nor a Failed resource's saved error can hold one.
@@ -45,6 +45,8 @@ class UsageError(AppNetError):
 class NotFoundError(AppNetError):
     """A resource the user named does not exist (az exits 3 on show)."""
     code = "NotFound"
+    #: ARM's HTTP status for it, which az's show commands look for to exit with code 3.
+    status_code = 404
 
 
 class ConflictError(AppNetError):

@@ -25,8 +25,8 @@ import os
 
 from .base import LOCK_TTL, StaleWriteError, Store, clean  # the package's contract
 
-__all__ = ["LOCK_TTL", "StaleWriteError", "Store", "clean", "default_state_location", "default_state_path", "is_blob_location",
-           "needs_credential", "open_store"]
+__all__ = ["LOCK_TTL", "StaleWriteError", "Store", "clean", "default_state_location", "default_state_path",
+           "is_blob_location", "needs_credential", "open_store"]
 
 STATE_PATH_ENV = "APPNET_STATE_PATH"
 STATE_URL_ENV = "APPNET_STATE_URL"
