@@ -2,8 +2,10 @@
 
 `AppNet` validates a request, records it on the resource as an operation (see
 operations/runner.py) and either runs it here or hands it to a detached worker. It knows
-nothing of az: the az layer (custom.py) turns arguments into these calls and maps the
-errors in errors.py to az's error classes. Everything it returns is a plain dict.
+nothing of az: the az layer's handlers (custom.py) get it as their `client` and turn
+arguments into these calls, and _exception_handler.py maps the errors in errors.py to az's
+error classes. The methods the az layer may call are declared in backend.py, which this
+class implements. Everything it returns is a plain dict (shapes in model/documents.py).
 """
 
 import os
