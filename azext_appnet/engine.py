@@ -17,8 +17,7 @@ from .model import ids
 from .model import resources as res
 from .model.documents import (CaDescription, CredentialRotation, DeclarationProblem, DeclarationReport,
                               MemberCheckReport, NetworkCheckReport, ReconcileReport, ResourceDocument)
-from .operations import runner
-from .operations.catalog import steps_for
+from .operations import catalog, runner
 from .operations.services import Services, default_keys_dir
 from .state import StaleWriteError, default_state_location, needs_credential, open_store
 
@@ -90,17 +89,19 @@ class AppNet:
 
     # ---- running operations -------------------------------------------------------------
 
-    def _begin(self, resource, existing, name, parameters, running_state, no_wait, kind, parent_id=None):
+    def _begin(self, resource, existing, name, parameters, no_wait, parent_id=None):
+        registered = catalog.lookup(resource, name)
         if existing is not None:
             runner.ensure_idle(existing)
         previous = (existing or {}).get("properties", {}).get("operation")
-        resource["properties"]["operation"] = runner.new_operation(name, parameters, running_state, previous)
+        resource["properties"]["operation"] = runner.new_operation(name, parameters, registered.running_state,
+                                                                   previous)
         resource["properties"]["provisioningState"] = res.ACCEPTED
         resource["properties"].pop("error", None)
         res.touch(resource)
         try:
             if existing is None:
-                saved = self.store.create(resource, kind, parent_id)
+                saved = self.store.create(resource, registered.kind, parent_id)
             else:
                 resource["_version"] = existing["_version"]
                 saved = self.store.update(resource)
@@ -122,9 +123,8 @@ class AppNet:
             pid = runner.spawn_worker(self.store_path, self.keys_dir, saved["id"], op_id, log, env)
             runner.hand_over(self.store, saved["id"], op_id, pid)
             return None
-        steps = steps_for(saved, name)
         services = self.services()
-        return view(runner.run(self.store, saved["id"], op_id, steps, services, self.progress,
+        return view(runner.run(self.store, saved["id"], op_id, registered.steps, services, self.progress,
                                warn=self.warn))
 
     # ---- waiting and operations left behind -------------------------------------------------
@@ -232,7 +232,7 @@ class AppNet:
                 self._check_keys(existing)      # never a new root because the key store is gone
         if maintenance_window is not None:
             _set_window(resource, window)
-        return self._begin(resource, existing, "create", {}, res.PROVISIONING, no_wait, NETWORK)
+        return self._begin(resource, existing, "create", {}, no_wait)
 
     def update_network(self, resource_group: str, name: str, tags: Optional[Dict[str, str]] = None,
                        no_wait: bool = False, maintenance_window: Optional[str] = None) -> Optional[ResourceDocument]:
@@ -250,7 +250,7 @@ class AppNet:
         if maintenance_window is not None:
             resource["properties"] = dict(existing["properties"])
             _set_window(resource, window)
-        return self._begin(resource, existing, "update", {}, res.UPDATING, no_wait, NETWORK)
+        return self._begin(resource, existing, "update", {}, no_wait)
 
     def _update_tags(self, rid, existing, tags):
         for _ in range(20):
@@ -280,7 +280,7 @@ class AppNet:
                 "deleted only after all its members are removed.",
                 f"Remove them first: az appnet member remove -g {resource_group} --appnet-name {name} "
                 "--member-name NAME")
-        self._begin(dict(existing), existing, "delete", {}, res.DELETING, no_wait, NETWORK)
+        self._begin(dict(existing), existing, "delete", {}, no_wait)
         return None
 
     # ---- members --------------------------------------------------------------------------
@@ -365,7 +365,7 @@ class AppNet:
             resource["properties"]["cluster"] = dict(existing["properties"].get("cluster", {}),
                                                      **resource["properties"]["cluster"])
             resource["systemData"] = existing.get("systemData", resource["systemData"])
-        return self._begin(resource, existing, "join", parameters, res.PROVISIONING, no_wait, MEMBER,
+        return self._begin(resource, existing, "join", parameters, no_wait,
                            parent_id=parent["id"])
 
     def update_member(self, resource_group: str, network: str, member: str, release_channel: Optional[str] = None,
@@ -430,7 +430,7 @@ class AppNet:
         if operation == "update":
             network_rid = self.network_id(resource_group, network)
             self._check_keys(self._get(network_rid, f"Application Network '{network}'"), member)
-        return self._begin(resource, existing, operation, parameters, res.UPDATING, no_wait, MEMBER)
+        return self._begin(resource, existing, operation, parameters, no_wait)
 
     def remove_member(self, resource_group: str, network: str, member: str, no_wait: bool = False,
                       rotate_root: bool = False) -> Optional[ResourceDocument]:
@@ -449,9 +449,9 @@ class AppNet:
             if not _resuming(parent, "rotateRoot"):
                 _check_network_settled(parent, resource_group)
             self._check_members_settled(parent, resource_group, exclude=rid)
-            self._begin(dict(existing), existing, "remove", {}, res.DELETING, False, MEMBER)
+            self._begin(dict(existing), existing, "remove", {}, False)
             return self.rotate_root_ca(resource_group, network, no_wait=no_wait)
-        self._begin(dict(existing), existing, "remove", {}, res.DELETING, no_wait, MEMBER)
+        self._begin(dict(existing), existing, "remove", {}, no_wait)
         return None
 
     def rotate_member_credentials(self, resource_group: str, network: str, member: str,
@@ -464,7 +464,7 @@ class AppNet:
         runner.ensure_idle(existing)
         if not _resuming(existing, "rotateCredentials"):
             _check_member_settled(existing, resource_group, network, "its credentials can be rotated")
-        return self._begin(dict(existing), existing, "rotateCredentials", {}, res.UPDATING, no_wait, MEMBER)
+        return self._begin(dict(existing), existing, "rotateCredentials", {}, no_wait)
 
     def rotate_due_credentials(self, resource_group: str, network: str, rotate_at: Optional[float] = None,
                                now: Any = None) -> CredentialRotation:
@@ -513,7 +513,7 @@ class AppNet:
             _check_member_settled(existing, resource_group, network)
         self._check_keys(self._get(self.network_id(resource_group, network),
                                    f"Application Network '{network}'"), member, sign=not resuming)
-        return self._begin(dict(existing), existing, "rotateCa", {}, res.UPDATING, no_wait, MEMBER)
+        return self._begin(dict(existing), existing, "rotateCa", {}, no_wait)
 
     def rotate_root_ca(self, resource_group: str, name: str, no_wait: bool = False) -> Optional[ResourceDocument]:
         """Start a root rotation (operation `rotateRoot`): new root, both roots trusted by
@@ -525,7 +525,7 @@ class AppNet:
             _check_network_settled(network, resource_group)
         self._check_members_settled(network, resource_group)
         self._check_keys(network)       # a new root needs the manifest and the old root's certificate
-        return self._begin(dict(network), network, "rotateRoot", {}, res.UPDATING, no_wait, NETWORK)
+        return self._begin(dict(network), network, "rotateRoot", {}, no_wait)
 
     def finish_root_rotation(self, resource_group: str, name: str,
                              no_wait: bool = False) -> Optional[ResourceDocument]:
@@ -548,8 +548,7 @@ class AppNet:
                     f"Run 'az appnet ca rotate -g {resource_group} -n {name}' again to re-issue them, "
                     "then finish the rotation.")
         self._check_members_settled(network, resource_group)
-        return self._begin(dict(network), network, "finishRootRotation", {}, res.UPDATING, no_wait,
-                           NETWORK)
+        return self._begin(dict(network), network, "finishRootRotation", {}, no_wait)
 
     def _check_members_settled(self, network, resource_group, exclude=None):
         """Every member cluster takes every step of a root rotation: none may be busy or half-done."""
@@ -653,7 +652,7 @@ class AppNet:
                 props["upgradeProfile"]["mode"] == res.SELF_MANAGED:
             resource["properties"] = dict(props, upgradeProfile=res.upgrade_profile(
                 res.SELF_MANAGED, version=parameters["version"]))
-        return self._begin(resource, existing, operation, parameters, res.UPDATING, False, MEMBER)
+        return self._begin(resource, existing, operation, parameters, False)
 
     # ---- network-wide declarations (operations/declarations.py) -----------------------------
     # Ambient namespaces, global Services and waypoints, recorded on the network and applied to

@@ -22,11 +22,12 @@ data plane keeps exactly what a rotation left. Every step is idempotent: a re-ru
 failure (an unreachable member, Ctrl-C) resumes at the failed step and converges.
 """
 
+from .. import settings
 from ..errors import ClusterError, InvalidInputError
 from ..model import resources as res
 from ..state import StaleWriteError
-from .member_ops import _network, _ready_timeout, _reach, member_spec
-from .network_ops import _public
+from .member_ops import member_spec, reach_cluster
+from .network_ops import public_certificate
 from .runner import Step
 
 MEMBER_KIND = "appLinkMember"
@@ -47,51 +48,41 @@ def push_ca(cluster, spec, progress=None, wait=True):
     """Apply the member's CA material and istiod (rolled when the material changed); wait
     until istiod is ready again unless `wait` is False."""
     from ..kube.apply import apply_phases, wait_ready
+    from ..manifests import Phase
     trust, istiod = _ca_objects(spec)
-    apply_phases(cluster, [{"name": "CA material", "objects": trust},
-                           {"name": "istiod", "objects": [istiod]}], progress=progress)
+    apply_phases(cluster, [Phase("CA material", trust), Phase("istiod", [istiod])], progress=progress)
     if wait:
-        wait_ready(cluster, [istiod], timeout=_ready_timeout(), progress=progress)
+        wait_ready(cluster, [istiod], timeout=settings.ready_timeout(), progress=progress)
 
 
 # ---- member: rotateCa ------------------------------------------------------------------
 
 def _new_intermediate(ctx):
-    info = ctx.services.pki(_network(ctx)).rotate_intermediate(ctx.resource["name"])
-    ctx.props["certificateAuthority"] = {"intermediate": _public(info)}
-    ctx.save()
+    info = ctx.services.pki(ctx.network).rotate_intermediate(ctx.resource["name"])
+    ctx.props["certificateAuthority"] = {"intermediate": public_certificate(info)}
 
 
 def _member_spec(ctx):
-    network = _network(ctx)
+    network = ctx.network
     return member_spec(network, ctx.resource, ctx.services.pki(network), ctx.props["installedVersion"])
 
 
 def _push_member(ctx):
-    from .member_ops import _cluster
-    push_ca(_cluster(ctx), _member_spec(ctx), progress=ctx.progress, wait=False)
+    push_ca(ctx.cluster, _member_spec(ctx), progress=ctx.progress, wait=False)
 
 
 def _istiod_ready(ctx):
     from ..kube.apply import wait_ready
-    from .member_ops import _cluster
     _, istiod = _ca_objects(_member_spec(ctx))
-    wait_ready(_cluster(ctx), [istiod], timeout=_ready_timeout(), progress=ctx.progress)
-
-
-def _done(ctx):
-    ctx.save()
+    wait_ready(ctx.cluster, [istiod], timeout=settings.ready_timeout(), progress=ctx.progress)
 
 
 ROTATE_CA = [
-    Step("connect", "Connecting to the cluster", _reach),
+    Step("connect", "Connecting to the cluster", reach_cluster),
     Step("certificates", "Issuing a new intermediate CA", _new_intermediate, shared=True),
     Step("push", "Pushing the new cacerts and rolling istiod", _push_member),
     Step("ready", "Waiting for istiod to load the new CA", _istiod_ready),
-    Step("finish", "Finishing", _done),
 ]
-
-MEMBER_STEPS = {"rotateCa": ROTATE_CA}
 
 
 # ---- network: rotateRoot, finishRootRotation -------------------------------------------
@@ -142,7 +133,7 @@ def _record_intermediate(store, member_id, info):
         member = store.get(member_id)
         if member is None:
             return
-        member["properties"]["certificateAuthority"] = {"intermediate": _public(info)}
+        member["properties"]["certificateAuthority"] = {"intermediate": public_certificate(info)}
         res.touch(member)
         try:
             store.update(member)
@@ -154,12 +145,11 @@ def _record_intermediate(store, member_id, info):
 def _record_roots(ctx, pki):
     ca = ctx.props["certificateAuthority"]
     roots = pki.describe()["roots"]
-    ca["root"] = _public(roots[-1])
+    ca["root"] = public_certificate(roots[-1])
     if len(roots) > 1:
-        ca["previousRoot"] = _public(roots[0])
+        ca["previousRoot"] = public_certificate(roots[0])
     else:
         ca.pop("previousRoot", None)
-    ctx.save()
 
 
 def _new_root(ctx):
@@ -222,10 +212,7 @@ FINISH_ROOT_ROTATION = [
     Step("trustNewRoot", "Trusting only the new root CA on every member", _trust_new_root, shared=True),
 ]
 
-NETWORK_STEPS = {"rotateRoot": ROTATE_ROOT, "finishRootRotation": FINISH_ROOT_ROTATION}
-
 
 def stale_members(pki):
     """Members whose intermediate CA is not signed by the active root."""
     return [i["member"] for i in pki.describe()["intermediates"] if not i["signedByActiveRoot"]]
-

@@ -4,22 +4,22 @@ compared member by member, whether or not the network declares it. Read-only.
 """
 
 from . import declared_objects as objects
-from .declarations import declarations_of, for_each_member, _reach
-from .diagnostics import FAILED, PASSED, WARNING, _names, result
+from .declarations import declarations_of, for_each_member, reach_member
+from .diagnostics import FAILED, PASSED, WARNING, name_list, result
 
 
 def check_declarations(network, members, connect, note=""):
     """The five checks over the reachable `members` (member documents); `note` names the
     members not checked."""
     def snapshot(member):
-        snap = objects.Snapshot(_reach(connect, member))
+        snap = objects.Snapshot(reach_member(connect, member))
         snap.member_name = member["name"]
         return snap
     seen = for_each_member(members, snapshot)
     snaps = [snap for _, snap, _ in seen if snap is not None]
     lost = [m["name"] for m, snap, _ in seen if snap is None]
     if lost:
-        note += f" Not read now: {_names(lost)}."
+        note += f" Not read now: {name_list(lost)}."
     decl = declarations_of(network)
     rg = network["id"].split("/resourceGroups/")[1].split("/")[0]
     args = f"-g {rg} --appnet-name {network['name']}"
@@ -64,13 +64,13 @@ def check_global_scope(decl, snaps, note, args):
         partial.append(f"{ns}/{name} ({how}; global in {', '.join(labelled) or 'no member'}, {'; '.join(where)})")
     if partial:
         return result("globalServiceScope", FAILED,
-                      f"{len(partial)} Services are global in some members only: {_names(partial)}." + note,
+                      f"{len(partial)} Services are global in some members only: {name_list(partial)}." + note,
                       f"Declare them for the whole network: 'az appnet global-service add {args} --namespace NS "
                       "--service NAME' labels them in every member and adds stubs where they are missing; or "
                       "remove the label everywhere.")
     if by_hand:
         return result("globalServiceScope", WARNING,
-                      f"Global in every member but not declared (labelled by hand): {_names(by_hand)}; a member "
+                      f"Global in every member but not declared (labelled by hand): {name_list(by_hand)}; a member "
                       "that joins later will not get them." + note,
                       f"Declare them: 'az appnet global-service add {args} --namespace NS --service NAME'.")
     return _ok("globalServiceScope", f"Every global Service ({len(keys)}) has the same scope in every member.", note)
@@ -84,7 +84,7 @@ def check_global_endpoints(snaps, note):
              if sum(s.ready_endpoints(ns, name) for s in snaps if s.service(ns, name) is not None) == 0]
     if empty:
         return result("globalServiceEndpoints", FAILED,
-                      f"{len(empty)} global Services have no ready endpoint in any member: {_names(empty)}; "
+                      f"{len(empty)} global Services have no ready endpoint in any member: {name_list(empty)}; "
                       "calls to them fail everywhere." + note,
                       "Check their workloads ('kubectl get endpointslices -n NS -l kubernetes.io/service-name="
                       "NAME' in the members that run them): are the pods ready and selected by the Service?")
@@ -105,7 +105,8 @@ def check_waypoints_global(decl, snaps, note, args):
             if (w["namespace"], w["name"]) not in snap.waypoints():
                 wrong.append(f"{w['namespace']}/{w['name']} missing from {snap.member_name}")
     if wrong:
-        return result("waypointsGlobal", FAILED, f"Waypoints that cross-cluster traffic skips: {_names(wrong)}." + note,
+        return result("waypointsGlobal", FAILED,
+                      f"Waypoints that cross-cluster traffic skips: {name_list(wrong)}." + note,
                       f"Declare them for the whole network ('az appnet waypoint create {args} --namespace NS "
                       "[--name NAME]'), or label their Gateways istio.io/global=true in every member.")
     count = sum(len(s.waypoints()) for s in snaps)
@@ -125,7 +126,7 @@ def check_use_waypoint(snaps, note):
                 dangling.append(f"{ns} in {snap.member_name} (uses {where}/{name})")
     if dangling:
         return result("useWaypoint", FAILED,
-                      f"Namespaces use a waypoint that does not exist: {_names(dangling)}; their traffic to "
+                      f"Namespaces use a waypoint that does not exist: {name_list(dangling)}; their traffic to "
                       "services has no L7 proxy to go through." + note,
                       "Create the waypoint ('az appnet waypoint create ... --namespace NS --name NAME'), or remove "
                       f"the namespace's {objects.USE_WAYPOINT} label.")
@@ -151,7 +152,7 @@ def check_ambient_namespaces(decl, snaps, note, args):
             partial.append(f"{ns} ({how}; ambient in {', '.join(ambient) or 'no member'}, {'; '.join(gaps)})")
     if partial:
         return result("ambientNamespaces", FAILED,
-                      f"Namespaces in the ambient mesh in some members only: {_names(partial)}; their workloads "
+                      f"Namespaces in the ambient mesh in some members only: {name_list(partial)}; their workloads "
                       "get mTLS in some clusters and not in others." + note,
                       f"Declare them for the whole network ('az appnet namespace enable {args} --namespace NS'), "
                       "or remove the label everywhere.")

@@ -105,7 +105,7 @@ def _unreachable(ex):
     return isinstance(ex, AppNetError) and not isinstance(ex, ApiError)
 
 
-def _reach(connect, member):
+def reach_member(connect, member):
     """A connected Cluster, or raise: ClusterError (cannot reach), InvalidInputError (the
     kubeconfig or context is gone), NotFoundError (an AKS cluster that no longer exists)."""
     cluster = connect(member)
@@ -276,7 +276,7 @@ class Declarations:
                           f"{'s' if len(members) != 1 else ''}")
             wanted = objects.Declared.from_state(declarations_of(network))
             name = network["name"]
-            results = for_each_member(members, lambda m: objects.converge(_reach(self.services.connect, m),
+            results = for_each_member(members, lambda m: objects.converge(reach_member(self.services.connect, m),
                                                                            name, wanted))
         out.update(declared=item_declared(declarations_of(network), item), changed=declared,
                    members=[_member_report(m, item, changes, error) for m, changes, error in results]
@@ -298,7 +298,7 @@ class Declarations:
     def _look(self, members):
         """What every member shows now: [(member, Snapshot or None, error)]."""
         def snapshot(member):
-            snap = objects.Snapshot(_reach(self.services.connect, member))
+            snap = objects.Snapshot(reach_member(self.services.connect, member))
             snap.member_name = member["name"]
             return snap
         return for_each_member(members, snapshot)
@@ -484,8 +484,7 @@ def apply_to_member(ctx, cluster):
     """The declarations step of a member's join or update (the runner holds the network's
     lock). Objects that cannot be changed are warnings: the data plane is fine, and the
     next declaration command or update converges them."""
-    from .member_ops import _network
-    network = _network(ctx)
+    network = ctx.network
     wanted = objects.Declared.from_state(declarations_of(network))
     changes = objects.converge(cluster, network["name"], wanted)
     for c in changes:
@@ -499,10 +498,9 @@ def apply_to_member(ctx, cluster):
 def remove_from_member(ctx, connect):
     """The declarations step of a member's remove: stubs, waypoints and namespaces we created
     go, labels we set come off. A cluster that is gone is a warning, as for the data plane."""
-    from .member_ops import _network
-    network = _network(ctx)
+    network = ctx.network
     try:
-        cluster = _reach(connect, ctx.resource)
+        cluster = reach_member(connect, ctx.resource)
         changes = objects.converge(cluster, network["name"], objects.Declared())
     except (ClusterError, InvalidInputError, NotFoundError) as ex:
         ctx.warn(f"Could not remove the network's declarations from the cluster ({ex.message}); labels and "

@@ -46,7 +46,7 @@ def summarize(checks):
             "warnings": sum(c["status"] == WARNING for c in checks)}
 
 
-def _names(items):
+def name_list(items):
     items = list(items)
     shown = ", ".join(items[:_SHOWN])
     return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
@@ -233,7 +233,7 @@ def check_objects(m):
     names = [_describe(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in missing]
     return result("objectsPresent", FAILED,
                   f"{len(missing)} of the {len(m.expected)} objects of AppNet {m.version.version} are "
-                  f"missing from the cluster: {_names(names)}.", m.t.reapply)
+                  f"missing from the cluster: {name_list(names)}.", m.t.reapply)
 
 
 def check_labels(m):
@@ -254,7 +254,7 @@ def check_labels(m):
         return result("ownershipLabels", PASSED, f"Every object present carries {labels_text}.")
     return result("ownershipLabels", FAILED,
                   f"{len(wrong)} objects lack the labels {labels_text}, so 'az appnet member update' "
-                  f"and 'remove' would not manage them: {_names(wrong)}.", m.t.reapply)
+                  f"and 'remove' would not manage them: {name_list(wrong)}.", m.t.reapply)
 
 
 def check_istiod(m):
@@ -322,7 +322,7 @@ def check_images(m):
                       f"(Istio {m.version.istio}).")
     return result("imageDrift", FAILED,
                   f"Images differ from those of AppNet {m.version.version} (Istio {m.version.istio}): "
-                  f"{_names(drift)}.", m.t.reapply)
+                  f"{name_list(drift)}.", m.t.reapply)
 
 
 def _pem_certs(text):
@@ -515,18 +515,18 @@ def check_remote_secrets(m):
         return result("remoteSecrets", PASSED, "The network has no other member to link to."), linked
     missing = [o for o in others if o not in linked]
     if not missing:
-        return result("remoteSecrets", PASSED, f"Remote secrets for every other member: {_names(others)}."), linked
+        return result("remoteSecrets", PASSED, f"Remote secrets for every other member: {name_list(others)}."), linked
     if not secrets:
         return result("remoteSecrets", WARNING,
                       f"No remote secret on the cluster yet ({looked}): istiod here does not see the services "
-                      f"of {_names(others)}.",
+                      f"of {name_list(others)}.",
                       "Remote secrets are exchanged by 'az appnet member join' in AppNet versions that "
                       "support it; join or update the members again once it is available."), linked
     return result("remoteSecrets", FAILED,
-                  f"No remote secret for {_names(missing)} ({looked}); istiod here does not see their "
+                  f"No remote secret for {name_list(missing)} ({looked}); istiod here does not see their "
                   "services.",
                   f"Exchange them again: run 'az appnet member update {t.args} --east-west-gateway "
-                  f"{t.visibility}' (or join again) for this member and for {_names(missing)}."), linked
+                  f"{t.visibility}' (or join again) for this member and for {name_list(missing)}."), linked
 
 
 def _token_answer(kubeconfig_text, issuer):
@@ -600,19 +600,19 @@ def check_reader_tokens(m, now=None):
                      for l in sorted(links, key=lambda l: l["member"]))
     if refused or expired:
         return result("readerTokens", FAILED,
-                      f"The tokens this member reads {_names(refused + expired)} with are refused or expired: "
+                      f"The tokens this member reads {name_list(refused + expired)} with are refused or expired: "
                       f"istiod here no longer sees their services. Links: {each}.", f"Issue new ones: '{rotate}'.")
     if legacy:
         return result("readerTokens", WARNING,
-                      f"The remote secrets for {_names(legacy)} carry tokens with no recorded expiry (made by an "
+                      f"The remote secrets for {name_list(legacy)} carry tokens with no recorded expiry (made by an "
                       f"older appnet: a shared, never-expiring reader token). Links: {each}.",
                       f"Replace them with per-link, short-lived tokens: '{rotate}'.")
     if due:
-        return result("readerTokens", WARNING, f"Tokens past half their lifetime: {_names(due)}. Links: {each}.",
+        return result("readerTokens", WARNING, f"Tokens past half their lifetime: {name_list(due)}. Links: {each}.",
                       f"Rotate them: '{rotate}'.")
     if unknown:
         return result("readerTokens", WARNING,
-                      f"Could not ask {_names(unknown)} whether the tokens still authenticate. Links: {each}.",
+                      f"Could not ask {name_list(unknown)} whether the tokens still authenticate. Links: {each}.",
                       "Make those clusters reachable and check again.")
     if links:
         return result("readerTokens", PASSED, f"Every reader token ({len(links)}) authenticates. Links: {each}.")
@@ -736,7 +736,7 @@ def check_network(network, targets, connect, ca, ca_error=None, parallelism=PARA
     checks = [check_root_ca(network, ca, ca_error, rg)]
     reachable = [f for f in facts if f["reachable"]]
     unreachable = [f["member"] for f in facts if not f["reachable"]]
-    note = f" Not checked (cluster unreachable): {_names(unreachable)}." if unreachable else ""
+    note = f" Not checked (cluster unreachable): {name_list(unreachable)}." if unreachable else ""
     checks.append(check_trust_bundles(ca, reachable, note))
     checks.append(check_mesh_ids(network, reachable, note))
     checks.append(check_network_names(facts))
@@ -777,11 +777,11 @@ def check_trust_bundles(ca, reachable, note):
     unknown = [f["member"] for f in reachable if f.get("roots") is None]
     if differ:
         return result("trustBundles", FAILED,
-                      f"The istio-root-cert of {_names(differ)} differs from the network's trust bundle: their "
+                      f"The istio-root-cert of {name_list(differ)} differs from the network's trust bundle: their "
                       "workloads reject the others' certificates." + note,
                       "Re-apply those members ('az appnet member update ... --east-west-gateway VISIBILITY').")
     if unknown:
-        return result("trustBundles", FAILED, f"No istio-root-cert on {_names(unknown)}." + note,
+        return result("trustBundles", FAILED, f"No istio-root-cert on {name_list(unknown)}." + note,
                       "Re-apply those members ('az appnet member update ... --east-west-gateway VISIBILITY').")
     return result("trustBundles", WARNING if note else PASSED,
                   f"Every reachable member ({len(reachable)}) trusts the network's trust bundle." + note,
@@ -792,7 +792,7 @@ def check_mesh_ids(network, reachable, note):
     seen = {f["member"]: f.get("meshId") for f in reachable}
     wrong = [f"{m} ({v or 'none'})" for m, v in sorted(seen.items()) if v != network["name"]]
     if wrong:
-        return result("meshId", FAILED, f"Mesh ids differ from '{network['name']}': {_names(wrong)}." + note,
+        return result("meshId", FAILED, f"Mesh ids differ from '{network['name']}': {name_list(wrong)}." + note,
                       "Re-apply those members ('az appnet member update ... --east-west-gateway VISIBILITY').")
     return result("meshId", WARNING if note else PASSED,
                   f"Every reachable member ({len(seen)}) has mesh id '{network['name']}'." + note,
@@ -833,7 +833,7 @@ def check_remote_secret_mesh(facts, reachable, note):
     if missing:
         return result("remoteSecretMesh", FAILED,
                       f"{len(missing)} links lack a remote secret (member -> member it should see): "
-                      f"{_names(missing)}." + note,
+                      f"{name_list(missing)}." + note,
                       "Re-apply the members named first ('az appnet member update ... --east-west-gateway "
                       "VISIBILITY', or join again).")
     pairs = len(found) * (len(names) - 1)

@@ -12,7 +12,7 @@ from ..model import ids
 from ..model import resources as res
 from ..versions import load_catalog
 from .runner import Finished, Step
-from .network_ops import _public
+from .network_ops import public_certificate
 
 # How long a join or update waits for the data plane to become ready, and how long a remove
 # waits for the namespace and CRDs it deleted to go (and a join for those of an earlier
@@ -31,27 +31,12 @@ def _terminating_timeout():
     return settings.terminating_timeout()
 
 
-def _network(ctx):
-    parts = ids.parse_id(ctx.resource["id"])
-    network = ctx.store.get(ids.network_id(parts["subscription"], parts["resource_group"], parts["network"]))
-    if network is None:
-        raise AppNetError(f"The Application Network of {ctx.resource['id']} no longer exists.",
-                          code="NotFound")
-    return network
-
-
-def _cluster(ctx):
-    if not hasattr(ctx, "_cluster"):
-        ctx._cluster = ctx.services.connect(ctx.resource)  # pylint: disable=protected-access
-    return ctx._cluster  # pylint: disable=protected-access
-
-
-def _reach(ctx):
+def reach_cluster(ctx):
+    """The `connect` step: reach the member's cluster and record what it runs."""
     from .api_address import KEY, published, warning
-    cluster = _cluster(ctx)
+    cluster = ctx.cluster
     ctx.props["cluster"]["kubernetesVersion"] = cluster.server_version()
     ctx.props["cluster"]["server"] = getattr(cluster, "server", None)
-    ctx.save()
     given = (ctx.props.get("connectivityProfile") or {}).get(KEY)
     text = warning(ctx.resource["name"], published(ctx.resource, ctx.props["cluster"]["server"]), given)
     if text:
@@ -83,10 +68,9 @@ def check_cluster(cluster, network_id, member_name):
 
 
 def _preflight(ctx):
-    facts = check_cluster(_cluster(ctx), _network(ctx)["id"], ctx.resource["name"])
+    facts = check_cluster(ctx.cluster, ctx.network["id"], ctx.resource["name"])
     ctx.props["cluster"].update(kubernetesVersion=facts["kubernetesVersion"], nodes=facts["nodes"],
                                 gatewayApi=facts["gatewayApi"])
-    ctx.save()
 
 
 def _choose_version(ctx):
@@ -107,14 +91,12 @@ def _choose_version(ctx):
             "Pick a version that supports the cluster ('az appnet list-versions -l LOCATION "
             f"--kubernetes-version {kube_version}'), or upgrade the cluster.", code="UnsupportedVersion")
     ctx.props["targetVersion"] = version.version
-    ctx.save()
 
 
 def _certificates(ctx):
-    pki = ctx.services.pki(_network(ctx))
+    pki = ctx.services.pki(ctx.network)
     info = pki.ensure_intermediate(ctx.resource["name"])
-    ctx.props["certificateAuthority"] = {"intermediate": _public(info)}
-    ctx.save()
+    ctx.props["certificateAuthority"] = {"intermediate": public_certificate(info)}
 
 
 def member_spec(network, member, pki, version):
@@ -131,7 +113,7 @@ def member_spec(network, member, pki, version):
 
 
 def _spec(ctx):
-    network = _network(ctx)
+    network = ctx.network
     return member_spec(network, ctx.resource, ctx.services.pki(network), ctx.props["targetVersion"])
 
 
@@ -140,7 +122,7 @@ def _apply(ctx):
     from ..manifests import kinds_for_prune, owner_selector, render
     spec = _spec(ctx)
     phases = render(spec)
-    cluster = _cluster(ctx)
+    cluster = ctx.cluster
     _await_earlier_removal(ctx, cluster, [o for phase in phases for o in phase.objects])
     apply_phases(cluster, phases, progress=ctx.progress)
     keep = {(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
@@ -190,7 +172,7 @@ def _wait_ready(ctx):
     from ..kube.apply import wait_ready
     from ..manifests import render
     objects = [o for phase in render(_spec(ctx)) for o in phase.objects]
-    wait_ready(_cluster(ctx), objects, timeout=_ready_timeout(), progress=ctx.progress)
+    wait_ready(ctx.cluster, objects, timeout=_ready_timeout(), progress=ctx.progress)
 
 
 def _finish(ctx):
@@ -207,7 +189,6 @@ def _finish(ctx):
         history.append({"startTimestamp": ctx.props["operation"]["startedAt"], "endTimestamp": res.now(),
                         "initiatedBy": res.current_actor(), "fromVersion": installed, "toVersion": target})
         del history[:-HISTORY_LENGTH]
-    ctx.save()
 
 
 def _peers(ctx, network, linking=False):
@@ -223,31 +204,39 @@ def link_member(ctx, strict=False):
     and record what was issued on the member (never a token)."""
     from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_LABEL, NETWORK_LABEL
     from .mesh_links import link, merge_records
-    network = _network(ctx)
+    network = ctx.network
 
     def labels(doc):
         return {MANAGED_BY_KEY: MANAGED_BY_VALUE, NETWORK_LABEL: network["name"], MEMBER_LABEL: doc["name"]}
 
     peers = _peers(ctx, network, linking=True)
     issued = []
-    try:
-        link(ctx.resource, peers, ctx.services.connect, labels, progress=ctx.progress, warn=ctx.warn,
-             strict=strict, records=issued)
-    finally:
+
+    def record():
         if issued or not strict:
             ctx.props["readerLinks"] = merge_records(ctx.props.get("readerLinks"), issued,
                                                      peers + [ctx.resource])
-            ctx.save()
+
+    try:
+        link(ctx.resource, peers, ctx.services.connect, labels, progress=ctx.progress, warn=ctx.warn,
+             strict=strict, records=issued)
+    except BaseException:
+        # The runner keeps no change of a failed step, but these identities exist now.
+        record()
+        ctx.save()
+        raise
+    record()
     return issued
 
 
-def _link(ctx):
+def link_step(ctx):
+    """The `link` step: remote secrets both ways with every other member."""
     link_member(ctx)
 
 
 def _unlink(ctx):
     from .mesh_links import unlink
-    unlink(ctx.resource, _peers(ctx, _network(ctx)), ctx.services.connect, warn=ctx.warn)
+    unlink(ctx.resource, _peers(ctx, ctx.network), ctx.services.connect, warn=ctx.warn)
 
 
 def _revoke_elsewhere(ctx):
@@ -256,7 +245,7 @@ def _revoke_elsewhere(ctx):
     A member that cannot be reached is named in a warning: its next update pushes it."""
     from ..kube.concurrent import gather
     from .ca_ops import push_ca
-    network = _network(ctx)
+    network = ctx.network
     pki = ctx.services.pki(network)
     peers = [p for p in _peers(ctx, network) if p["properties"].get("installedVersion")]
     # The specs (signing, key store) here, one at a time; the pushes to every peer at once.
@@ -297,8 +286,8 @@ def _cleanup_cluster(ctx):
     from ..kube.apply import prune
     from ..manifests import kinds_for_prune, owner_selector
     try:
-        cluster = _cluster(ctx)
-        selector = owner_selector(_network(ctx)["name"], ctx.resource["name"])
+        cluster = ctx.cluster
+        selector = owner_selector(ctx.network["name"], ctx.resource["name"])
         deleted = prune(cluster, selector, kinds_for_prune(), progress=ctx.progress)
         ctx.progress(f"Deleted {len(deleted)} objects from the cluster")
         _await_deletion(ctx, cluster, selector)
@@ -309,10 +298,11 @@ def _cleanup_cluster(ctx):
                  f"appnet.azure.com/member={ctx.resource['name']} may remain on it.")
 
 
-def _declare(ctx):
-    # The network's ambient namespaces, global Services and waypoints (operations/declarations.py).
+def declare_step(ctx):
+    """The `declarations` step: the network's ambient namespaces, global Services and
+    waypoints on the member (operations/declarations.py)."""
     from .declarations import apply_to_member
-    apply_to_member(ctx, _cluster(ctx))
+    apply_to_member(ctx, ctx.cluster)
 
 
 def _undeclare(ctx):
@@ -336,7 +326,7 @@ def _await_deletion(ctx, cluster, selector):
 
 def _retire_certificates(ctx):
     # Revoked, not just forgotten: its key may have left with the cluster.
-    ctx.services.pki(_network(ctx)).retire_intermediate(ctx.resource["name"], revoke=True)
+    ctx.services.pki(ctx.network).retire_intermediate(ctx.resource["name"], revoke=True)
 
 
 def _delete_record(ctx):
@@ -345,25 +335,25 @@ def _delete_record(ctx):
 
 
 JOIN = [
-    Step("connect", "Connecting to the cluster", _reach),
+    Step("connect", "Connecting to the cluster", reach_cluster),
     Step("preflight", "Checking the cluster", _preflight),
     Step("version", "Choosing the AppNet version", _choose_version),
     Step("certificates", "Issuing the member's intermediate CA", _certificates, shared=True),
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),
     Step("ready", "Waiting for the data plane to become ready", _wait_ready),
-    Step("link", "Exchanging remote secrets with the other members", _link, shared=True),
-    Step("declarations", "Applying the network's namespaces, global services and waypoints", _declare,
+    Step("link", "Exchanging remote secrets with the other members", link_step, shared=True),
+    Step("declarations", "Applying the network's namespaces, global services and waypoints", declare_step,
          shared=True),
     Step("finish", "Finishing", _finish),
 ]
 UPDATE_DATA_PLANE = [
-    Step("connect", "Connecting to the cluster", _reach),
+    Step("connect", "Connecting to the cluster", reach_cluster),
     Step("version", "Choosing the AppNet version", _choose_version),
     Step("certificates", "Checking the member's intermediate CA", _certificates, shared=True),
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),
     Step("ready", "Waiting for the data plane to become ready", _wait_ready),
-    Step("link", "Exchanging remote secrets with the other members", _link, shared=True),
-    Step("declarations", "Applying the network's namespaces, global services and waypoints", _declare,
+    Step("link", "Exchanging remote secrets with the other members", link_step, shared=True),
+    Step("declarations", "Applying the network's namespaces, global services and waypoints", declare_step,
          shared=True),
     Step("finish", "Finishing", _finish),
 ]
@@ -378,10 +368,18 @@ REMOVE = [
     Step("delete", "Removing the member", _delete_record),
 ]
 ROTATE_CREDENTIALS = [
-    Step("connect", "Connecting to the cluster", _reach),
+    Step("connect", "Connecting to the cluster", reach_cluster),
     Step("credentials", "Issuing new reader identities and tokens for every link of the member",
          lambda ctx: link_member(ctx, strict=True), shared=True),
 ]
 
-STEPS = {"join": JOIN, "update": UPDATE_DATA_PLANE, "updateTags": UPDATE_TAGS, "remove": REMOVE,
-         "rotateCredentials": ROTATE_CREDENTIALS}
+# Started by reconcile (operations/reconcile.py) when a member's links or declarations drifted.
+RELINK = [
+    Step("connect", "Connecting to the cluster", reach_cluster),
+    Step("link", "Exchanging remote secrets with the other members", link_step, shared=True),
+]
+REAPPLY_DECLARATIONS = [
+    Step("connect", "Connecting to the cluster", reach_cluster),
+    Step("declarations", "Applying the network's namespaces, global services and waypoints", declare_step,
+         shared=True),
+]

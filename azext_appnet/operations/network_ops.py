@@ -7,11 +7,10 @@ def _create_root(ctx):
     ca = ctx.props["certificateAuthority"]
     info = ctx.services.pki(ctx.resource).create_root(
         f"{ctx.resource['name']} root CA", key_type=ca["keyType"])
-    ca["root"] = _public(info)
-    ctx.save()
+    ca["root"] = public_certificate(info)
 
 
-def _public(info):
+def public_certificate(info):
     """What of a certificate's description goes into state: facts, never the PEM of a key."""
     keep = ("subject", "serialNumber", "notBefore", "notAfter", "rotateAfter",
             "sha256Fingerprint", "keyType", "keyLocation", "keyId")
@@ -35,5 +34,3 @@ CREATE = [Step("certificates", "Creating the network's root CA", _create_root)]
 UPDATE = [Step("update", "Updating the Application Network", _noop)]
 DELETE = [Step("certificates", "Deleting the network's CA keys", _delete_keys),
           Step("delete", "Deleting the Application Network", _delete_record)]
-
-STEPS = {"create": CREATE, "update": UPDATE, "delete": DELETE}

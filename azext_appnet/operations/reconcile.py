@@ -30,7 +30,6 @@ from ..errors import AppNetError, ConflictError, OperationCanceledError
 from ..model import resources as res
 from ..redact import scrub
 from . import maintenance, runner
-from .runner import Step
 
 PARALLELISM = 4
 PLANNED, DONE, FAILED, DEFERRED = "Planned", "Done", "Failed", "Deferred"
@@ -61,26 +60,6 @@ def action(member, name, reason, status=PLANNED, **extra):
     out = {"member": member, "action": name, "reason": reason, "status": status}
     out.update(extra)
     return out
-
-
-# ---- member steps of the operations reconcile adds ------------------------------------------
-
-def _relink_steps():
-    from .member_ops import _declare, _link, _reach
-    from .ca_ops import _done
-    return {
-        "relink": [Step("connect", "Connecting to the cluster", _reach),
-                   Step("link", "Exchanging remote secrets with the other members", _link, shared=True),
-                   Step("finish", "Finishing", _done)],
-        "reapplyDeclarations": [
-            Step("connect", "Connecting to the cluster", _reach),
-            Step("declarations", "Applying the network's namespaces, global services and waypoints",
-                 _declare, shared=True),
-            Step("finish", "Finishing", _done)],
-    }
-
-
-MEMBER_STEPS = _relink_steps()
 
 
 # ---- reading a cluster without changing it --------------------------------------------------

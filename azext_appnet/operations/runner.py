@@ -91,12 +91,17 @@ def new_operation(name, parameters, running_state, resume_from=None):
 
 
 class Context:
-    """What a step sees: the fresh resource, the services, progress, and a way to save."""
+    """What a step sees: the fresh resource, the services, progress, and a way to save.
+
+    The runner saves the resource after each step; a step calls `save()` only for what must
+    be kept even when it fails (credentials it already issued, say)."""
 
     def __init__(self, store, resource, services, progress, warn=None):
         self.store, self.resource, self.services = store, resource, services
         self._progress, self._warn = progress, warn
         self.warnings = []
+        self._cluster = None
+        self._network = None
 
     @property
     def props(self):
@@ -105,6 +110,29 @@ class Context:
     @property
     def params(self):
         return self.props["operation"]["parameters"]
+
+    @property
+    def cluster(self):
+        """The member's cluster, connected (and its identity checked) once per operation."""
+        if self._cluster is None:
+            self._cluster = self.services.connect(self.resource)
+        return self._cluster
+
+    @property
+    def network(self):
+        """The Application Network the resource is, or belongs to. A member's network is read
+        once, and again after `reload()`: a shared step sees what changed while it waited."""
+        parts = ids.parse_id(self.resource["id"])
+        if not parts["member"]:
+            return self.resource
+        if self._network is None:
+            network = self.store.get(ids.network_id(parts["subscription"], parts["resource_group"],
+                                                    parts["network"]))
+            if network is None:
+                raise AppNetError(f"The Application Network of {self.resource['id']} no longer exists.",
+                                  code="NotFound")
+            self._network = network
+        return self._network
 
     def progress(self, message):
         if self._progress:
@@ -129,6 +157,7 @@ class Context:
         fresh = self.store.get(self.resource["id"])
         if fresh is not None:
             self.resource = fresh
+        self._network = None
         return self.resource
 
 
@@ -138,30 +167,37 @@ class Finished(Exception):
 
 def run(store, resource_id, operation_id, steps, services, progress=None, warn=None):
     """Run the recorded operation to its end. Returns the final resource (None if the
-    operation deleted it); raises AppNetError after marking the resource Failed."""
+    operation deleted it); raises AppNetError after marking the resource Failed.
+
+    One write per step: the one that records a step done also names the next one (nothing
+    runs in between), and the last step's is the one that ends the operation."""
     resource = store.get(resource_id)
     op = (resource or {}).get("properties", {}).get("operation") or {}
     if op.get("id") != operation_id:
         raise ConflictError(f"Operation {operation_id} is no longer the current operation of {resource_id}.")
+    pending = [step for step in steps if step.name not in op.get("completedSteps", [])]
     op.update(pid=os.getpid(), host=socket.gethostname(), runner=_runner_identity())
+    op.setdefault("completedSteps", [])
+    if pending:
+        op["step"] = pending[0].name
     resource["properties"]["provisioningState"] = op.get("runningState", res.PROVISIONING)
     ctx = Context(store, resource, services, progress, warn)
     ctx.save()
     try:
-        for step in steps:
-            if step.name in ctx.props["operation"]["completedSteps"]:
-                continue
-            ctx.props["operation"]["step"] = step.name
-            ctx.save()
+        for index, step in enumerate(pending):
+            following = pending[index + 1] if index + 1 < len(pending) else None
             ctx.progress(step.message)
             if step.shared:
                 with store.lock(network_lock_name(resource_id)):
                     ctx.reload()  # what another operation changed while we waited
                     step.run(ctx)
+                    _step_done(ctx, step, following)   # under the lock, as the step's changes
             else:
                 step.run(ctx)
-            ctx.props["operation"]["completedSteps"].append(step.name)
-            ctx.save()
+                _step_done(ctx, step, following)
+        if not pending:
+            _step_done(ctx, None, None)
+        return ctx.resource
     except Finished:
         return None
     except KeyboardInterrupt:
@@ -182,27 +218,44 @@ def run(store, resource_id, operation_id, steps, services, progress=None, warn=N
                             f"{type(ex).__name__}: {str(ex)[:500]}", code="InternalError")
         _end(ctx, res.FAILED, error.to_error())
         raise error from ex
-    ctx.props.pop("error", None)
-    if ctx.warnings:
-        ctx.props["operation"]["warnings"] = ctx.warnings
-    return _end(ctx, res.SUCCEEDED, None)
+
+
+def _step_done(ctx, step, following):
+    """Record `step` done in one write that also names the `following` one, or, after the
+    last, ends the operation Succeeded. A StaleWriteError (someone wrote the resource while
+    the step ran) is a ConflictError: the operation ends Failed and a re-run redoes the step."""
+    op = ctx.props["operation"]
+    if step is not None:
+        op["completedSteps"].append(step.name)
+    if following is not None:
+        op["step"] = following.name
+    else:
+        _settle(ctx.resource, res.SUCCEEDED, None, ctx.warnings)
+    ctx.save()
+
+
+def _settle(resource, state, error, warnings):
+    """Mark the resource and its operation as ended in `state`, with `error` or none."""
+    props = resource["properties"]
+    props["provisioningState"] = state
+    props["operation"].update(status=state, endedAt=res.now())
+    if warnings:
+        props["operation"]["warnings"] = warnings
+    if error:
+        props["error"] = error
+    else:
+        props.pop("error", None)
 
 
 def _end(ctx, state, error):
+    """End a failed or interrupted operation on the stored resource: what the step changed
+    only in memory is dropped (its completed steps were saved as each one ended)."""
     for _ in range(5):
         try:
             resource = ctx.reload()
             if resource is None:
                 return None
-            props = resource["properties"]
-            props["provisioningState"] = state
-            props["operation"].update(status=state, endedAt=res.now())
-            if ctx.warnings:
-                props["operation"]["warnings"] = ctx.warnings
-            if error:
-                props["error"] = error
-            else:
-                props.pop("error", None)
+            _settle(resource, state, error, ctx.warnings)
             return ctx.save()
         except StaleWriteError:
             continue

@@ -20,7 +20,7 @@ def main(argv=None, secrets=None):
     hand_secrets(secrets)
     install_log_filter()
     from ..state import needs_credential, open_store
-    from .catalog import steps_for
+    from .catalog import lookup
     from .runner import run
     from .services import Services
 
@@ -32,7 +32,7 @@ def main(argv=None, secrets=None):
     resource = store.get(resource_id)
     if resource is None:
         return 0
-    steps = steps_for(resource, resource["properties"]["operation"]["name"])
+    steps = lookup(resource, resource["properties"]["operation"]["name"]).steps
     try:
         run(store, resource_id, operation_id, steps, services, progress)
         progress("Succeeded")

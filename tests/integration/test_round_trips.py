@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from azext_appnet.kube import connect
 from azext_appnet.kube.apply import apply_phases, wait_ready
 from azext_appnet.kube.preflight import preflight
+from azext_appnet.manifests import Phase
 from tests.integration.conftest import join
 
 LATENCY = 0.3      # long enough that requests sent together always overlap
@@ -48,7 +49,7 @@ def test_readiness_is_awaited_by_a_watch_not_by_polling(kubesim):
            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
                     "template": {"metadata": {"labels": {"app": "web"}},
                                  "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}
-    applied = apply_phases(cluster, [{"name": "workload", "objects": [dep]}])
+    applied = apply_phases(cluster, [Phase("workload", [dep])])
     n = len(sim.request_log)
     wait_ready(cluster, applied, timeout=60, poll=0.05)
     sent = [r for r in _since(sim, n) if "/deployments" in r.path]
