@@ -43,7 +43,8 @@ class AppNet:
     def __init__(self, config_dir: str, subscription: Optional[str] = None,
                  progress: Optional[Callable[[str], None]] = None, credential: Any = None,
                  arm_endpoint: Optional[str] = None, warn: Optional[Callable[[str], None]] = None,
-                 clock: Optional[Callable[[], Any]] = None):
+                 clock: Optional[Callable[[], Any]] = None,
+                 retry_sleep: Optional[Callable[[float], None]] = None):
         """`progress(message)` hears each step and what it waits for; `warn(message)` hears
         what the user should know although the operation goes on (without it, warnings go
         to `progress` with a "Warning:" prefix). Both are optional."""
@@ -60,11 +61,14 @@ class AppNet:
         #: returns the current UTC time (aware datetime) for the CA and reconcile; None: the
         #: real clock. Tests move it to make certificates and upgrades due.
         self.clock = clock
+        #: how cluster clients wait before retrying (Services.retry_sleep; None: time.sleep)
+        self.retry_sleep = retry_sleep
         self._store = None
         redact.install_log_filter()     # every log line scrubbed, --debug included
 
     def services(self) -> Services:
-        return Services(self.keys_dir, self.credential, self.arm_endpoint, clock=self.clock)
+        return Services(self.keys_dir, self.credential, self.arm_endpoint, clock=self.clock,
+                        retry_sleep=self.retry_sleep)
 
     def _check_cluster_now(self, cluster, network_id, member_name):
         """Preflight before anything is recorded, reaching the cluster as the join will."""

@@ -14,15 +14,16 @@ command table, and the kubernetes client alone takes a large part of a second to
 """
 
 
-def connect(kubeconfig=None, context=None, timeout=10):
+def connect(kubeconfig=None, context=None, timeout=10, retry=None):
     """Open a Cluster for `context` (default: the current context) of `kubeconfig`
     (default: $KUBECONFIG, else ~/.kube/config). The kubeconfig is read now, at each call;
     no credential is stored. InvalidInputError for a missing file or unknown context.
-    No request is sent until the first call on the returned Cluster."""
+    No request is sent until the first call on the returned Cluster. `retry`: its
+    client.RetryPolicy (default: the standard one)."""
     from .client import Cluster
     from .config import load
 
-    return Cluster(load(kubeconfig, context), timeout=timeout)
+    return Cluster(load(kubeconfig, context), timeout=timeout, retry=retry)
 
 
 def connect_aks(resource_id, credential, arm_endpoint=None, timeout=10, **kwargs):

@@ -396,11 +396,12 @@ def fetch_kubeconfig(resource_id, credential, arm_endpoint=PUBLIC_ARM_ENDPOINT,
 
 
 def connect_aks(resource_id, credential, arm_endpoint=PUBLIC_ARM_ENDPOINT,
-                api_version=API_VERSION, timeout=10, check=True, **kwargs):
+                api_version=API_VERSION, timeout=10, check=True, retry=None, **kwargs):
     """A `Cluster` (as `kube.connect()` returns) for AKS cluster `resource_id`, with its
     kubeconfig fetched from ARM now and kept in memory. An Entra cluster is reached with a
     bearer token from `credential`, renewed before it expires; no kubelogin is run.
-    `cluster.aks` holds the ARM facts (see `cluster_facts`). Errors as fetch_kubeconfig."""
+    `cluster.aks` holds the ARM facts (see `cluster_facts`). `retry`: the Cluster's
+    client.RetryPolicy. Errors as fetch_kubeconfig."""
     from .client import Cluster
     from .config import load_dict
 
@@ -411,7 +412,7 @@ def connect_aks(resource_id, credential, arm_endpoint=PUBLIC_ARM_ENDPOINT,
         auth = AksToken(credential, server_id, resource_id)
         auth.token()                     # fail now, with a clear message, not mid-operation
     config = load_dict(doc, source="AKS cluster %s" % resource_id, auth=auth)
-    cluster = Cluster(config, timeout=timeout)
+    cluster = Cluster(config, timeout=timeout, retry=retry)
     cluster.aks = dict(facts, resourceId=resource_id, aadServerId=server_id)
     return cluster
 

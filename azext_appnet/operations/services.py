@@ -16,10 +16,13 @@ PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
 
 
 class Services:
-    def __init__(self, keys_dir, credential=None, arm_endpoint=None, clock=None):
+    def __init__(self, keys_dir, credential=None, arm_endpoint=None, clock=None, retry_sleep=None):
         self.keys_dir = keys_dir
         #: returns the current UTC time for the CA (tests move it; None: the real clock)
         self.clock = clock
+        #: how a cluster client waits before it retries a transient failure (tests record
+        #: the delays instead of spending them; None: time.sleep)
+        self.retry_sleep = retry_sleep
         #: azure-core TokenCredential for Key Vault and ARM. None: the Azure CLI's login
         #: (see azure_credential).
         self.credential = credential
@@ -76,9 +79,18 @@ class Services:
         preflight uses it before the member is recorded, when nothing is pinned yet."""
         if cluster_type == "AKS" and not cluster.get("kubeconfig"):
             from ..kube.aks import connect_aks
-            return connect_aks(resource_id, self.azure_credential(), self.arm_endpoint, check=check_aks)
+            return connect_aks(resource_id, self.azure_credential(), self.arm_endpoint, check=check_aks,
+                               retry=self._retry())
         from ..kube import connect
-        return connect(kubeconfig=cluster.get("kubeconfig"), context=cluster.get("context"))
+        return connect(kubeconfig=cluster.get("kubeconfig"), context=cluster.get("context"),
+                       retry=self._retry())
+
+    def _retry(self):
+        """The retry policy of new cluster clients: the default unless a sleep was injected."""
+        if self.retry_sleep is None:
+            return None
+        from ..kube.client import RetryPolicy
+        return RetryPolicy(sleep=self.retry_sleep)
 
     def azure_credential(self):
         """The credential given, else the Azure CLI's login ('az account get-access-token',

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from azext_appnet.engine import AppNet
 from azext_appnet.errors import ClusterError, UsageError
 from azext_appnet.versions import load_catalog
 from tests.integration.conftest import join, ours
@@ -181,10 +182,14 @@ def test_member_of_another_network_is_refused(engine, clusters):
 
 def test_join_survives_transient_api_errors(engine, network, clusters):
     (sim,) = clusters(1)
+    # The client's waits are recorded, not spent: each 429/503 says Retry-After: 1.
+    waits = []
+    patient = AppNet(engine.config_dir, progress=engine.messages.append, retry_sleep=waits.append)
     sim.faults.set(error_rate=0.2, codes=(503, 429), latency=0.01, seed=3)
-    member = join(engine, sim)
+    member = join(patient, sim)
     sim.faults.clear()
     assert [r for r in sim.requests if r[2] in (503, 429)], "no fault was sent: the test proves nothing"
+    assert waits and min(waits) >= 1, waits          # it retried, as long as the server asked
     assert member["properties"]["provisioningState"] == "Succeeded"
     assert sim.get_object("apps/v1", "daemonsets", NS, "ztunnel") is not None
 
