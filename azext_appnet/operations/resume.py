@@ -11,14 +11,8 @@ import shlex
 
 from ..model import ids
 from ..model import resources as res
-from . import runner
+from . import catalog, runner
 
-_NETWORK_COMMANDS = {"create": "az appnet create", "update": "az appnet update",
-                     "delete": "az appnet delete", "rotateRoot": "az appnet ca rotate",
-                     "finishRootRotation": "az appnet ca finish-rotation"}
-_MEMBER_COMMANDS = {"join": "az appnet member join", "update": "az appnet member update",
-                    "updateTags": "az appnet member update", "remove": "az appnet member remove",
-                    "rotateCa": "az appnet member rotate-ca"}
 _CONFIRMED = ("delete", "remove", "finishRootRotation")   # these ask first: a pipeline passes --yes
 
 
@@ -68,12 +62,16 @@ def resume_command(resource):
     op = (resource.get("properties") or {}).get("operation") or {}
     name, params = op.get("name"), op.get("parameters") or {}
     parts = ids.parse_id(resource["id"])
-    if parts["member"]:
-        base = _MEMBER_COMMANDS.get(name, "az appnet member update")
+    try:
+        base = catalog.lookup(resource, name).command
+    except KeyError:            # no operation recorded, or one this version does not know
+        base = "az appnet member update" if parts["member"] else "az appnet update"
+    if base == catalog.RECONCILE:
+        words = [base, "-g", parts["resource_group"], "-n", parts["network"], "--member", parts["member"]]
+    elif parts["member"]:
         words = [base, "-g", parts["resource_group"], "--appnet-name", parts["network"],
                  "--member-name", parts["member"], *_member_flags(resource, name, params)]
     else:
-        base = _NETWORK_COMMANDS.get(name, "az appnet update")
         words = [base, "-g", parts["resource_group"], "-n", parts["network"], *_network_flags(resource, name)]
     if name in _CONFIRMED:
         words.append("--yes")
