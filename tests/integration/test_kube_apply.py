@@ -7,6 +7,7 @@ import pytest
 from azext_appnet.errors import ClusterError
 from azext_appnet.kube import connect
 from azext_appnet.kube.apply import apply_phases, identity, prune, wait_ready
+from azext_appnet.kube.client import RetryPolicy
 
 NS = "applink-system"
 OURS = {"app.kubernetes.io/managed-by": "az-appnet", "appnet.azure.com/member": "m1"}
@@ -128,7 +129,9 @@ def test_apply_in_phases_then_ready_then_idempotent(kubesim):
 
 def test_apply_survives_503_and_429_with_latency(kubesim):
     sim = _one(kubesim)
-    cluster = _connect(sim)
+    waits = []      # recorded, not spent: each 429/503 says Retry-After: 1
+    cluster = connect(kubeconfig=sim.kubeconfig_path, context=sim.context,
+                      retry=RetryPolicy(sleep=waits.append))
     # Seeded, so the same requests fail each run and some always do.
     sim.faults.set(error_rate=0.2, codes=(503, 429), latency=0.01, seed=8)
     try:
@@ -138,6 +141,7 @@ def test_apply_survives_503_and_429_with_latency(kubesim):
         sim.faults.clear()
     failed = [r for r in sim.requests if r[2] in (503, 429)]
     assert failed, "the fault injection sent no error: the test proves nothing"
+    assert waits and min(waits) >= 1, waits          # it retried, as long as the server asked
     for o in _all_objects():
         plural = {"CustomResourceDefinition": "customresourcedefinitions",
                   "Namespace": "namespaces", "ConfigMap": "configmaps",
