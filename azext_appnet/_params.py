@@ -6,13 +6,8 @@ from knack.arguments import CLIArgumentType
 from azext_appnet._validators import (
     location_text, validate_appnet_name, validate_join_cluster, validate_member_name, validate_tags,
     validate_version)
-
-UPGRADE_MODES = ["FullyManaged", "SelfManaged"]
-RELEASE_CHANNELS = ["Rapid", "Stable"]
-VISIBILITIES = ["External", "Internal"]
-IDENTITY_TYPES = ["None", "SystemAssigned", "SystemAssigned,UserAssigned", "UserAssigned"]
-CLUSTER_TYPES = ["AKS", "Kubernetes"]
-CA_KEY_TYPES = ["ec-p256", "rsa-2048", "rsa-3072", "rsa-4096"]
+from azext_appnet.constants import (
+    CA_KEY_TYPES, CLUSTER_TYPES, GATEWAY_VISIBILITIES, IDENTITY_TYPES, RELEASE_CHANNELS, UPGRADE_MODES)
 
 tags_type = CLIArgumentType(
     options_list=["--tags"], nargs="*", validator=validate_tags,
@@ -43,13 +38,13 @@ def load_arguments(self, _):
                    help="The geo-location where the resource lives: an Azure region name such as "
                         "westus2, or its display name. Default: the location configured with "
                         "'az configure --defaults location=...'.")
-        c.argument("identity_type", arg_group="Identity", arg_type=get_enum_type(IDENTITY_TYPES),
+        c.argument("identity_type", arg_group="Identity", arg_type=get_enum_type(list(IDENTITY_TYPES)),
                    help="Type of managed service identity (where both SystemAssigned and "
                         "UserAssigned types are allowed).")
         c.argument("key_vault", arg_group="Certificate Authority",
                    help="Name or URL of an Azure Key Vault that keeps the root CA key as a "
                         "non-exportable key. Default: the local key store under the az config dir.")
-        c.argument("ca_key_type", arg_group="Certificate Authority", arg_type=get_enum_type(CA_KEY_TYPES),
+        c.argument("ca_key_type", arg_group="Certificate Authority", arg_type=get_enum_type(list(CA_KEY_TYPES)),
                    help="Key type of the root and intermediate CAs.")
 
     for scope in ("appnet create", "appnet update"):
@@ -102,13 +97,13 @@ def load_arguments(self, _):
         c.argument("member_name", options_list=["--member-name"], id_part="child_name_1",
                    validator=validate_member_name, help="The name of the application network member.")
         c.argument("tags", arg_type=tags_type)
-        c.argument("release_channel", arg_group="Upgrade", arg_type=get_enum_type(RELEASE_CHANNELS),
+        c.argument("release_channel", arg_group="Upgrade", arg_type=get_enum_type(list(RELEASE_CHANNELS)),
                    help="Release channel of a FullyManaged member: Rapid (newest version as soon "
                         "as available) or Stable (the version after extra validation).")
         c.argument("version", arg_group="Upgrade", validator=validate_version,
                    help="AppNet version of a SelfManaged member, such as 1.5 "
                         "('az appnet list-versions' lists them).")
-        c.argument("east_west_gateway", arg_group="Connectivity", arg_type=get_enum_type(VISIBILITIES),
+        c.argument("east_west_gateway", arg_group="Connectivity", arg_type=get_enum_type(list(GATEWAY_VISIBILITIES)),
                    help="Visibility of the east-west gateway: Internal (an internal load balancer) "
                         "or External (a public one).")
         c.argument("network_name", arg_group="Connectivity",
@@ -123,7 +118,7 @@ def load_arguments(self, _):
                         "machine (kind, a loopback tunnel, a proxy).")
 
     with self.argument_context("appnet member join") as c:
-        c.argument("cluster_type", arg_group="Cluster", arg_type=get_enum_type(CLUSTER_TYPES),
+        c.argument("cluster_type", arg_group="Cluster", arg_type=get_enum_type(list(CLUSTER_TYPES)),
                    help="Kind of cluster: AKS (with --member-resource-id) or Kubernetes (any "
                         "conformant cluster, with --kubeconfig). Default: AKS when "
                         "--member-resource-id is given, otherwise Kubernetes.")
@@ -136,7 +131,7 @@ def load_arguments(self, _):
                    help="Context in the kubeconfig file. Default: its current context.")
         c.argument("member_location", arg_group="Resource",
                    help="Location of the member. Default: the location of the application network.")
-        c.argument("upgrade_mode", arg_group="Upgrade", arg_type=get_enum_type(UPGRADE_MODES),
+        c.argument("upgrade_mode", arg_group="Upgrade", arg_type=get_enum_type(list(UPGRADE_MODES)),
                    help="Upgrade mode: SelfManaged (you pick the version) or FullyManaged (a "
                         "release channel picks it). It cannot be changed after joining.")
         c.argument("private_connect_subnet", arg_group="Connectivity",

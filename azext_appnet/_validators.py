@@ -5,7 +5,9 @@ import re
 
 from azure.cli.core.azclierror import InvalidArgumentValueError, MutuallyExclusiveArgumentError
 
-_NAME = re.compile(r"^[a-zA-Z0-9-]{3,24}$")
+from azext_appnet.constants import NAME_PATTERN
+
+_NAME = re.compile(NAME_PATTERN)
 _TAG_KEY_FORBIDDEN = set('<>%&\\?/')
 
 
@@ -14,7 +16,7 @@ def _check_name(value, option):
         raise InvalidArgumentValueError(
             f"Invalid value '{value}' for {option}: names are 3 to 24 characters long and may "
             "contain only letters, digits and hyphens.",
-            "Choose a name that matches ^[a-zA-Z0-9-]{3,24}$, for example 'appnet-01'.")
+            f"Choose a name that matches {NAME_PATTERN}, for example 'appnet-01'.")
 
 
 def validate_appnet_name(namespace):

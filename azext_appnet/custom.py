@@ -11,6 +11,9 @@ from contextlib import contextmanager
 
 from knack.log import get_logger
 
+from azext_appnet.constants import (
+    DEFAULT_CA_KEY_TYPE, DEFAULT_GATEWAY_VISIBILITY, DEFAULT_IDENTITY_TYPE, DEFAULT_UPGRADE_MODE)
+
 logger = get_logger(__name__)
 
 
@@ -103,7 +106,7 @@ def _page(items, max_items, next_token):
 # ---- az appnet ---------------------------------------------------------------------------
 
 def create_appnet(cmd, client, resource_group_name, appnet_name, location=None, tags=None,
-                  identity_type="SystemAssigned", key_vault=None, ca_key_type="ec-p256", no_wait=False,
+                  identity_type=DEFAULT_IDENTITY_TYPE, key_vault=None, ca_key_type=DEFAULT_CA_KEY_TYPE, no_wait=False,
                   maintenance_window=None):
     if not location:
         from azure.cli.core.azclierror import RequiredArgumentMissingError
@@ -151,8 +154,8 @@ def list_versions(cmd, client, location, kubernetes_version=None, max_items=None
 
 def join_member(cmd, client, resource_group_name, appnet_name, member_name, kubeconfig=None, context=None,
                 member_resource_id=None, cluster_type=None, member_location=None, tags=None,
-                upgrade_mode="SelfManaged", release_channel=None, version=None,
-                east_west_gateway="Internal", network_name=None, private_connect_subnet=None,
+                upgrade_mode=DEFAULT_UPGRADE_MODE, release_channel=None, version=None,
+                east_west_gateway=DEFAULT_GATEWAY_VISIBILITY, network_name=None, private_connect_subnet=None,
                 no_wait=False, api_server_url=None):
     with _running(cmd, client, member_name, no_wait):
         return client.join_member(resource_group_name, appnet_name, member_name,

@@ -12,6 +12,9 @@ import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import redact
+from .constants import (
+    AKS, AKS_CLUSTER_ID_PATTERN, CA_KEY_TYPES, DEFAULT_CA_KEY_TYPE, DEFAULT_GATEWAY_VISIBILITY,
+    DEFAULT_IDENTITY_TYPE, KUBERNETES, MEMBER_KIND as MEMBER, NETWORK_KIND as NETWORK, VAULT_NAME_PATTERN)
 from .errors import ConflictError, InvalidInputError, NotFoundError, UsageError
 from .model import ids
 from .model import resources as res
@@ -21,8 +24,6 @@ from .operations import catalog, runner
 from .operations.services import Services, default_keys_dir
 from .state import StaleWriteError, default_state_location, needs_credential, open_store
 
-NETWORK, MEMBER = "appLink", "appLinkMember"
-CA_KEY_TYPES = ("ec-p256", "rsa-2048", "rsa-3072", "rsa-4096")
 # What a resource shows of its operation record; the rest (pid, parameters, ...) is bookkeeping.
 _OPERATION_VIEW = ("name", "status", "step", "completedSteps", "startedAt", "endedAt", "warnings")
 
@@ -203,8 +204,8 @@ class AppNet:
         return [view(r) for r in self.store.list(NETWORK, self.subscription, resource_group)]
 
     def create_network(self, resource_group: str, name: str, location: str,
-                       tags: Optional[Dict[str, str]] = None, identity_type: str = "SystemAssigned",
-                       key_vault: Optional[str] = None, ca_key_type: str = "ec-p256", no_wait: bool = False,
+                       tags: Optional[Dict[str, str]] = None, identity_type: str = DEFAULT_IDENTITY_TYPE,
+                       key_vault: Optional[str] = None, ca_key_type: str = DEFAULT_CA_KEY_TYPE, no_wait: bool = False,
                        maintenance_window: Optional[str] = None) -> Optional[ResourceDocument]:
         rid = self.network_id(resource_group, name)
         window = _maintenance_window(maintenance_window)
@@ -307,7 +308,7 @@ class AppNet:
                     cluster_type: Optional[str] = None, member_location: Optional[str] = None,
                     tags: Optional[Dict[str, str]] = None, upgrade_mode: Optional[str] = res.SELF_MANAGED,
                     release_channel: Optional[str] = None, version: Optional[str] = None,
-                    east_west_gateway: Optional[str] = "Internal", network_name: Optional[str] = None,
+                    east_west_gateway: Optional[str] = DEFAULT_GATEWAY_VISIBILITY, network_name: Optional[str] = None,
                     private_connect_subnet: Optional[str] = None, no_wait: bool = False,
                     api_server_url: Optional[str] = None) -> Optional[ResourceDocument]:
         rid = self.member_id(resource_group, network, member)
@@ -356,7 +357,8 @@ class AppNet:
         resource = res.new_member(
             parent, member, location, cluster,
             res.upgrade_profile(upgrade_mode, version, release_channel),
-            res.connectivity_profile(east_west_gateway or "Internal", network_topology), tags)
+            res.connectivity_profile(east_west_gateway or DEFAULT_GATEWAY_VISIBILITY, network_topology),
+            tags)
         if api_server_url:
             resource["properties"]["connectivityProfile"]["apiServerUrl"] = api_server_url
         if private_connect_subnet:
@@ -786,7 +788,7 @@ def _check_key_vault(value):
         return None
     if re.match(r"^https://[a-zA-Z0-9.-]+(:\d+)?/?$", value):
         return value.rstrip("/")
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$", value) and "--" not in value:
+    if re.match(VAULT_NAME_PATTERN, value) and "--" not in value:
         return value
     raise InvalidInputError(
         f"Invalid --key-vault '{value}': give a vault name (3-24 letters, digits and hyphens) "
@@ -807,7 +809,7 @@ def _check_network_name(value):
 
 def _resolve_cluster(kubeconfig, context, member_resource_id, cluster_type):
     """Which cluster to join, as recorded on the member (a path and a context, never a credential)."""
-    if cluster_type == "Kubernetes" and member_resource_id:
+    if cluster_type == KUBERNETES and member_resource_id:
         raise UsageError("--member-resource-id names an AKS cluster; it cannot be used with "
                          "--cluster-type Kubernetes.",
                          "Drop --member-resource-id, or use --cluster-type AKS.")
@@ -816,11 +818,10 @@ def _resolve_cluster(kubeconfig, context, member_resource_id, cluster_type):
             "No cluster to join was given.",
             "Pass --kubeconfig FILE [--context NAME] for any cluster, or --member-resource-id "
             "with the resource id of an AKS cluster.", code="RequiredArgumentMissing")
-    cluster = {"type": cluster_type or ("AKS" if member_resource_id else "Kubernetes")}
+    cluster = {"type": cluster_type or (AKS if member_resource_id else KUBERNETES)}
     if member_resource_id:
         import re
-        if not re.match(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
-                        r"Microsoft\.ContainerService/managedClusters/[^/]+$", member_resource_id, re.I):
+        if not re.match(AKS_CLUSTER_ID_PATTERN, member_resource_id, re.I):
             raise InvalidInputError(
                 f"Invalid --member-resource-id '{member_resource_id}'.",
                 "Give the id of an AKS cluster: /subscriptions/SUB/resourceGroups/RG/providers/"

@@ -10,6 +10,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from .constants import PUBLIC_ARM_ENDPOINT
 from .errors import InvalidInputError
 
 READY_TIMEOUT = "APPNET_READY_TIMEOUT"
@@ -117,7 +118,7 @@ def arm_endpoint():
     if not parts.hostname or parts.scheme not in ("https", "http") or (
             parts.scheme == "http" and parts.hostname not in _LOOPBACK):
         raise _bad(ARM_ENDPOINT, value[:200], "is not an https URL",
-                   "the Azure Resource Manager endpoint, e.g. https://management.azure.com")
+                   f"the Azure Resource Manager endpoint, e.g. {PUBLIC_ARM_ENDPOINT}")
     return value.rstrip("/")
 
 

@@ -8,6 +8,7 @@ Modules, each with one job:
     discovery   kind -> plural/scope, with few discovery requests
     apply       apply_phases, wait_ready, prune
     preflight   the checks a cluster must pass before a join
+    nodes       what a Node says about itself (its operating system)
 
 This module imports nothing heavy: az imports extension packages while building its
 command table, and the kubernetes client alone takes a large part of a second to import.
@@ -30,7 +31,8 @@ def connect_aks(resource_id, credential, arm_endpoint=None, timeout=10, **kwargs
     """Open a Cluster for the AKS cluster `resource_id`: its facts and user kubeconfig are
     fetched from Azure Resource Manager now with the azure-core TokenCredential
     `credential` (default endpoint: public cloud) and kept in memory only. See kube.aks."""
-    from .aks import PUBLIC_ARM_ENDPOINT, connect_aks as _connect_aks
+    from ..constants import PUBLIC_ARM_ENDPOINT
+    from .aks import connect_aks as _connect_aks
 
     return _connect_aks(resource_id, credential, arm_endpoint or PUBLIC_ARM_ENDPOINT,
                         timeout=timeout, **kwargs)

@@ -28,11 +28,11 @@ import re
 import threading
 import time
 
+from ..constants import AKS_CLUSTER_ID_PATTERN, PUBLIC_ARM_ENDPOINT, USER_AGENT
 from ..errors import ClusterError, InvalidInputError, NotFoundError
 
 logger = logging.getLogger(__name__)
 
-PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
 #: managedClusters API version: GA, has serviceMeshProfile and listClusterUserCredential.
 API_VERSION = "2024-10-01"
 #: The well-known application id of the Azure Kubernetes Service AAD Server.
@@ -41,8 +41,7 @@ CLUSTER_USER_ROLE = "Azure Kubernetes Service Cluster User Role"
 #: Ask the credential for a new AKS token this many seconds before the old one expires.
 TOKEN_REFRESH_MARGIN = 300
 
-_ID_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/"
-                    r"Microsoft\.ContainerService/managedClusters/([^/]+)$", re.I)
+_ID_RE = re.compile(AKS_CLUSTER_ID_PATTERN, re.I)
 
 
 class Kubeconfig(dict):
@@ -147,7 +146,7 @@ def _pipeline(credential, arm_endpoint, credential_scopes=None, **kwargs):
     scopes = list(credential_scopes or [arm_endpoint.rstrip("/") + "/.default"])
     kwargs.setdefault("retry_total", 3)        # fail in seconds, not a minute, when ARM is down
     config = Configuration(**kwargs)
-    config.user_agent_policy = policies.UserAgentPolicy(base_user_agent="az-appnet", **kwargs)
+    config.user_agent_policy = policies.UserAgentPolicy(base_user_agent=USER_AGENT, **kwargs)
     config.headers_policy = policies.HeadersPolicy(**kwargs)
     config.proxy_policy = policies.ProxyPolicy(**kwargs)
     config.logging_policy = policies.NetworkTraceLoggingPolicy(**kwargs)

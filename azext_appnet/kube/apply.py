@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ..constants import FIELD_MANAGER, TRANSIENT_STATUSES
 from ..errors import ClusterError
 from .client import ApiError, describe
 from .concurrent import gather
@@ -60,7 +61,7 @@ def identity(obj):
     return (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("name"))
 
 
-def apply_phases(cluster, phases, field_manager="az-appnet", parallelism=16, progress=None):
+def apply_phases(cluster, phases, field_manager=FIELD_MANAGER, parallelism=16, progress=None):
     """Server-side apply every object of every phase, in order; returns the applied
     objects as the server stored them, in input order. After a wave holding CRDs, waits
     until each is Established and its resource is served. Raises ClusterError naming
@@ -293,7 +294,7 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
             try:
                 live = cluster.get(api_version, kind, name, namespace)
             except ApiError as e:
-                if e.status not in (429, 500, 502, 503, 504):
+                if e.status not in TRANSIENT_STATUSES:
                     raise
                 live = None            # a flaky API server is no reason to stop waiting
             else:
@@ -325,7 +326,7 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
                     if time.monotonic() >= deadline:
                         break
             except ApiError as e:
-                if e.status not in (429, 500, 502, 503, 504):
+                if e.status not in TRANSIENT_STATUSES:
                     raise
                 time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
 

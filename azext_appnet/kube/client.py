@@ -13,13 +13,10 @@ import threading
 import time
 from urllib.parse import quote, urlencode
 
+from ..constants import FIELD_MANAGER, TRANSIENT_STATUSES, USER_AGENT
 from ..errors import ClusterError
 
 logger = logging.getLogger(__name__)
-
-#: HTTP statuses worth retrying: the server or something in front of it is overloaded or
-#: restarting. 500 is included because apiservers answer 500 for transient etcd errors.
-TRANSIENT_STATUSES = frozenset((429, 500, 502, 503, 504))
 
 
 class ApiError(ClusterError):
@@ -200,7 +197,7 @@ class Cluster:
         url = self.server + path
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
-        headers = {"Accept": "application/json", "User-Agent": "az-appnet"}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         data = None
         if body is not None:
             data = body if isinstance(body, (bytes, str)) else json.dumps(body)
@@ -351,7 +348,7 @@ class Cluster:
             if not cont:
                 return items
 
-    def apply(self, obj, field_manager="az-appnet", force=True):
+    def apply(self, obj, field_manager=FIELD_MANAGER, force=True):
         """Server-side apply of `obj` (PATCH application/apply-patch+yaml). Returns the
         object as the server stored it."""
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
@@ -391,7 +388,7 @@ class Cluster:
                  "allowWatchBookmarks": "true"}
         url = self.server + path + "?" + urlencode([(k, v) for k, v in query.items()
                                                     if v is not None])
-        headers = {"Accept": "application/json", "User-Agent": "az-appnet"}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         self._stamp(headers)
         try:
             resp = self._http.request(

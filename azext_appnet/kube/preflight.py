@@ -5,12 +5,9 @@ in one round instead of discovering them one join at a time. An unreachable API 
 stops the checks at once: nothing else can be known.
 """
 
+from ..constants import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_NAMESPACE, NETWORK_ID_ANNOTATION
 from ..errors import ClusterError
-
-MEMBER_NAMESPACE = "applink-system"
-NETWORK_ANNOTATION = "appnet.azure.com/network-id"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGER = "az-appnet"
+from .nodes import node_os
 
 _FOREIGN_MESH_NAMESPACES = {
     "aks-istio-system": "the AKS Istio service mesh add-on is enabled. Disable it first: "
@@ -27,15 +24,7 @@ def _version_tuple(text):
 
 
 def _ours(obj):
-    return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) == MANAGER
-
-
-def _node_os(node):
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    os_name = labels.get("kubernetes.io/os") or labels.get("beta.kubernetes.io/os")
-    if not os_name:
-        os_name = ((node.get("status") or {}).get("nodeInfo") or {}).get("operatingSystem")
-    return (os_name or "linux").lower()
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
 
 
 def preflight(cluster, network_id, min_version=None, max_version=None):
@@ -71,7 +60,7 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
 
     counts = {"linux": 0, "windows": 0}
     for node in nodes:
-        os_name = _node_os(node)
+        os_name = node_os(node)
         counts[os_name] = counts.get(os_name, 0) + 1
     if counts["linux"] == 0:
         if counts["windows"]:
@@ -85,7 +74,7 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
                 "Add a Linux node pool and retry")
 
     if marker is not None:
-        other = ((marker.get("metadata") or {}).get("annotations") or {}).get(NETWORK_ANNOTATION)
+        other = ((marker.get("metadata") or {}).get("annotations") or {}).get(NETWORK_ID_ANNOTATION)
         if other and other.lower() != str(network_id).lower():
             problems.append(
                 "the cluster is already a member of another Application Network (%s). "
@@ -118,15 +107,15 @@ def owner_of(obj):
     md = obj.get("metadata") or {}
     labels, annotations = md.get("labels") or {}, md.get("annotations") or {}
     release = annotations.get("meta.helm.sh/release-name")
-    if release or labels.get(MANAGED_BY) == "Helm":
+    if release or labels.get(MANAGED_BY_KEY) == "Helm":
         ns = annotations.get("meta.helm.sh/release-namespace") or "NAMESPACE"
         release = release or "RELEASE"
         return (f"Helm release '{release}' in namespace {ns}", f"helm uninstall {release} -n {ns}")
     if labels.get("install.operator.istio.io/owning-resource") or labels.get("operator.istio.io/component"):
         owning = labels.get("install.operator.istio.io/owning-resource") or "unknown"
         return (f"istioctl / IstioOperator '{owning}'", "istioctl uninstall --purge")
-    if labels.get(MANAGED_BY):
-        return (f"'{labels[MANAGED_BY]}' (label {MANAGED_BY})", None)
+    if labels.get(MANAGED_BY_KEY):
+        return (f"'{labels[MANAGED_BY_KEY]}' (label {MANAGED_BY_KEY})", None)
     return ("an unknown owner (no installer's label or annotation)", None)
 
 
@@ -192,7 +181,7 @@ def _foreign_istio(cluster, *reads):
             "adopt them (%s label --overwrite crd %s %s=%s), then retry"
             % (", ".join(sorted(names)), owner,
                "Uninstall that Istio first (%s). " % command if command else "",
-               cluster.kubectl, listed, cluster.kubectl, listed, MANAGED_BY, MANAGER))
+               cluster.kubectl, listed, cluster.kubectl, listed, MANAGED_BY_KEY, MANAGED_BY_VALUE))
 
     for api_kind, configs in (("mutatingwebhookconfiguration", mutating),
                               ("validatingwebhookconfiguration", validating)):

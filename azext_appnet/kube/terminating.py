@@ -10,6 +10,7 @@ removal to finish before it applies anything.
 
 import time
 
+from ..constants import TRANSIENT_STATUSES
 from .client import ApiError, describe
 
 CRD_API = "apiextensions.k8s.io/v1"
@@ -92,7 +93,7 @@ def wait_gone(cluster, objects, timeout, progress=None, poll=1.0):
             try:
                 live = cluster.get(key[0], key[1], key[2])
             except ApiError as e:
-                if e.status not in (429, 500, 502, 503, 504):
+                if e.status not in TRANSIENT_STATUSES:
                     raise
                 continue
             if live is None or not (live.get("metadata") or {}).get("deletionTimestamp"):

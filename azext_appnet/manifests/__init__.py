@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from ..constants import DEFAULT_GATEWAY_VISIBILITY, DNS1123_LABEL_PATTERN
 from ..errors import InvalidInputError
 from ..versions import load_catalog
 from . import cni, config, crds, gateway, istiod, ztunnel
@@ -29,7 +30,7 @@ __all__ = ["MemberSpec", "Phase", "render", "OWNER_LABELS", "MANAGED_BY_SELECTOR
 
 PHASES = ("crds", "namespace", "config", "istiod", "cni", "ztunnel", "gateway")
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS1123_LABEL = re.compile(DNS1123_LABEL_PATTERN)
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 
 
@@ -47,7 +48,7 @@ class MemberSpec:
     cluster_id: Optional[str] = None
     network: Optional[str] = None
     mesh_id: Optional[str] = None
-    east_west_gateway: str = "Internal"
+    east_west_gateway: str = DEFAULT_GATEWAY_VISIBILITY
 
     def __post_init__(self):
         self.cluster_id = self.cluster_id or self.member_name

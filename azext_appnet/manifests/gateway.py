@@ -2,11 +2,12 @@
 Deployment and a LoadBalancer Service (reference §8.3, §4.4).
 """
 
+from ..constants import GATEWAY_VISIBILITIES, INTERNAL
 from .meta import EAST_WEST_GATEWAY_NAME, TOPOLOGY_NETWORK, obj
 
 GATEWAY_CLASS = "istio-east-west"  # created by istiod when AMBIENT_ENABLE_MULTI_NETWORK=true (§3)
 AZURE_INTERNAL_LB = "service.beta.kubernetes.io/azure-load-balancer-internal"
-EAST_WEST_MODES = ("Internal", "External")
+EAST_WEST_MODES = GATEWAY_VISIBILITIES
 
 
 def east_west_gateway(spec):
@@ -21,7 +22,7 @@ def east_west_gateway(spec):
     # - Internal sets infrastructure.annotations to the AKS internal-LB annotation, which
     #   lands on the generated Service. External leaves it out: a public LB.
     infrastructure = {"labels": {TOPOLOGY_NETWORK: spec.network}}
-    if spec.east_west_gateway == "Internal":
+    if spec.east_west_gateway == INTERNAL:
         infrastructure["annotations"] = {AZURE_INTERNAL_LB: "true"}
     return obj(
         "Gateway", EAST_WEST_GATEWAY_NAME,

@@ -4,24 +4,18 @@ Everything that decides *who owns an object* or *what it is called* lives here, 
 applier, the remover and the renderers agree on one definition.
 """
 
-NAMESPACE = "applink-system"
-"""Where the data plane lives. Used wherever Istio's charts say `istio-system`
-(reference §0 and issue 5): mesh rootNamespace, CA/XDS addresses, RBAC subjects, webhooks."""
-
-MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "az-appnet"
-NETWORK_LABEL = "appnet.azure.com/network"
-MEMBER_LABEL = "appnet.azure.com/member"
-NETWORK_ID_ANNOTATION = "appnet.azure.com/network-id"
-VERSION_ANNOTATION = "appnet.azure.com/version"
+# Defined in constants.py (the kube layer and the checks use them too); named here for
+# the renderers.
+from ..constants import (  # noqa: F401
+    ISTIOD_HOST, MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_LABEL, MEMBER_NAMESPACE as NAMESPACE,
+    NETWORK_ID_ANNOTATION, NETWORK_LABEL, TRUST_DOMAIN, VERSION_ANNOTATION)
 
 MANAGED_BY_SELECTOR = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"
 
 TOPOLOGY_NETWORK = "topology.istio.io/network"  # reference §2
 
 ISTIOD = "istiod"
-ISTIOD_ADDRESS = f"istiod.{NAMESPACE}.svc:15012"  # CA_ADDRESS / XDS_ADDRESS (§6), discoveryAddress (§4.3)
-TRUST_DOMAIN = "cluster.local"  # §2: the same trust domain in every cluster
+ISTIOD_ADDRESS = f"{ISTIOD_HOST}:15012"  # CA_ADDRESS / XDS_ADDRESS (§6), discoveryAddress (§4.3)
 EAST_WEST_GATEWAY_NAME = "istio-eastwestgateway"  # §8.3, the conventional name
 LINUX_NODES = {"kubernetes.io/os": "linux"}
 

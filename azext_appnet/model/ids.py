@@ -7,6 +7,7 @@ ARM compares ids case-insensitively; so does `key()`.
 
 import re
 
+from ..constants import NAME_PATTERN
 from ..errors import InvalidInputError
 from . import regions
 
@@ -17,7 +18,7 @@ MEMBER_TYPE = "microsoft.applink/applinks/applinkmembers"
 #: Used in ids when no Azure login supplies a subscription. Documented in README.md.
 LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
-_NAME = re.compile(r"^[a-zA-Z0-9-]{3,24}$")
+_NAME = re.compile(NAME_PATTERN)
 _GROUP = re.compile(r"^[-\w._()]{1,90}$")
 _ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.AppLink/"
@@ -29,7 +30,7 @@ def check_name(value, option):
         raise InvalidInputError(
             f"Invalid value '{value}' for {option}: names are 3 to 24 characters long and may "
             "contain only letters, digits and hyphens.",
-            "Choose a name that matches ^[a-zA-Z0-9-]{3,24}$, for example 'appnet-01'.")
+            f"Choose a name that matches {NAME_PATTERN}, for example 'appnet-01'.")
     return value
 
 

@@ -15,18 +15,10 @@ because it does the provider's work itself sits beside them under `properties`:
 import datetime
 import getpass
 
+from ..constants import (  # noqa: F401  (the states of a resource document, named here for the engine)
+    ACCEPTED, CANCELED, DEFAULT_CA_KEY_TYPE, DEFAULT_IDENTITY_TYPE, DEFAULT_RELEASE_CHANNEL, DELETING,
+    FAILED, FULLY_MANAGED, PROVISIONING, SELF_MANAGED, SUCCEEDED, UPDATING)
 from . import ids
-
-SUCCEEDED, FAILED, CANCELED = "Succeeded", "Failed", "Canceled"
-ACCEPTED, PROVISIONING, UPDATING, DELETING = "Accepted", "Provisioning", "Updating", "Deleting"
-TERMINAL_STATES = (SUCCEEDED, FAILED, CANCELED)
-
-SELF_MANAGED, FULLY_MANAGED = "SelfManaged", "FullyManaged"
-UPGRADE_MODES = (FULLY_MANAGED, SELF_MANAGED)
-RELEASE_CHANNELS = ("Rapid", "Stable")
-GATEWAY_VISIBILITIES = ("External", "Internal")
-IDENTITY_TYPES = ("None", "SystemAssigned", "SystemAssigned,UserAssigned", "UserAssigned")
-CLUSTER_TYPES = ("AKS", "Kubernetes")
 
 
 def now():
@@ -56,7 +48,8 @@ def touch(resource, actor=None):
 
 
 def new_network(subscription, resource_group, name, location, tags=None,
-                identity_type="SystemAssigned", key_vault=None, ca_key_type="ec-p256", actor=None):
+                identity_type=DEFAULT_IDENTITY_TYPE, key_vault=None, ca_key_type=DEFAULT_CA_KEY_TYPE,
+                actor=None):
     resource_id = ids.network_id(subscription, resource_group, name)
     return {
         "id": resource_id,
@@ -102,7 +95,7 @@ def new_member(network, member_name, location, cluster, upgrade_profile,
 
 def upgrade_profile(mode, version=None, release_channel=None):
     if mode == FULLY_MANAGED:
-        return {"mode": mode, "fullyManagedUpgradeProfile": {"releaseChannel": release_channel or "Stable"}}
+        return {"mode": mode, "fullyManagedUpgradeProfile": {"releaseChannel": release_channel or DEFAULT_RELEASE_CHANNEL}}
     profile = {"mode": mode}
     if version:
         profile["selfManagedUpgradeProfile"] = {"version": version}

@@ -28,8 +28,8 @@ def _peer_copy(peer_cluster, member_name):
     """The kubeconfig document of the remote secret `peer_cluster` holds for `member_name`."""
     import yaml
     from .mesh_links import secret_name
-    from ..manifests import NAMESPACE
-    secret = peer_cluster.get("v1", "secrets", secret_name(member_name), NAMESPACE)
+    from ..constants import MEMBER_NAMESPACE
+    secret = peer_cluster.get("v1", "secrets", secret_name(member_name), MEMBER_NAMESPACE)
     data = (secret or {}).get("data") or {}
     text = data.get(member_name.lower())
     if not text:
@@ -40,8 +40,8 @@ def _peer_copy(peer_cluster, member_name):
 def check_published_address(target, connect):
     """Passed when the address in a peer's remote secret answers a read with its token."""
     from ..kube.client import Cluster, RetryPolicy
+    from ..constants import MEMBER_NAMESPACE
     from ..kube.config import load_dict
-    from ..manifests import NAMESPACE
     name = target.name
     fix = (f"Publish an address the other clusters reach: 'az appnet member update {target.args} "
            "--api-server-url https://HOST:PORT' (it rewrites the remote secrets on every member).")
@@ -59,7 +59,7 @@ def check_published_address(target, connect):
         try:
             probe = Cluster(load_dict(doc, source=f"the remote secret for {name} on {peer['name']}"),
                             timeout=5, retry=RetryPolicy(attempts=1, connect_attempts=1))
-            probe.get("v1", "namespaces", NAMESPACE)
+            probe.get("v1", "namespaces", MEMBER_NAMESPACE)
         except AppNetError as ex:
             return _result("Failed", f"The address member {peer['name']}'s remote secret names for this "
                            f"cluster, {server}, did not answer a read with its reader token from here: "

@@ -23,6 +23,7 @@ failure (an unreachable member, Ctrl-C) resumes at the failed step and converges
 """
 
 from .. import settings
+from ..constants import MEMBER_KIND
 from ..errors import ClusterError, InvalidInputError
 from ..model import resources as res
 from ..state import StaleWriteError
@@ -30,7 +31,6 @@ from .member_ops import member_spec, reach_cluster
 from .network_ops import public_certificate
 from .runner import Step
 
-MEMBER_KIND = "appLinkMember"
 _PUSHED = (("Secret", "cacerts"), ("ConfigMap", "istio-root-cert"))
 _ISTIOD = ("Deployment", "istiod")
 #: How long a workload certificate lives (design §5): after this, every leaf of the mesh was

@@ -20,6 +20,7 @@ the network's provisioningState alone, so an unreachable member never blocks joi
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+from ..constants import DNS1123_LABEL_PATTERN, RESERVED_NAMESPACES
 from ..errors import AppNetError, ClusterError, InvalidInputError, NotFoundError, UsageError
 from ..kube.client import ApiError
 from ..model import resources as res
@@ -30,9 +31,7 @@ from . import runner
 #: How many member clusters one command reaches at once (each is its own API server).
 PARALLELISM = 4
 UNREACHABLE, SKIPPED = "Unreachable", "Skipped"
-#: Namespaces the declarations must not change: Kubernetes' own and the data plane's.
-RESERVED_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease", "applink-system", "istio-system"}
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS1123_LABEL = re.compile(DNS1123_LABEL_PATTERN)
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 KINDS = ("ambientNamespaces", "globalServices", "waypoints")
 

@@ -20,14 +20,13 @@ plane's prune (member update/remove) selects by it and must not take them.
 for the list commands and `az appnet check`; it never writes.
 """
 
+from ..constants import DECLARATIONS_FIELD_MANAGER as FIELD_MANAGER, MANAGED_BY_KEY, MANAGED_BY_VALUE
 from ..errors import AppNetError
 from ..kube.client import api_path
-from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 DECLARED_BY = "appnet.azure.com/declared-by"
 DECLARED_LABELS = "appnet.azure.com/declared-labels"
 DECLARED_CREATED = "appnet.azure.com/declared-created"
-FIELD_MANAGER = "az-appnet-declarations"
 
 DATAPLANE_MODE = "istio.io/dataplane-mode"
 USE_WAYPOINT = "istio.io/use-waypoint"

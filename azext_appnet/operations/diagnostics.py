@@ -22,12 +22,13 @@ import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 
+from ..constants import MEMBER_NAMESPACE as NAMESPACE
 from ..errors import AppNetError
 from ..kube.concurrent import gather
+from ..kube.nodes import node_os
 from ..model import ids
 
 PASSED, FAILED, WARNING = "Passed", "Failed", "Warning"
-NAMESPACE = "applink-system"
 REMOTE_SECRET_LABEL = "istio/multiCluster"
 CLUSTER_ANNOTATION = "networking.istio.io/cluster"
 REMOTE_SECRET_PREFIX = "istio-remote-secret-"
@@ -177,18 +178,10 @@ class _Member:
     def __init__(self, target, cluster, version, expected, live, nodes):
         self.t, self.cluster, self.version = target, cluster, version
         self.expected, self.live = expected, live
-        self.linux_nodes = [n for n in nodes if _node_os(n) == "linux"]
+        self.linux_nodes = [n for n in nodes if node_os(n) == "linux"]
 
     def find(self, kind, name):
         return next((o for o in self.expected if o["kind"] == kind and o["metadata"]["name"] == name), None)
-
-
-def _node_os(node):
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    os_name = labels.get("kubernetes.io/os") or labels.get("beta.kubernetes.io/os")
-    if not os_name:
-        os_name = ((node.get("status") or {}).get("nodeInfo") or {}).get("operatingSystem")
-    return (os_name or "linux").lower()
 
 
 def check_member_state(t):
@@ -237,7 +230,7 @@ def check_objects(m):
 
 
 def check_labels(m):
-    from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_LABEL, NETWORK_LABEL
+    from ..constants import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_LABEL, NETWORK_LABEL
     want = {MANAGED_BY_KEY: MANAGED_BY_VALUE, NETWORK_LABEL: m.t.network_name, MEMBER_LABEL: m.t.name}
     wrong = []
     for o in m.expected:
@@ -484,8 +477,7 @@ def remote_secret_targets(secret, candidates):
     naming: a data key (what istiod reads: each key is a cluster id), the annotation
     networking.istio.io/cluster (what istioctl writes), the name istio-remote-secret-<id>,
     or any appnet.azure.com/* label or annotation other than our ownership ones."""
-    from ..manifests.meta import (MEMBER_LABEL, NETWORK_ID_ANNOTATION, NETWORK_LABEL,
-                                  VERSION_ANNOTATION)
+    from ..constants import MEMBER_LABEL, NETWORK_ID_ANNOTATION, NETWORK_LABEL, VERSION_ANNOTATION
     meta = secret.get("metadata") or {}
     names = set((secret.get("data") or {}).keys()) | set((secret.get("stringData") or {}).keys())
     annotations, labels = meta.get("annotations") or {}, meta.get("labels") or {}

@@ -7,6 +7,7 @@ finishes even when the cluster is gone.
 """
 
 
+from ..constants import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_KIND, MEMBER_LABEL, NETWORK_LABEL
 from ..errors import AppNetError, ClusterError, InvalidInputError, NotFoundError
 from ..model import ids
 from ..model import resources as res
@@ -48,7 +49,7 @@ def check_cluster(cluster, network_id, member_name):
     from ..kube.preflight import preflight
     facts = preflight(cluster, network_id)
     marker = facts["memberNamespace"] or {}
-    joined_as = ((marker.get("metadata") or {}).get("labels") or {}).get("appnet.azure.com/member")
+    joined_as = ((marker.get("metadata") or {}).get("labels") or {}).get(MEMBER_LABEL)
     leaving = bool((marker.get("metadata") or {}).get("deletionTimestamp"))
     # A namespace being deleted is what is left of a removed member; the join waits for it.
     if joined_as and not leaving and joined_as.lower() != member_name.lower():
@@ -194,7 +195,7 @@ def _finish(ctx):
 def _peers(ctx, network, linking=False):
     """The other members; when `linking`, not those being removed (their access is being
     revoked under the same lock, and must not be handed out again)."""
-    return [m for m in ctx.store.list("appLinkMember", parent_id=network["id"])
+    return [m for m in ctx.store.list(MEMBER_KIND, parent_id=network["id"])
             if ids.key(m["id"]) != ids.key(ctx.resource["id"])
             and not (linking and res.state_of(m) == res.DELETING)]
 
@@ -202,7 +203,6 @@ def _peers(ctx, network, linking=False):
 def link_member(ctx, strict=False):
     """Link the operation's member with every peer, fresh identities and tokens both ways,
     and record what was issued on the member (never a token)."""
-    from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_LABEL, NETWORK_LABEL
     from .mesh_links import link, merge_records
     network = ctx.network
 
@@ -295,7 +295,7 @@ def _cleanup_cluster(ctx):
         # The cluster is unreachable, its kubeconfig is gone, or (AKS) the cluster was deleted:
         # removing the member must still finish.
         ctx.warn(f"Could not clean the cluster ({ex.message}); objects labelled "
-                 f"appnet.azure.com/member={ctx.resource['name']} may remain on it.")
+                 f"{MEMBER_LABEL}={ctx.resource['name']} may remain on it.")
 
 
 def declare_step(ctx):

@@ -27,9 +27,9 @@ import secrets
 
 import yaml
 
+from ..constants import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_NAMESPACE as NAMESPACE
 from ..errors import AppNetError, ClusterError, InvalidInputError
 from ..kube.concurrent import gather
-from ..manifests import NAMESPACE
 from ..manifests.istiod import READER_ROLE
 
 MULTICLUSTER_LABEL = "istio/multiCluster"
@@ -180,7 +180,6 @@ LEGACY_OBJECTS = (("v1", "secrets", "istio-reader-service-account-istio-remote-s
 
 
 def retire_legacy_reader(cluster):
-    from ..manifests.meta import MANAGED_BY_KEY, MANAGED_BY_VALUE
     found = gather([lambda o=o: cluster.get(o[0], o[1], o[2], o[3]) for o in LEGACY_OBJECTS])
     ours = [o for o, live in zip(LEGACY_OBJECTS, found)
             if live and ((live.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE]

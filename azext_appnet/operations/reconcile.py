@@ -26,6 +26,7 @@ import datetime
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+from ..constants import FIELD_MANAGER, MEMBER_KIND, MEMBER_NAMESPACE
 from ..errors import AppNetError, ConflictError, OperationCanceledError
 from ..model import resources as res
 from ..redact import scrub
@@ -33,7 +34,6 @@ from . import maintenance, runner
 
 PARALLELISM = 4
 PLANNED, DONE, FAILED, DEFERRED = "Planned", "Done", "Failed", "Deferred"
-FIELD_MANAGER = "az-appnet"          # the field manager of every data-plane apply
 WORKLOAD_CERT_HOURS = 24
 #: Operations reconcile starts, so it may resume them when a run was killed.
 MEMBER_OPERATIONS = {"update": "repair", "rotateCa": "rotateIntermediate", "relink": "relink",
@@ -175,8 +175,7 @@ def data_plane_drift(cluster, network, member, pki, version_name, pin_istio=None
 
 def live_istio(cluster, version):
     """The Istio patch the member's istiod runs (from its image tag), or None."""
-    from ..manifests import NAMESPACE
-    istiod = cluster.get("apps/v1", "deployments", "istiod", NAMESPACE)
+    istiod = cluster.get("apps/v1", "deployments", "istiod", MEMBER_NAMESPACE)
     for c in (((istiod or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []:
         tag = str(c.get("image", "")).rsplit(":", 1)[-1]
         suffix = f"-{version.variant}"
@@ -188,10 +187,9 @@ def held_links(cluster):
     """The remote secrets a member holds: peer (lower-case) -> the server its kubeconfig
     names ("" when it cannot be read). Tokens are read only to parse, never kept."""
     import yaml
-    from ..manifests import NAMESPACE
     from .mesh_links import LINK_LABEL
     held = {}
-    for secret in cluster.list("v1", "secrets", NAMESPACE, label_selector=LINK_LABEL):
+    for secret in cluster.list("v1", "secrets", MEMBER_NAMESPACE, label_selector=LINK_LABEL):
         peer = ((secret.get("metadata") or {}).get("labels") or {}).get(LINK_LABEL)
         value = ((secret.get("data") or {}).get(peer or "")) or ""
         try:
@@ -237,7 +235,7 @@ class Reconcile:
         self.window_open = ignore_window or maintenance.is_open(self.window, self.now)
         self.services = engine.services()
         self.pki = self.services.pki(network)
-        members = sorted(engine.store.list("appLinkMember", parent_id=network["id"]), key=lambda m: m["name"].lower())
+        members = sorted(engine.store.list(MEMBER_KIND, parent_id=network["id"]), key=lambda m: m["name"].lower())
         self.members = members
         wanted = {m.lower() for m in only or []}
         unknown = wanted - {m["name"].lower() for m in members}

@@ -8,11 +8,7 @@ import json
 import os
 import threading
 
-
-#: Azure Resource Manager of the public cloud. The az layer may pass its cloud's endpoint;
-#: APPNET_ARM_ENDPOINT overrides both (tests against an emulator, whose CA the standard
-#: REQUESTS_CA_BUNDLE variable then names).
-PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
+from ..constants import PUBLIC_ARM_ENDPOINT
 
 
 class Services:

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 
+from ..constants import VAULT_NAME_PATTERN
 from ..errors import InvalidInputError, KeyStoreError
 from .signers import Signer, key_type_of, raw_ecdsa_to_der
 
@@ -29,7 +30,7 @@ logger = logging.getLogger("azext_appnet.pki")
 #: `key_vault_options` argument of NetworkPKI does the same for in-process tests).
 SKIP_CHALLENGE_CHECK_ENV = "APPNET_TEST_KEYVAULT_SKIP_CHALLENGE_RESOURCE_CHECK"
 
-_VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
+_VAULT_NAME = re.compile(VAULT_NAME_PATTERN)
 
 
 def vault_url(key_vault):

@@ -8,12 +8,12 @@ import datetime
 import hashlib
 import re
 
+from ..constants import CA_KEY_TYPES, DEFAULT_CA_KEY_TYPE, ISTIOD_HOST
+from ..constants import TRUST_DOMAIN  # noqa: F401  (a rule of the PKI: the SPIFFE trust domain)
 from ..errors import InvalidInputError
 
-#: Key types accepted by `--ca-key-type`. istiod and ztunnel accept both ECDSA and RSA
-#: signing CAs (reference §9.2); Ed25519 is left out because it is unconfirmed for a CA.
-KEY_TYPES = ("ec-p256", "rsa-2048", "rsa-3072", "rsa-4096")
-DEFAULT_KEY_TYPE = "ec-p256"
+#: Key types accepted by `--ca-key-type` (reference §9.2).
+KEY_TYPES, DEFAULT_KEY_TYPE = CA_KEY_TYPES, DEFAULT_CA_KEY_TYPE
 
 #: Lifetimes of the real product (design §5). A certificate is due for rotation at half
 #: its lifetime: 6 of 12 months for the root, 45 of 90 days for an intermediate.
@@ -25,9 +25,8 @@ WORKLOAD_LIFETIME = datetime.timedelta(hours=24)
 #: ours accepts a CA the moment it is pushed (istiod does the same for leaves: 2 minutes).
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 
-TRUST_DOMAIN = "cluster.local"
 #: By convention (tools/certs uses istiod.istio-system.svc); istiod does not check it.
-INTERMEDIATE_DNS_SAN = "istiod.applink-system.svc"
+INTERMEDIATE_DNS_SAN = ISTIOD_HOST
 SUBJECT_ORGANIZATION = "appnet"
 
 
