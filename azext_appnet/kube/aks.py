@@ -61,7 +61,7 @@ def parse_cluster_id(resource_id):
     m = _ID_RE.match(str(resource_id or "").strip())
     if not m:
         raise InvalidInputError(
-            "Invalid AKS cluster resource id '%s'." % (resource_id,),
+            f"Invalid AKS cluster resource id '{resource_id}'.",
             "Give the id of an AKS cluster: /subscriptions/SUB/resourceGroups/RG/providers/"
             "Microsoft.ContainerService/managedClusters/NAME ('az aks show --query id').")
     return m.group(1), m.group(2), m.group(3)
@@ -99,20 +99,20 @@ def check_facts(resource_id, facts):
     problems, fixes = [], []
     if facts.get("powerState") == "Stopped":
         problems.append("the cluster is stopped")
-        fixes.append("az aks start --resource-group %s --name %s" % (rg, name))
+        fixes.append(f"az aks start --resource-group {rg} --name {name}")
     if facts.get("istioAddon"):
         problems.append("the AKS Istio service mesh add-on is enabled "
                         "(serviceMeshProfile.mode Istio); it owns Istio's namespaces and CRDs")
-        fixes.append("az aks mesh disable --resource-group %s --name %s" % (rg, name))
+        fixes.append(f"az aks mesh disable --resource-group {rg} --name {name}")
     pools = facts.get("agentPools") or {}
     if pools.get("windows") and not pools.get("linux"):
-        problems.append("every agent pool runs Windows (%d); the mesh data plane runs on "
-                        "Linux nodes" % pools["windows"])
-        fixes.append("az aks nodepool add --resource-group %s --cluster-name %s --name "
-                     "linuxpool --os-type Linux" % (rg, name))
+        problems.append(f"every agent pool runs Windows ({pools['windows']}); the mesh data plane "
+                        "runs on Linux nodes")
+        fixes.append(f"az aks nodepool add --resource-group {rg} --cluster-name {name} --name "
+                     "linuxpool --os-type Linux")
     if problems:
         raise ClusterError(
-            "AKS cluster %s cannot join: %s." % (resource_id, "; ".join(problems)),
+            f"AKS cluster {resource_id} cannot join: {'; '.join(problems)}.",
             "Run: " + ", then ".join(fixes) + "; then run the command again.",
             code="ClusterNotEligible")
 
@@ -170,48 +170,48 @@ def _send(client, method, resource_id, path, api_version, arm_endpoint, action):
         response = client.send_request(request)
     except ClientAuthenticationError as e:
         raise ClusterError(
-            "No Azure credential is available to read AKS cluster %s: %s"
-            % (resource_id, _scrub(e.message or str(e))),
+            f"No Azure credential is available to read AKS cluster {resource_id}: "
+            f"{_scrub(e.message or str(e))}",
             "Run 'az login' (or sign in the identity this runs as) and retry.",
             code="AuthenticationFailed") from None
     except AzureError as e:
         raise ClusterError(
-            "Cannot reach Azure Resource Manager at %s to %s AKS cluster %s: %s"
-            % (arm_endpoint, action, resource_id, _scrub(e.message or type(e).__name__)),
-            "Check the network connection to %s and retry." % arm_endpoint,
+            f"Cannot reach Azure Resource Manager at {arm_endpoint} to {action} AKS cluster "
+            f"{resource_id}: {_scrub(e.message or type(e).__name__)}",
+            f"Check the network connection to {arm_endpoint} and retry.",
             code="ArmUnreachable") from None
     status = response.status_code
     if 200 <= status < 300:
         try:
             return response.json()
         except ValueError:
-            raise ClusterError("Azure Resource Manager at %s answered %s %s with a body that "
-                               "is not JSON." % (arm_endpoint, method, resource_id + path)) from None
+            raise ClusterError(f"Azure Resource Manager at {arm_endpoint} answered {method} "
+                               f"{resource_id + path} with a body that is not JSON.",
+                               "Retry later; if it persists, check that the endpoint is Azure "
+                               "Resource Manager (APPNET_ARM_ENDPOINT, or az's cloud).") from None
     code, message = _arm_error(response)
     if status == 404:
         raise NotFoundError(
-            "AKS cluster %s was not found (%s)." % (resource_id, code or "NotFound"),
+            f"AKS cluster {resource_id} was not found ({code or 'NotFound'}).",
             "Check --member-resource-id ('az aks list --query [].id') and that you are logged "
             "in to the subscription that holds it ('az account show').")
     if status == 401:
         raise ClusterError(
-            "Azure Resource Manager rejected the credentials used to %s AKS cluster %s (401 "
-            "%s)." % (action, resource_id, code or "Unauthorized"),
+            f"Azure Resource Manager rejected the credentials used to {action} AKS cluster "
+            f"{resource_id} (401 {code or 'Unauthorized'}).",
             "Run 'az login' again (the login may have expired) and retry.",
             code="AuthenticationFailed")
     if status == 403:
         raise ClusterError(
-            "Not allowed to %s AKS cluster %s (403 %s): %s"
-            % (action, resource_id, code or "Forbidden", message),
-            "The signed-in identity needs the '%s' role (actions "
+            f"Not allowed to {action} AKS cluster {resource_id} (403 {code or 'Forbidden'}): {message}",
+            f"The signed-in identity needs the '{CLUSTER_USER_ROLE}' role (actions "
             "Microsoft.ContainerService/managedClusters/read and "
             "listClusterUserCredential/action) on the cluster: az role assignment create "
-            "--role \"%s\" --assignee <identity> --scope %s"
-            % (CLUSTER_USER_ROLE, CLUSTER_USER_ROLE, resource_id),
+            f"--role \"{CLUSTER_USER_ROLE}\" --assignee <identity> --scope {resource_id}",
             code="AuthorizationFailed")
     raise ClusterError(
-        "Azure Resource Manager refused to %s AKS cluster %s (HTTP %s %s): %s"
-        % (action, resource_id, status, code or "", message),
+        f"Azure Resource Manager refused to {action} AKS cluster {resource_id} (HTTP {status} "
+        f"{code or ''}): {message}",
         "Retry later; if it persists, check the cluster in the Azure portal.",
         code=code or "ArmError")
 
@@ -229,8 +229,8 @@ def _fetch(resource_id, credential, arm_endpoint, api_version, check, **kwargs):
     parse_cluster_id(resource_id)
     if credential is None:
         raise ClusterError(
-            "No Azure credential to read AKS cluster %s from Azure Resource Manager."
-            % resource_id, "Run 'az login' and retry.", code="AuthenticationFailed")
+            f"No Azure credential to read AKS cluster {resource_id} from Azure Resource Manager.",
+            "Run 'az login' and retry.", code="AuthenticationFailed")
     arm_endpoint = (arm_endpoint or PUBLIC_ARM_ENDPOINT).rstrip("/")
     client = _pipeline(credential, arm_endpoint, **kwargs)
     try:
@@ -254,7 +254,7 @@ def _decode_kubeconfig(resource_id, body):
         doc = None
     if not isinstance(doc, dict) or not doc.get("contexts"):
         raise ClusterError("Azure Resource Manager returned no usable kubeconfig for AKS "
-                           "cluster %s." % resource_id,
+                           f"cluster {resource_id}.",
                            "Check the cluster with 'az aks get-credentials --file -' and retry.")
     return doc
 
@@ -301,7 +301,7 @@ class AksToken:
 
     def __init__(self, credential, server_id=AKS_AAD_SERVER_APP_ID, resource_id=None):
         self._credential = credential
-        self.scope = "%s/.default" % server_id
+        self.scope = f"{server_id}/.default"
         self._resource_id = resource_id
         self._token = None
         self.expires_on = None
@@ -314,9 +314,8 @@ class AksToken:
                     access = _Credential(self._credential).get_token(self.scope)
                 except Exception as e:               # pylint: disable=broad-except
                     raise ClusterError(
-                        "Cannot get an Entra token for AKS cluster %s (scope %s): %s"
-                        % (self._resource_id or "", self.scope,
-                           _scrub(getattr(e, "message", None) or str(e))),
+                        f"Cannot get an Entra token for AKS cluster {self._resource_id or ''} "
+                        f"(scope {self.scope}): {_scrub(getattr(e, 'message', None) or str(e))}",
                         "Run 'az login' and retry.", code="AuthenticationFailed") from None
                 self._token, self.expires_on = access.token, int(access.expires_on)
             return self._token
@@ -325,7 +324,7 @@ class AksToken:
         return "Bearer " + self.token()
 
     def __repr__(self):
-        return "AksToken(scope=%r, expires_on=%r)" % (self.scope, self.expires_on)
+        return f"AksToken(scope={self.scope!r}, expires_on={self.expires_on!r})"
 
 
 class AzureCliTokenCredential:
@@ -353,8 +352,8 @@ class AzureCliTokenCredential:
                                   "--scope", scopes[0]], capture_output=True, text=True,
                                  timeout=self.timeout, check=False, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as e:
-            raise ClientAuthenticationError(message="az account get-access-token failed: %s"
-                                            % type(e).__name__) from None
+            raise ClientAuthenticationError(
+                message=f"az account get-access-token failed: {type(e).__name__}") from None
         if out.returncode != 0:
             first = next((line for line in out.stderr.splitlines() if line.strip()), "")
             raise ClientAuthenticationError(message=_scrub(first.strip()[:300]) or
@@ -410,7 +409,7 @@ def connect_aks(resource_id, credential, arm_endpoint=PUBLIC_ARM_ENDPOINT,
     if server_id:
         auth = AksToken(credential, server_id, resource_id)
         auth.token()                     # fail now, with a clear message, not mid-operation
-    config = load_dict(doc, source="AKS cluster %s" % resource_id, auth=auth)
+    config = load_dict(doc, source=f"AKS cluster {resource_id}", auth=auth)
     cluster = Cluster(config, timeout=timeout, retry=retry)
     cluster.aks = dict(facts, resourceId=resource_id, aadServerId=server_id)
     return cluster

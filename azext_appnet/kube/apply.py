@@ -38,6 +38,11 @@ def _causes(failures):
     return "; ".join(parts)
 
 
+def _fixes(failures):
+    """The distinct recommendations of the failures, in order, or None."""
+    return " ".join(dict.fromkeys(err.recommendation for _, err in failures if err.recommendation)) or None
+
+
 def _phase_name(phase):
     return phase.get("name") if isinstance(phase, dict) else phase.name
 
@@ -95,8 +100,9 @@ def apply_phases(cluster, phases, field_manager=FIELD_MANAGER, parallelism=16, p
                 if failures:
                     if len(failures) == 1:
                         raise failures[0][1]
-                    raise ClusterError("%d objects of %s could not be applied: %s" % (
-                        len(failures), _phase_name(phase), _causes(failures)))
+                    raise ClusterError(
+                        f"{len(failures)} objects of {_phase_name(phase)} could not be applied: "
+                        f"{_causes(failures)}.", _fixes(failures))
                 crds = [o for o in live if o.get("kind") == "CustomResourceDefinition"]
                 if crds:
                     wait_established(cluster, crds, progress=progress)
@@ -145,9 +151,9 @@ def wait_established(cluster, crds, timeout=60, progress=None):
             break
         if time.monotonic() >= deadline:
             raise ClusterError(
-                "CustomResourceDefinition %s not Established after %ds. Check it with "
-                "%s get crd %s -o yaml (conditions NamesAccepted/Established)."
-                % (", ".join(sorted(pending)), timeout, cluster.kubectl, sorted(pending)[0]))
+                f"CustomResourceDefinition {', '.join(sorted(pending))} not Established after {timeout}s.",
+                f"Check it with {cluster.kubectl} get crd {sorted(pending)[0]} -o yaml (conditions "
+                "NamesAccepted/Established).")
         time.sleep(delay)
         delay = min(1.0, delay * 2)
     # Established means the API server will serve the resource; check discovery says so
@@ -172,9 +178,8 @@ def wait_established(cluster, crds, timeout=60, progress=None):
         if time.monotonic() >= deadline:
             gv, plurals = sorted(gvs.items())[0]
             raise ClusterError(
-                "the API server does not serve %s in %s %ds after their "
-                "CustomResourceDefinitions were applied. Check the API server's health."
-                % (", ".join(sorted(plurals)), gv, timeout))
+                f"The API server does not serve {', '.join(sorted(plurals))} in {gv} {timeout}s after "
+                "their CustomResourceDefinitions were applied.", "Check the API server's health.")
         time.sleep(delay)
         delay = min(1.0, delay * 2)
     say("CustomResourceDefinitions established (%d)" % len(crds))
@@ -339,9 +344,9 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
             for k in late)
         first = late[0]
         raise ClusterError(
-            "not ready: %s. Inspect it with %s -n %s describe %s %s and its "
-            "pods' events, fix the cause, then run the command again."
-            % (names, cluster.kubectl, first[2] or "default", first[1].lower(), first[3]))
+            f"Not ready: {names}.",
+            f"Inspect it with {cluster.kubectl} -n {first[2] or 'default'} describe {first[1].lower()} "
+            f"{first[3]} and its pods' events, fix the cause, then run the command again.")
     return True
 
 

@@ -21,13 +21,49 @@ logger = logging.getLogger(__name__)
 
 class ApiError(ClusterError):
     """The API server answered with an error status. `status` is the HTTP status,
-    `reason` the Status reason (e.g. "NotFound", "Conflict", "Invalid")."""
+    `reason` the Status reason (e.g. "NotFound", "Conflict", "Invalid"). `api_error()` picks
+    the subclass of a status; callers catch the one they handle."""
 
-    def __init__(self, message, status=None, reason=None, server_message=None):
-        super().__init__(message)
+    def __init__(self, message, recommendation=None, status=None, reason=None,
+                 server_message=None):
+        super().__init__(message, recommendation)
         self.status = status
         self.reason = reason
         self.server_message = server_message
+
+
+class Unauthorized(ApiError):
+    """401: the credential is missing, expired or not accepted."""
+
+
+class Forbidden(ApiError):
+    """403: RBAC or an admission rule (a namespace being deleted, a policy) refused it."""
+
+
+class NotFound(ApiError):
+    """404: the object, or its kind, is not there."""
+
+
+class Conflict(ApiError):
+    """409: another field manager owns the fields, or the object changed meanwhile."""
+
+
+class Invalid(ApiError):
+    """422: the server's validation rejected the object."""
+
+
+class Unavailable(ApiError):
+    """A transient status (TRANSIENT_STATUSES) that persisted through every retry."""
+
+
+_ERROR_TYPES = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 422: Invalid}
+
+
+def api_error(status, message, recommendation=None, reason=None, server_message=None):
+    """The typed ApiError of an HTTP status: the one place a status becomes a class."""
+    kind = Unavailable if status in TRANSIENT_STATUSES else _ERROR_TYPES.get(status, ApiError)
+    return kind(message, recommendation, status=status, reason=reason,
+                server_message=server_message)
 
 
 class RetryPolicy:
@@ -89,9 +125,9 @@ def build_label_selector(labels=None, **kw):
         if value is None:
             parts.append(key)
         elif isinstance(value, str) and value.startswith("!"):
-            parts.append("%s!=%s" % (key, value[1:]))
+            parts.append(f"{key}!={value[1:]}")
         else:
-            parts.append("%s=%s" % (key, value))
+            parts.append(f"{key}={value}")
     return ",".join(parts)
 
 
@@ -116,7 +152,7 @@ def describe(obj_or_kind, namespace=None, name=None):
         namespace, name = meta.get("namespace"), meta.get("name")
     else:
         kind = obj_or_kind
-    return "%s %s/%s" % (kind, namespace, name) if namespace else "%s %s" % (kind, name)
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
 
 
 class Cluster:
@@ -175,7 +211,7 @@ class Cluster:
         return " ".join(shlex.quote(w) for w in words)
 
     def __repr__(self):
-        return "Cluster(server=%r, context=%r)" % (self.server, self.context)
+        return f"Cluster(server={self.server!r}, context={self.context!r})"
 
     @property
     def request_count(self):
@@ -227,9 +263,9 @@ class Cluster:
                     return json.loads(resp.data)
                 except ValueError:
                     raise ClusterError(
-                        "the API server at %s answered %s %s with a body that is not JSON. "
-                        "Check that context '%s' points at a Kubernetes API server."
-                        % (self.server, method, path, self.context)) from None
+                        f"The API server at {self.server} answered {method} {path} with a body "
+                        "that is not JSON.",
+                        f"Check that context '{self.context}' points at a Kubernetes API server.") from None
             if status == 404 and ok_missing:
                 return None
             if self.retry.should_retry(attempt, status=status) or (
@@ -245,12 +281,10 @@ class Cluster:
             raise self._api_error(method, path, status, resp.data, what)
 
     def _unreachable(self, exc):
-        reason = _short_reason(exc)
         return ClusterError(
-            "cannot reach the API server at %s: %s. Check that the cluster is running and "
-            "that context '%s' of kubeconfig %s points at it (try: kubectl --context %s "
-            "version)." % (self.server, reason, self.context, self.config.kubeconfig,
-                           self.context))
+            f"Cannot reach the API server at {self.server}: {_short_reason(exc)}.",
+            f"Check that the cluster is running and that context '{self.context}' of kubeconfig "
+            f"{self.config.kubeconfig} points at it (try: kubectl --context {self.context} version).")
 
     def _api_error(self, method, path, status, data, what):
         reason, message = None, None
@@ -261,38 +295,39 @@ class Cluster:
         except ValueError:
             pass
         message = message or (data or b"").decode("utf-8", "replace")[:300] or "no message"
-        target = what or "%s %s" % (method, path)
+        text, fix = self._explain(method, status, reason, message, what or f"{method} {path}")
+        return api_error(status, text, fix, reason=reason, server_message=message)
+
+    def _explain(self, method, status, reason, message, target):
+        """(message, recommendation) for an error status answered about `target`."""
+        where = f"context '{self.context}' of kubeconfig {self.config.kubeconfig}"
         if status == 401 and not self.config.auth_header() and not getattr(self.config, "client_cert", True):
-            text = ("the API server at %s answered 401 Unauthorized: context '%s' of kubeconfig %s "
-                    "has no credentials (its user sets no token, client certificate, exec plugin "
-                    "or auth-provider). Use a kubeconfig with the cluster's credentials (e.g. az "
-                    "aks get-credentials)." % (self.server, self.context, self.config.kubeconfig))
-        elif status == 401:
-            text = ("the API server at %s rejected the credentials of context '%s' of kubeconfig "
-                    "%s (401 Unauthorized). Refresh them (e.g. az aks get-credentials, or your "
-                    "exec plugin's login) and retry." % (self.server, self.context,
-                                                         self.config.kubeconfig))
-        elif status == 403 and " cannot " in message:
+            return (f"The API server at {self.server} answered 401 Unauthorized: {where} has no "
+                    "credentials (its user sets no token, client certificate, exec plugin or "
+                    "auth-provider).",
+                    "Use a kubeconfig with the cluster's credentials (e.g. az aks get-credentials).")
+        if status == 401:
+            return (f"The API server at {self.server} rejected the credentials of {where} "
+                    "(401 Unauthorized).",
+                    "Refresh them (e.g. az aks get-credentials, or your exec plugin's login) and retry.")
+        if status == 403 and " cannot " in message:
             # RBAC's own words: 'User "x" cannot create resource "y" in API group ...'.
-            text = ("%s: forbidden (403): %s. The identity of context '%s' needs "
-                    "cluster-admin rights to join the cluster." % (target, message,
-                                                                   self.context))
-        elif status == 403:
+            return (f"{target}: forbidden (403): {message}.",
+                    f"The identity of context '{self.context}' needs cluster-admin rights to join "
+                    "the cluster.")
+        if status == 403:
             # Forbidden for another reason than RBAC (a namespace being deleted, a policy):
             # the server's message says which; rights would not help.
-            text = "%s: the API server refused it (403 Forbidden): %s" % (target, message)
-        elif status == 409 and method == "PATCH":
-            text = ("%s: conflict (409): %s. Another field manager owns these fields; apply "
-                    "with force to take them over, or remove the other tool's changes."
-                    % (target, message))
-        elif status in TRANSIENT_STATUSES:
-            text = ("%s: the API server at %s kept failing (HTTP %s: %s) after %d attempts. "
-                    "Retry later; if it persists, check the API server's health."
-                    % (target, self.server, status, message, self.retry.attempts))
-        else:
-            text = "%s: the API server refused it (HTTP %s %s): %s" % (
-                target, status, reason or "", message)
-        return ApiError(text, status=status, reason=reason, server_message=message)
+            return f"{target}: the API server refused it (403 Forbidden): {message}", None
+        if status == 409 and method == "PATCH":
+            return (f"{target}: conflict (409): {message}.",
+                    "Another field manager owns these fields: apply with force to take them over, "
+                    "or remove the other tool's changes.")
+        if status in TRANSIENT_STATUSES:
+            return (f"{target}: the API server at {self.server} kept failing (HTTP {status}: "
+                    f"{message}) after {self.retry.attempts} attempts.",
+                    "Retry later; if it persists, check the API server's health.")
+        return f"{target}: the API server refused it (HTTP {status} {reason or ''}): {message}", None
 
     # -- API ---------------------------------------------------------------------------
 
@@ -304,14 +339,14 @@ class Cluster:
             if e.status not in (404, 405, 400):
                 raise
             raise ClusterError(
-                "the server at %s is not a Kubernetes API server: it answered GET /version with "
-                "HTTP %s. Check the server URL of context '%s' in kubeconfig %s (try: kubectl "
-                "--context %s version)." % (self.server, e.status, self.context,
-                                             self.config.kubeconfig, self.context)) from None
+                f"The server at {self.server} is not a Kubernetes API server: it answered GET "
+                f"/version with HTTP {e.status}.",
+                f"Check the server URL of context '{self.context}' in kubeconfig "
+                f"{self.config.kubeconfig} (try: kubectl --context {self.context} version).") from None
         if not isinstance(v, dict):
-            raise ClusterError("the server at %s answered GET /version with something that is not "
-                               "a Kubernetes version object. Check the server URL of context '%s'."
-                               % (self.server, self.context))
+            raise ClusterError(f"The server at {self.server} answered GET /version with something "
+                               "that is not a Kubernetes version object.",
+                               f"Check the server URL of context '{self.context}'.")
         return parse_version(v)
 
     def get(self, api_version, kind_or_plural, name, namespace=None):
@@ -356,17 +391,15 @@ class Cluster:
         name, namespace = meta.get("name"), meta.get("namespace")
         what = describe(kind, namespace, name)
         if not (api_version and kind and name):
-            raise ClusterError("%s: an object to apply needs apiVersion, kind and "
-                               "metadata.name." % what)
+            raise ClusterError(f"{what}: an object to apply needs apiVersion, kind and metadata.name.")
         res = self.discovery.resolve(api_version, kind)
         if res is None:
             raise ClusterError(
-                "%s: the API server does not serve kind %s in %s. Install its "
-                "CustomResourceDefinition (or the API it belongs to) first."
-                % (what, kind, api_version))
+                f"{what}: the API server does not serve kind {kind} in {api_version}.",
+                "Install its CustomResourceDefinition (or the API it belongs to) first.")
         if res.namespaced and not namespace:
-            raise ClusterError("%s: kind %s is namespaced; set metadata.namespace."
-                               % (what, kind))
+            raise ClusterError(f"{what}: kind {kind} is namespaced, and metadata.namespace is not set.",
+                               "Set metadata.namespace.")
         path = api_path(api_version, res.plural, name, namespace if res.namespaced else None)
         query = {"fieldManager": field_manager, "force": "true" if force else "false"}
         # JSON is YAML, so the apply-patch+yaml content type takes a JSON body.
@@ -383,7 +416,7 @@ class Cluster:
         if res is None:
             return
         path = api_path(api_version, res.plural, namespace=namespace if res.namespaced else None)
-        query = {"watch": "true", "fieldSelector": "metadata.name=%s" % name,
+        query = {"watch": "true", "fieldSelector": f"metadata.name={name}",
                  "resourceVersion": resource_version, "timeoutSeconds": max(1, int(timeout)),
                  "allowWatchBookmarks": "true"}
         url = self.server + path + "?" + urlencode([(k, v) for k, v in query.items()
@@ -434,11 +467,10 @@ def parse_version(version_info):
     if not (major and minor):
         m = re.match(r"v?(\d+)\.(\d+)", str(version_info.get("gitVersion", "")))
         if not m:
-            raise ClusterError("the API server's /version answer has no version: %r. Check "
-                               "that the kubeconfig points at a Kubernetes API server."
-                               % (version_info,))
+            raise ClusterError(f"The API server's /version answer has no version: {version_info!r}.",
+                               "Check that the kubeconfig points at a Kubernetes API server.")
         major, minor = m.group(1), m.group(2)
-    return "%d.%d" % (int(major), int(minor))
+    return f"{int(major)}.{int(minor)}"
 
 
 def _status_retry_after(data):

@@ -129,7 +129,7 @@ class Discovery:
         namespaced = spec.get("scope", "Namespaced") == "Namespaced"
         for v in spec.get("versions") or []:
             if v.get("served", True) and v.get("name"):
-                gv = "%s/%s" % (group, v["name"])
+                gv = f"{group}/{v['name']}"
                 with self._lock:
                     self._learned.setdefault(gv, {}).update(
                         _index([Resource(gv, kind, plural, namespaced)]))

@@ -21,9 +21,9 @@ def _condition(pod, ctype):
 def _scheduling_event(cluster, pod):
     meta = pod.get("metadata") or {}
     try:
-        page = cluster.request("GET", "/api/v1/namespaces/%s/events" % meta.get("namespace"),
-                               query={"fieldSelector": "involvedObject.name=%s,reason="
-                                      "FailedScheduling" % meta.get("name")},
+        page = cluster.request("GET", f"/api/v1/namespaces/{meta.get('namespace')}/events",
+                               query={"fieldSelector": f"involvedObject.name={meta.get('name')},"
+                                                       "reason=FailedScheduling"},
                                ok_missing=True)
     except ApiError:
         return None
@@ -39,7 +39,7 @@ def pod_problem(cluster, pod):
     if sched is not None and sched.get("status") == "False":
         why = sched.get("message") or _scheduling_event(cluster, pod) or \
             sched.get("reason") or "no reason given"
-        return "pod %s cannot be scheduled: %s" % (name, why)
+        return f"pod {name} cannot be scheduled: {why}"
     status = pod.get("status") or {}
     for cs in (status.get("initContainerStatuses") or []) + \
             (status.get("containerStatuses") or []):
@@ -47,12 +47,11 @@ def pod_problem(cluster, pod):
         reason = waiting.get("reason")
         if reason and reason not in _STARTING:
             msg = waiting.get("message")
-            return "pod %s container %s is waiting: %s%s" % (
-                name, cs.get("name"), reason, " (%s)" % msg if msg else "")
+            return f"pod {name} container {cs.get('name')} is waiting: {reason}" + (f" ({msg})" if msg else "")
         term = (cs.get("lastState") or {}).get("terminated") or {}
         if cs.get("restartCount") and term.get("reason"):
-            return "pod %s container %s restarted %d times (last exit: %s)" % (
-                name, cs.get("name"), cs["restartCount"], term["reason"])
+            return (f"pod {name} container {cs.get('name')} restarted {cs['restartCount']} times "
+                    f"(last exit: {term['reason']})")
     return None
 
 
@@ -83,5 +82,5 @@ def workload_pod_problems(cluster, workload, limit=3):
             seen[key] = [problem, 0]
     out = []
     for problem, more in list(seen.values())[:limit]:
-        out.append(problem + (" (and %d more pods)" % more if more else ""))
+        out.append(problem + (f" (and {more} more pods)" if more else ""))
     return out

@@ -37,7 +37,7 @@ def why_terminating(obj):
         fins = list((obj.get("metadata") or {}).get("finalizers") or []) + \
             list((obj.get("spec") or {}).get("finalizers") or [])
         if fins:
-            reasons.append("finalizers %s" % ", ".join(fins))
+            reasons.append(f"finalizers {', '.join(fins)}")
     return "; ".join(reasons) or "deletion in progress"
 
 
@@ -66,7 +66,7 @@ def summary(keys):
     by_kind = {}
     for _, kind, name in keys:
         by_kind.setdefault(kind, []).append(name)
-    parts = ["%s %s" % (kind, names[0]) if len(names) == 1 else "%d %ss" % (len(names), kind)
+    parts = [f"{kind} {names[0]}" if len(names) == 1 else f"{len(names)} {kind}s"
              for kind, names in by_kind.items()]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
@@ -84,7 +84,7 @@ def wait_gone(cluster, objects, timeout, progress=None, poll=1.0):
     if not left:
         return {}
     awaited = summary(left)
-    say("Waiting for %s to finish terminating" % awaited)
+    say(f"Waiting for {awaited} to finish terminating")
     start = time.monotonic()
     deadline, next_say = start + timeout, start + PROGRESS_INTERVAL
     interval = min(0.1, poll)          # most deletions take a moment: look again soon
@@ -101,7 +101,7 @@ def wait_gone(cluster, objects, timeout, progress=None, poll=1.0):
             else:
                 left[key] = live
         if not left:
-            say("%s %s gone" % (awaited, "is" if len(awaited.split(" ")) == 2 else "are"))
+            say(f"{awaited} {'is' if len(awaited.split(' ')) == 2 else 'are'} gone")
             break
         now = time.monotonic()
         if now >= deadline:
@@ -109,8 +109,8 @@ def wait_gone(cluster, objects, timeout, progress=None, poll=1.0):
         if now >= next_say:
             next_say = now + PROGRESS_INTERVAL
             for key, live in left.items():
-                say("%s is still terminating after %ds: %s"
-                    % (describe(key[1], None, key[2]), int(now - start), why_terminating(live)))
+                say(f"{describe(key[1], None, key[2])} is still terminating after {int(now - start)}s: "
+                    f"{why_terminating(live)}")
         time.sleep(min(interval, max(0.0, deadline - now)))
         interval = min(poll, interval * 2)
     return {describe(k[1], None, k[2]): why_terminating(v) for k, v in left.items()}

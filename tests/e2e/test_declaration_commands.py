@@ -209,7 +209,7 @@ def test_an_unreachable_member_fails_the_command_and_converges_later(mesh):
         report = partial.json
         assert results(report) == {"member-01": "Labelled", "member-02": "Created", "member-03": "Unreachable"}
         cause = next(m["message"] for m in report["members"] if m["member"] == "member-03")
-        assert "cannot reach the API server" in cause
+        assert "Cannot reach the API server" in cause
         assert "member-03 (Unreachable)" in partial.err
         shown = az("appnet", "show", "-g", "rg1", "-n", "net-01", "--query", "properties.declarations").json
         assert shown["ambientNamespaces"] == [{"namespace": "books"}]  # recorded all the same

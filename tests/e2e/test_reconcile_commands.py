@@ -114,7 +114,7 @@ def test_reconcile_plans_repairs_and_converges(az, clusters):
     assert ("member-02", "repair", "Failed") in rows
     assert ("member-01", "repair", "Done") in rows and ("member-03", "repair", "Done") in rows
     bad = next(x for x in failed.json["actions"] if x["status"] == "Failed")
-    assert "cannot reach the API server" in bad["error"]
+    assert "Cannot reach the API server" in bad["error"]
     assert "1 action failed (member-02: repair)" in failed.err
     assert a.get_object("apps/v1", "daemonsets", NS, "ztunnel") is not None
     assert c.get_object("v1", "services", NS, "istiod")["metadata"]["labels"]["app"] == "istiod"

@@ -156,8 +156,8 @@ def test_unreachable_server(kubesim):
     sim.stop()
     with pytest.raises(ClusterError) as e:
         preflight(cluster, NET)
-    assert e.value.message.startswith("cannot reach the API server at %s: " % url)
-    assert "kubectl --context %s" % sim.context in e.value.message
+    assert e.value.message.startswith("Cannot reach the API server at %s: " % url)
+    assert "kubectl --context %s" % sim.context in e.value.recommendation
 
 
 def test_connect_errors(kubesim, tmp_path):

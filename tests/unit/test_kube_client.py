@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from azext_appnet.errors import ClusterError
-from azext_appnet.kube.client import (ApiError, Cluster, RetryPolicy, api_path,
-                                      build_label_selector, parse_retry_after,
-                                      parse_version)
+from azext_appnet.kube.client import (ApiError, Cluster, Conflict, Forbidden, Invalid, NotFound,
+                                      RetryPolicy, Unauthorized, Unavailable, api_path,
+                                      build_label_selector, parse_retry_after, parse_version)
 from azext_appnet.kube.config import ClusterConfig
 
 
@@ -179,7 +179,7 @@ def test_request_gives_up_after_bounded_attempts(stub_cluster):
                                                              "etcd down"))] * 10)
     with pytest.raises(ApiError) as e:
         cluster.request("GET", "/version")
-    assert e.value.status == 503
+    assert e.value.status == 503 and isinstance(e.value, Unavailable)
     assert cluster.request_count == 6
     assert "etcd down" in e.value.message and "6 attempts" in e.value.message
 
@@ -194,7 +194,7 @@ def test_4xx_fails_at_once_with_server_message_naming_object(stub_cluster):
     with pytest.raises(ApiError) as e:
         cluster.apply(obj)
     assert cluster.request_count == 1 and not sleeps
-    assert e.value.status == 422
+    assert e.value.status == 422 and isinstance(e.value, Invalid)
     assert "Deployment applink-system/istiod" in e.value.message
     assert "spec.template: Required value" in e.value.message
     method, path, headers, body = stub.seen[0]
@@ -209,6 +209,7 @@ def test_401_message_names_context_not_token(stub_cluster):
     stub, cluster, _ = stub_cluster([(401, {}, _status(401, "Unauthorized", "Unauthorized"))])
     with pytest.raises(ApiError) as e:
         cluster.server_version()
+    assert isinstance(e.value, Unauthorized)
     assert "context 'ctx'" in e.value.message and "401" in e.value.message
     assert "s3cr3t" not in e.value.message
 
@@ -223,12 +224,21 @@ def test_403_names_the_refused_verb_and_blames_rights_only_when_rbac_refused(stu
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "applink-system"}}
     with pytest.raises(ApiError) as e:
         cluster.apply(obj)
+    assert isinstance(e.value, Forbidden)
     assert 'cannot patch resource "configmaps"' in e.value.message
-    assert e.value.message.count("cluster-admin") == 1
+    assert e.value.recommendation.count("cluster-admin") == 1
     with pytest.raises(ApiError) as e:
         cluster.apply(obj)
     assert "because it is being terminated" in e.value.message
-    assert "cluster-admin" not in e.value.message
+    assert "cluster-admin" not in e.value.message + str(e.value.recommendation)
+
+
+def test_a_missing_object_asked_for_by_request_is_a_not_found(stub_cluster):
+    stub, cluster, _ = stub_cluster([(404, {}, _status(404, "NotFound", 'configmaps "c" not found'))])
+    with pytest.raises(NotFound) as e:
+        cluster.request("GET", "/api/v1/namespaces/ns/configmaps/c", what="ConfigMap ns/c")
+    assert e.value.message == 'ConfigMap ns/c: the API server refused it (HTTP 404 NotFound): configmaps "c" not found'
+    assert e.value.recommendation is None and e.value.reason == "NotFound"
 
 
 def test_delete_and_get_of_missing_object(stub_cluster):
@@ -268,8 +278,8 @@ def test_unreachable_server_fails_fast_with_fix():
     with pytest.raises(ClusterError) as e:
         cluster.server_version()
     msg = e.value.message
-    assert msg.startswith("cannot reach the API server at http://127.0.0.1:%d: " % port)
-    assert "connection refused" in msg and "kubectl --context ctx" in msg
+    assert msg.startswith("Cannot reach the API server at http://127.0.0.1:%d: " % port)
+    assert "connection refused" in msg and "kubectl --context ctx" in e.value.recommendation
     assert cluster.request_count == 3 and len(sleeps) == 2
 
 
@@ -283,6 +293,6 @@ def test_conflict_on_forced_apply_is_retried_but_not_on_plain_apply(stub_cluster
     stub2, cluster2, _ = stub_cluster([conflict])
     with pytest.raises(ApiError) as e:
         cluster2.apply(obj, force=False)
-    assert cluster2.request_count == 1 and e.value.status == 409
+    assert cluster2.request_count == 1 and e.value.status == 409 and isinstance(e.value, Conflict)
     assert "ConfigMap ns/c: conflict" in e.value.message and "kubectl" in e.value.message
     assert "force=false" in stub2.seen[0][1]
