@@ -57,7 +57,7 @@ class ClusterConfig:
             return self._auth.get_api_key_with_prefix("BearerToken", alias="authorization")
 
     def __repr__(self):                     # never show the credential
-        return "ClusterConfig(server=%r, context=%r)" % (self.server, self.context)
+        return f"ClusterConfig(server={self.server!r}, context={self.context!r})"
 
 
 def kubeconfig_paths(kubeconfig=None):
@@ -89,8 +89,8 @@ def _collect_contexts(doc, where, names, current):
         return current
     if not isinstance(doc, dict):
         raise InvalidInputError(
-            "kubeconfig %s is not a kubeconfig (a YAML mapping with clusters, users and "
-            "contexts). Pass a valid kubeconfig file with --kubeconfig." % where)
+            f"The kubeconfig {where} is not a kubeconfig (a YAML mapping with clusters, users and "
+            "contexts).", "Pass a valid kubeconfig file with --kubeconfig.")
     seen = set(names)           # a set: kubeconfigs with 100 000 contexts exist
     for ctx in doc.get("contexts") or []:
         if isinstance(ctx, dict) and ctx.get("name") and ctx["name"] not in seen:
@@ -103,7 +103,7 @@ def _collect_contexts(doc, where, names, current):
 
 def _some(names, limit=20):
     shown = ", ".join(names[:limit])
-    return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def resolve(kubeconfig=None, context=None):
@@ -118,24 +118,25 @@ def resolve(kubeconfig=None, context=None):
     if not existing:
         shown = ", ".join(paths)
         raise InvalidInputError(
-            "kubeconfig file not found: %s does not exist. Pass the path of an existing "
-            "kubeconfig with --kubeconfig (for AKS: az aks get-credentials --file FILE)." % shown)
+            f"Kubeconfig file not found: {shown} does not exist.",
+            "Pass the path of an existing kubeconfig with --kubeconfig (for AKS: az aks "
+            "get-credentials --file FILE).")
 
     names, current = _read_contexts(existing)
+    files = ", ".join(existing)
     if not names:
-        raise InvalidInputError(
-            "kubeconfig %s has no contexts. Pass a kubeconfig that defines the cluster's "
-            "context." % ", ".join(existing))
+        raise InvalidInputError(f"The kubeconfig {files} has no contexts.",
+                                "Pass a kubeconfig that defines the cluster's context.")
     if context is None:
         if not current:
             raise InvalidInputError(
-                "kubeconfig %s has no current-context. Name one with --context; contexts "
-                "defined: %s." % (", ".join(existing), _some(names)))
+                f"The kubeconfig {files} has no current-context; contexts defined: {_some(names)}.",
+                "Name one with --context.")
         context = current
     if context not in names:
         raise InvalidInputError(
-            "The kubeconfig %s has no context named '%s'. Contexts defined: %s. Pass one of "
-            "them with --context." % (", ".join(existing), context, _some(names)))
+            f"The kubeconfig {files} has no context named '{context}'. Contexts defined: {_some(names)}.",
+            "Pass one of them with --context.")
     return existing, context
 
 
@@ -170,7 +171,7 @@ def _merge(paths):
                 if entry["name"] not in have:
                     # Not copied: the cached document is shared, so _take_tls_data copies
                     # the two entries it changes (a deep copy of 100 000 entries takes seconds).
-                    merged.value[item].append(ConfigNode("%s/%s" % (path, entry["name"]), entry, path))
+                    merged.value[item].append(ConfigNode(f"{path}/{entry['name']}", entry, path))
                     have.add(entry["name"])
         if doc.get("current-context") and "current-context" not in merged.value:
             merged.value["current-context"] = doc["current-context"]
@@ -195,15 +196,15 @@ def load_dict(config_dict, context=None, source="in-memory kubeconfig", auth=Non
     names = []
     current = _collect_contexts(config_dict, source, names, None)
     if not names:
-        raise InvalidInputError("%s has no contexts." % source)
+        raise InvalidInputError(f"{source[:1].upper()}{source[1:]} has no contexts.")
     if context is None:
         if not current:
-            raise InvalidInputError("%s has no current-context; contexts defined: %s."
-                                    % (source, ", ".join(names)))
+            raise InvalidInputError(f"{source[:1].upper()}{source[1:]} has no current-context; "
+                                    f"contexts defined: {', '.join(names)}.", "Name one of them.")
         context = current
     if context not in names:
-        raise InvalidInputError("context '%s' not found in %s. Contexts defined: %s."
-                                % (context, source, ", ".join(names)))
+        raise InvalidInputError(f"Context '{context}' not found in {source}. Contexts defined: "
+                                f"{', '.join(names)}.", "Name one of them.")
     doc = copy.deepcopy(config_dict)
     if auth is not None:
         user_name = next((c.get("context") or {}).get("user") for c in doc.get("contexts")
@@ -272,7 +273,7 @@ def _take_tls_data(config_dict, context, where):
         for slot, key in pairs:
             data = body.get(key + "-data")
             if data not in (None, ""):
-                out[slot] = decode_data(data, where, "%s '%s' %s-data" % (field, entry["name"], key))
+                out[slot] = decode_data(data, where, f"{field} '{entry['name']}' {key}-data")
                 body.pop(key + "-data", None)
                 body.pop(key, None)
     return out
@@ -305,16 +306,16 @@ def _check_exec_plugin(user, context, where):
     command = spec.get("command")
     if not isinstance(command, str) or not command:
         raise InvalidInputError(
-            "kubeconfig %s, context '%s': the user's exec credential plugin names no command. "
-            "Fix the user's exec entry." % (where, context))
+            f"Kubeconfig {where}, context '{context}': the user's exec credential plugin names no "
+            "command.", "Fix the user's exec entry.")
     found = (os.path.isfile(command) and os.access(command, os.X_OK)) if os.sep in command \
         else shutil.which(command)
     if not found:
         raise InvalidInputError(
-            "kubeconfig %s, context '%s': the exec credential plugin '%s' is not installed (not "
-            "found%s). Install it (e.g. kubelogin for AKS: az aks install-cli), or use a "
-            "kubeconfig with another credential." % (where, context, command,
-                                                      "" if os.sep in command else " on PATH"))
+            f"Kubeconfig {where}, context '{context}': the exec credential plugin '{command}' is "
+            f"not installed (not found{'' if os.sep in command else ' on PATH'}).",
+            "Install it (e.g. kubelogin for AKS: az aks install-cli), or use a kubeconfig with "
+            "another credential.")
 
 
 class _CaptureLoaderErrors:
@@ -342,7 +343,7 @@ def _private_tmpdir():
     """A 0700 directory for what the client must write (an exec plugin's client
     certificate), named after our pid so a later run can remove one a killed process left."""
     _remove_stale_tmpdirs()
-    return tempfile.mkdtemp(prefix="%s%d-" % (_TMP_PREFIX, os.getpid()))
+    return tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-")
 
 
 def _remove_stale_tmpdirs():
@@ -395,14 +396,14 @@ def _config_from_locked(config_dict, context, where):
         server = (cfg.host or "").rstrip("/")
         if not server or server == "http://localhost":
             raise InvalidInputError(
-                "context '%s' of kubeconfig %s names no cluster server. Fix the cluster entry "
-                "of that context." % (context, where))
+                f"Context '{context}' of kubeconfig {where} names no cluster server.",
+                "Fix the cluster entry of that context.")
         has_auth = bool(cfg.api_key) or cfg.refresh_api_key_hook is not None
         if captured.lines and not has_auth and not (cfg.cert_file or tls["cert"]):
             raise InvalidInputError(
-                "kubeconfig %s, context '%s': the user's exec credential plugin gave no "
-                "credential (%s). Run the plugin's login, or check its exec entry."
-                % (where, context, _scrub("; ".join(captured.lines))[:300]))
+                f"Kubeconfig {where}, context '{context}': the user's exec credential plugin gave "
+                f"no credential ({_scrub('; '.join(captured.lines))[:300]}).",
+                "Run the plugin's login, or check its exec entry.")
         ca = tls["ca"]
         if ca is None and cfg.ssl_ca_cert:
             ca = _read_tls_file(cfg.ssl_ca_cert, where, context, "certificate-authority")
@@ -410,15 +411,13 @@ def _config_from_locked(config_dict, context, where):
         ca_fingerprint = _fingerprint(ca) if ca else None
     except ConfigException as e:
         raise InvalidInputError(
-            "kubeconfig %s, context '%s': %s. Fix the kubeconfig or pick another context with "
-            "--context." % (where, context, _scrub(str(e)))) from None
+            f"Kubeconfig {where}, context '{context}': {_scrub(str(e))}.",
+            "Fix the kubeconfig or pick another context with --context.") from None
     except (OSError, ssl.SSLError, ValueError) as e:
+        why = getattr(e, "strerror", None) or getattr(e, "reason", None) or type(e).__name__
         raise InvalidInputError(
-            "kubeconfig %s, context '%s': cannot load its TLS certificates (%s). Fix the "
-            "certificate-authority / client-certificate / client-key entries."
-            % (where, context, getattr(e, "strerror", None) or getattr(e, "reason", None)
-               or type(e).__name__)
-        ) from None
+            f"Kubeconfig {where}, context '{context}': cannot load its TLS certificates ({why}).",
+            "Fix the certificate-authority / client-certificate / client-key entries.") from None
     finally:
         # Anything the client wrote here is in the SSL context now.
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -440,8 +439,8 @@ def _read_tls_file(path, where, context, what):
             return f.read(16 * 1024 * 1024)
     except OSError as e:
         raise InvalidInputError(
-            "kubeconfig %s, context '%s': the %s file %s cannot be read (%s). Fix that entry."
-            % (where, context, what, path, e.strerror or type(e).__name__)) from None
+            f"Kubeconfig {where}, context '{context}': the {what} file {path} cannot be read "
+            f"({e.strerror or type(e).__name__}).", "Fix that entry.") from None
 
 
 def _fingerprint(ca_pem):
@@ -498,18 +497,20 @@ def _ssl_context(cfg, tls, ca, context, where):
     if not cfg.verify_ssl and ca:
         # kubectl: "specifying a root certificates file with the insecure flag is not allowed"
         raise InvalidInputError(
-            "kubeconfig %s, context '%s': the cluster sets both insecure-skip-tls-verify and a "
-            "certificate authority; kubectl refuses that combination and so does appnet. Remove "
-            "insecure-skip-tls-verify (keep the CA) from the cluster entry." % (where, context))
+            f"Kubeconfig {where}, context '{context}': the cluster sets both "
+            "insecure-skip-tls-verify and a certificate authority; kubectl refuses that "
+            "combination and so does appnet.",
+            "Remove insecure-skip-tls-verify (keep the CA) from the cluster entry.")
     if ca:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)   # verifies, checks the host name
         try:
             ctx.load_verify_locations(cadata=ca.decode("ascii"))
         except (ssl.SSLError, ValueError, TypeError):   # UnicodeDecodeError is a ValueError
             raise InvalidInputError(
-                "kubeconfig %s, context '%s': the cluster's certificate authority holds no PEM "
-                "certificate. Fix certificate-authority(-data) of the cluster entry (kubectl "
-                "config view --raw shows it)." % (where, context)) from None
+                f"Kubeconfig {where}, context '{context}': the cluster's certificate authority "
+                "holds no PEM certificate.",
+                "Fix certificate-authority(-data) of the cluster entry (kubectl config view --raw "
+                "shows it).") from None
     else:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     cert = tls["cert"] or (_read_tls_file(cfg.cert_file, where, context, "client-certificate")
@@ -519,10 +520,11 @@ def _ssl_context(cfg, tls, ca, context, where):
     if cert and key:
         _load_client_pair(ctx, cert, key, context, where)
     elif cert or key:
+        have, lack = ("certificate", "key") if cert else ("key", "certificate")
         raise InvalidInputError(
-            "kubeconfig %s, context '%s': the user has a client %s but no client %s. Set both "
-            "client-certificate(-data) and client-key(-data), or neither."
-            % (where, context, "certificate" if cert else "key", "key" if cert else "certificate"))
+            f"Kubeconfig {where}, context '{context}': the user has a client {have} but no "
+            f"client {lack}.",
+            "Set both client-certificate(-data) and client-key(-data), or neither.")
     if not cfg.verify_ssl:                       # insecure-skip-tls-verify: true
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -541,13 +543,13 @@ def _load_client_pair(ctx, cert, key, context, where):
             fd = os.memfd_create("appnet-client-" + name, getattr(os, "MFD_CLOEXEC", 0))
             fds.append(fd)
             os.write(fd, data)
-            paths.append("/proc/self/fd/%d" % fd)
+            paths.append(f"/proc/self/fd/{fd}")
         ctx.load_cert_chain(paths[0], paths[1])
     except ssl.SSLError:
         raise InvalidInputError(
-            "kubeconfig %s, context '%s': the user's client certificate and key cannot be "
-            "loaded (not PEM, or the key does not match the certificate). Fix client-"
-            "certificate(-data) and client-key(-data)." % (where, context)) from None
+            f"Kubeconfig {where}, context '{context}': the user's client certificate and key "
+            "cannot be loaded (not PEM, or the key does not match the certificate).",
+            "Fix client-certificate(-data) and client-key(-data).") from None
     finally:
         for fd in fds:
             os.close(fd)

@@ -28,7 +28,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _bad(path, what, fix="Pass a valid kubeconfig file with --kubeconfig."):
-    return InvalidInputError("The kubeconfig %s %s. %s" % (path, what, fix))
+    return InvalidInputError(f"The kubeconfig {path} {what}.", fix)
 
 
 def _kind_of(mode):
@@ -54,9 +54,9 @@ def check_path(path):
         return False
     except OSError as e:
         # ELOOP (symlink loop), ENAMETOOLONG, EACCES on a parent directory, ...
-        raise _bad(path, "cannot be opened: %s" % (e.strerror or type(e).__name__)) from None
+        raise _bad(path, f"cannot be opened: {e.strerror or type(e).__name__}") from None
     if not stat.S_ISREG(st.st_mode):
-        raise _bad(path, "is %s, not a kubeconfig file" % _kind_of(st.st_mode),
+        raise _bad(path, f"is {_kind_of(st.st_mode)}, not a kubeconfig file",
                    "Pass the path of the kubeconfig file itself with --kubeconfig.")
     return True
 
@@ -68,14 +68,14 @@ def read(path):
     try:
         st = os.stat(path)
     except OSError as e:
-        raise _bad(path, "cannot be opened: %s" % (e.strerror or type(e).__name__)) from None
+        raise _bad(path, f"cannot be opened: {e.strerror or type(e).__name__}") from None
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
     if st.st_size > MAX_BYTES:
-        raise _bad(path, "is %d MB; a kubeconfig is far smaller (the limit is %d MB)"
-                   % (st.st_size // (1024 * 1024), MAX_BYTES // (1024 * 1024)),
+        raise _bad(path, f"is {st.st_size // (1024 * 1024)} MB; a kubeconfig is far smaller (the "
+                   f"limit is {MAX_BYTES // (1024 * 1024)} MB)",
                    "Check that --kubeconfig names the right file.")
     try:
         with open(path, "rb") as f:
@@ -84,7 +84,7 @@ def read(path):
         raise _bad(path, "cannot be read: permission denied",
                    "Make it readable by this user (chmod u+r), or pass another file.") from None
     except OSError as e:
-        raise _bad(path, "cannot be read: %s" % (e.strerror or type(e).__name__)) from None
+        raise _bad(path, f"cannot be read: {e.strerror or type(e).__name__}") from None
     doc = parse(raw, path)
     with _CACHE_LOCK:
         if len(_CACHE) > 16:
@@ -102,8 +102,8 @@ def _decode(raw, where):
             try:
                 return raw[len(bom):].decode(codec)
             except UnicodeDecodeError:
-                raise _bad(where, "starts with a %s byte-order mark but is not %s text"
-                           % (codec.upper(), codec.upper())) from None
+                raise _bad(where, f"starts with a {codec.upper()} byte-order mark but is not "
+                           f"{codec.upper()} text") from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     if b"\x00" in raw[:4096]:
@@ -112,8 +112,8 @@ def _decode(raw, where):
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise _bad(where, "is not UTF-8 text (byte 0x%02x at offset %d cannot be decoded)"
-                   % (raw[e.start], e.start),
+        raise _bad(where, f"is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start} cannot "
+                   "be decoded)",
                    "A kubeconfig is UTF-8 YAML: convert it (e.g. iconv -f LATIN1 -t UTF-8) or "
                    "pass another file with --kubeconfig.") from None
 
@@ -128,8 +128,8 @@ def parse(raw, where):
         doc = yaml.load(text, Loader=loader)   # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        at = " (line %d, column %d: %s)" % (mark.line + 1, mark.column + 1, e.problem) if mark else ""
-        raise _bad(where, "is not valid YAML%s" % at) from None
+        at = f" (line {mark.line + 1}, column {mark.column + 1}: {e.problem})" if mark else ""
+        raise _bad(where, f"is not valid YAML{at}") from None
     except (RecursionError, MemoryError):
         raise _bad(where, "is nested too deeply to be a kubeconfig") from None
     check_shape(doc, where)
@@ -141,24 +141,24 @@ def check_shape(doc, where):
     if doc is None:
         return
     if not isinstance(doc, dict):
-        raise _bad(where, "is not a kubeconfig: it holds a YAML %s, not a mapping with "
-                   "clusters, users and contexts" % type(doc).__name__)
+        raise _bad(where, f"is not a kubeconfig: it holds a YAML {type(doc).__name__}, not a "
+                   "mapping with clusters, users and contexts")
     for section in ("clusters", "users", "contexts"):
         entries = doc.get(section)
         if entries is None:
             continue
         if not isinstance(entries, list):
-            raise _bad(where, "has '%s' that is not a list" % section,
+            raise _bad(where, f"has '{section}' that is not a list",
                        "Fix the kubeconfig (kubectl config view shows what it reads).")
         inner = section[:-1]
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
-                raise _bad(where, "has an entry %d of '%s' without a name" % (i + 1, section),
+                raise _bad(where, f"has an entry {i + 1} of '{section}' without a name",
                            "Every cluster, user and context entry needs a name.")
             body = entry.get(inner)
             if body is not None and not isinstance(body, dict):
-                raise _bad(where, "has %s '%s' whose '%s' is not a mapping"
-                           % (inner, entry["name"], inner), "Fix that entry of the kubeconfig.")
+                raise _bad(where, f"has {inner} '{entry['name']}' whose '{inner}' is not a mapping",
+                           "Fix that entry of the kubeconfig.")
     current = doc.get("current-context")
     if current is not None and not isinstance(current, str):
         raise _bad(where, "has a current-context that is not a string")
@@ -178,30 +178,29 @@ def check_context(doc, context, where):
             found[section] = None
             continue
         if not isinstance(name, str):
-            raise _bad(where, "has context '%s' with no %s" % (context, field),
-                       "Set the context's %s to one of the kubeconfig's %s." % (field, section))
+            raise _bad(where, f"has context '{context}' with no {field}",
+                       f"Set the context's {field} to one of the kubeconfig's {section}.")
         entry = next((e for e in doc.get(section) or [] if e.get("name") == name), None)
         if entry is None:
             names = [e["name"] for e in doc.get(section) or []]
-            defined = ", ".join(names[:20]) + (" and %d more" % (len(names) - 20) if len(names) > 20 else "") \
+            defined = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "") \
                 or "none"
-            raise _bad(where, "has context '%s' naming %s '%s', which the kubeconfig does not "
-                       "define (%s defined: %s)" % (context, field, name, section, defined),
-                       "Add that %s entry, or point the context at one that exists." % field)
+            raise _bad(where, f"has context '{context}' naming {field} '{name}', which the kubeconfig "
+                       f"does not define ({section} defined: {defined})",
+                       f"Add that {field} entry, or point the context at one that exists.")
         body = entry.get(field) or {}
         _, data_keys = _DATA_FIELDS[section]
         for key in data_keys:
             if body.get(key) not in (None, ""):
-                decode_data(body[key], where, "%s '%s' %s" % (field, name, key))
+                decode_data(body[key], where, f"{field} '{name}' {key}")
         found[section] = body
     user = found.get("users") or {}
     token = user.get("token")
     if token is not None and not isinstance(token, str):
-        raise _bad(where, "has user '%s' whose token is not a string" % ctx.get("user"))
+        raise _bad(where, f"has user '{ctx.get('user')}' whose token is not a string")
     if token and len(token) > MAX_TOKEN_BYTES:
-        raise _bad(where, "has user '%s' whose token is %d bytes; Kubernetes API servers refuse "
-                   "request headers over 1 MiB, so it can never be sent"
-                   % (ctx.get("user"), len(token)),
+        raise _bad(where, f"has user '{ctx.get('user')}' whose token is {len(token)} bytes; Kubernetes "
+                   "API servers refuse request headers over 1 MiB, so it can never be sent",
                    "Put the cluster's real token in the kubeconfig (e.g. az aks get-credentials).")
     return found
 
@@ -209,9 +208,9 @@ def check_context(doc, context, where):
 def decode_data(value, where, what):
     """The bytes of a kubeconfig `*-data` field (base64 of a PEM)."""
     if not isinstance(value, str):
-        raise _bad(where, "has %s that is not a string" % what)
+        raise _bad(where, f"has {what} that is not a string")
     try:
         return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise _bad(where, "has %s that is not base64" % what,
+        raise _bad(where, f"has {what} that is not base64",
                    "Each *-data field holds the base64 of a PEM file (base64 -w0 FILE).") from None

@@ -164,7 +164,7 @@ def test_connect_errors(kubesim, tmp_path):
     sim = _one(kubesim)
     with pytest.raises(InvalidInputError) as e:
         connect(kubeconfig=str(tmp_path / "missing"))
-    assert "kubeconfig file not found" in e.value.message
+    assert "Kubeconfig file not found" in e.value.message
     with pytest.raises(InvalidInputError) as e:
         connect(kubeconfig=sim.kubeconfig_path, context="no-such-context")
     assert sim.context in e.value.message              # lists the contexts that exist

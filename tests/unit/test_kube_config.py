@@ -36,7 +36,7 @@ def test_missing_file(tmp_path):
     missing = str(tmp_path / "nope")
     with pytest.raises(InvalidInputError) as e:
         connect(kubeconfig=missing)
-    assert missing in e.value.message and "--kubeconfig" in e.value.message
+    assert missing in e.value.message and "--kubeconfig" in e.value.recommendation
 
 
 def test_missing_default_file_uses_KUBECONFIG(tmp_path, monkeypatch):
@@ -51,7 +51,7 @@ def test_unknown_context_lists_the_existing_ones(tmp_path):
     with pytest.raises(InvalidInputError) as e:
         connect(kubeconfig=kc, context="zzz")
     msg = e.value.message
-    assert "'zzz'" in msg and "a, b" in msg and "--context" in msg
+    assert "'zzz'" in msg and "a, b" in msg and "--context" in e.value.recommendation
 
 
 def test_not_a_kubeconfig(tmp_path):
