@@ -1,7 +1,8 @@
 """The checks a cluster must pass before it joins a network.
 
-Every problem found is reported at once (cause and fix each), so a user fixes them all
-in one round instead of discovering them one join at a time. An unreachable API server
+Every problem found is reported at once, the causes numbered in the message and their fixes
+under the same numbers in the recommendation, so a user fixes them all in one round
+instead of discovering them one join at a time. An unreachable API server
 stops the checks at once: nothing else can be known.
 """
 
@@ -9,12 +10,13 @@ from ..constants import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_NAMESPACE, NETW
 from ..errors import ClusterError
 from .nodes import node_os
 
+#: namespace -> (cause, fix) when it exists.
 _FOREIGN_MESH_NAMESPACES = {
-    "aks-istio-system": "the AKS Istio service mesh add-on is enabled. Disable it first: "
-                        "az aks mesh disable --resource-group RG --name CLUSTER",
-    "istio-system": "another Istio installation owns namespace istio-system. Uninstall it "
-                    "first (istioctl uninstall --purge, then kubectl delete namespace "
-                    "istio-system), or join a cluster without Istio",
+    "aks-istio-system": ("the AKS Istio service mesh add-on is enabled",
+                         "Disable it first: az aks mesh disable --resource-group RG --name CLUSTER"),
+    "istio-system": ("another Istio installation owns namespace istio-system",
+                     "Uninstall it first (istioctl uninstall --purge, then kubectl delete namespace "
+                     "istio-system), or join a cluster without Istio"),
 }
 
 
@@ -31,7 +33,8 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
     """Check that `cluster` can join network `network_id`. Returns facts about it:
     {"kubernetesVersion", "nodes": {"linux", "windows"}, "gatewayApi", "server",
     "memberNamespace" (the live applink-system Namespace or None)}.
-    Raises ClusterError naming every problem found and how to fix it. The Kubernetes range
+    Raises ClusterError naming every problem found (message) and how to fix each
+    (recommendation). The Kubernetes range
     is the version catalog's (`kubernetes_range`) unless given."""
     if min_version is None or max_version is None:
         from ..versions import load_catalog
@@ -45,18 +48,19 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
              lambda: cluster.get("apiextensions.k8s.io/v1", "customresourcedefinitions",
                                  "gateways.gateway.networking.k8s.io")] + _istio_reads(cluster)
     version, nodes, marker, gateway_crd, *istio = gather(reads)
-    problems = []
+    problems = []           # (cause, fix)
 
     if _version_tuple(version) < _version_tuple(min_version):
-        problems.append(
-            "Kubernetes %s is older than %s, the oldest version any AppNet version supports. "
-            "Upgrade the cluster (for AKS: az aks upgrade --kubernetes-version) and retry"
-            % (version, min_version))
+        problems.append((
+            f"Kubernetes {version} is older than {min_version}, the oldest version any AppNet "
+            "version supports",
+            "Upgrade the cluster (for AKS: az aks upgrade --kubernetes-version) and retry"))
     elif _version_tuple(version) > _version_tuple(max_version):
-        problems.append(
-            "Kubernetes %s is newer than %s, the newest version any AppNet version supports "
-            "('az appnet list-versions -l REGION -o table' lists them). Join a cluster on a "
-            "supported version" % (version, max_version))
+        problems.append((
+            f"Kubernetes {version} is newer than {max_version}, the newest version any AppNet "
+            "version supports",
+            "Join a cluster on a supported version ('az appnet list-versions -l REGION -o table' "
+            "lists them)"))
 
     counts = {"linux": 0, "windows": 0}
     for node in nodes:
@@ -64,32 +68,29 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
         counts[os_name] = counts.get(os_name, 0) + 1
     if counts["linux"] == 0:
         if counts["windows"]:
-            problems.append(
-                "the cluster has only Windows nodes (%d); the mesh data plane runs on "
-                "Linux. Add a Linux node pool (for AKS: az aks nodepool add --os-type "
-                "Linux) and retry" % counts["windows"])
+            problems.append((
+                f"the cluster has only Windows nodes ({counts['windows']}); the mesh data plane "
+                "runs on Linux",
+                "Add a Linux node pool (for AKS: az aks nodepool add --os-type Linux) and retry"))
         else:
-            problems.append(
-                "the cluster has no Linux node; the mesh data plane runs on Linux nodes. "
-                "Add a Linux node pool and retry")
+            problems.append((
+                "the cluster has no Linux node; the mesh data plane runs on Linux nodes",
+                "Add a Linux node pool and retry"))
 
     if marker is not None:
         other = ((marker.get("metadata") or {}).get("annotations") or {}).get(NETWORK_ID_ANNOTATION)
         if other and other.lower() != str(network_id).lower():
-            problems.append(
-                "the cluster is already a member of another Application Network (%s). "
-                "Remove it from that network first (az appnet member remove), then join "
-                "it again" % other)
+            problems.append((
+                f"the cluster is already a member of another Application Network ({other})",
+                "Remove it from that network first (az appnet member remove), then join it again"))
 
     problems += _foreign_istio(cluster, *istio)
 
     if problems:
+        causes, fixes = zip(*problems)
         raise ClusterError(
-            "cluster at %s (context '%s') cannot join: %s." % (
-                cluster.server, cluster.context,
-                problems[0] if len(problems) == 1
-                else " ".join("(%d) %s;" % (i + 1, p) for i, p in enumerate(problems))
-                .rstrip(";")))
+            f"The cluster at {cluster.server} (context '{cluster.context}') cannot join: "
+            f"{_numbered(causes)}.", f"{_numbered(fixes)}.")
 
     return {
         "kubernetesVersion": version,
@@ -98,6 +99,13 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
         "server": cluster.server,
         "memberNamespace": marker,
     }
+
+
+def _numbered(texts):
+    """'a' for one text, '(1) a; (2) b' for more."""
+    if len(texts) == 1:
+        return texts[0]
+    return "; ".join(f"({i}) {text}" for i, text in enumerate(texts, 1))
 
 
 def owner_of(obj):
@@ -151,46 +159,45 @@ def _istio_reads(cluster):
 def _foreign_istio(cluster, *reads):
     """Signs of an Istio that is not ours: its namespaces, istiod, its CRDs, its webhooks
     (`reads`: the answers to _istio_reads; `cluster` names the kubectl in the fixes). Ours carry app.kubernetes.io/managed-by=az-appnet.
-    Nothing of another owner is taken over: each problem names the objects, their owner and
-    the commands that remove them (or, for CRDs an uninstall left behind, let az appnet
-    adopt them)."""
+    Nothing of another owner is taken over: each problem, a (cause, fix) pair, names the
+    objects and their owner, and the commands that remove them (or, for CRDs an uninstall
+    left behind, let az appnet adopt them)."""
     n = len(_FOREIGN_MESH_NAMESPACES)
     namespaces, (deployments, all_crds, mutating, validating) = reads[:n], reads[n:]
-    problems = [text for (_, text), ns in zip(_FOREIGN_MESH_NAMESPACES.items(), namespaces)
+    problems = [problem for problem, ns in zip(_FOREIGN_MESH_NAMESPACES.values(), namespaces)
                 if ns is not None]
     if problems:
         return problems        # the namespace already explains the rest
 
     istiods = [d for d in deployments if not _ours(d)]
     if istiods:
-        names = ", ".join("%s/%s" % (d["metadata"].get("namespace"), d["metadata"]["name"])
+        names = ", ".join(f"{d['metadata'].get('namespace')}/{d['metadata']['name']}"
                           for d in istiods[:3])
         owner, command = owner_of(istiods[0])
-        problems.append("an Istio control plane not installed by az appnet runs in the "
-                        "cluster (Deployment %s, installed by %s). Uninstall that Istio (%s) "
-                        "and retry" % (names, owner, command or "istioctl uninstall --purge"))
+        problems.append((f"an Istio control plane not installed by az appnet runs in the cluster "
+                         f"(Deployment {names}, installed by {owner})",
+                         f"Uninstall that Istio ({command or 'istioctl uninstall --purge'}) and retry"))
 
     crds = [c for c in all_crds
             if str((c.get("spec") or {}).get("group", "")).endswith(".istio.io") and not _ours(c)]
     for (owner, command), names in _by_owner(crds):
         listed = " ".join(sorted(names))
-        problems.append(
-            "Istio CustomResourceDefinitions of another owner exist: %s, installed by %s; "
-            "az appnet does not take them over. %sRemove them (%s delete crd %s; this "
-            "deletes their resources), or, if no other Istio uses them any more, let az appnet "
-            "adopt them (%s label --overwrite crd %s %s=%s), then retry"
-            % (", ".join(sorted(names)), owner,
-               "Uninstall that Istio first (%s). " % command if command else "",
-               cluster.kubectl, listed, cluster.kubectl, listed, MANAGED_BY_KEY, MANAGED_BY_VALUE))
+        uninstall = f"Uninstall that Istio first ({command}). " if command else ""
+        problems.append((
+            f"Istio CustomResourceDefinitions of another owner exist: {', '.join(sorted(names))}, "
+            f"installed by {owner}; az appnet does not take them over",
+            f"{uninstall}Remove them ({cluster.kubectl} delete crd {listed}; this deletes their "
+            "resources), or, if no other Istio uses them any more, let az appnet adopt them "
+            f"({cluster.kubectl} label --overwrite crd {listed} {MANAGED_BY_KEY}={MANAGED_BY_VALUE}), "
+            "then retry"))
 
     for api_kind, configs in (("mutatingwebhookconfiguration", mutating),
                               ("validatingwebhookconfiguration", validating)):
         hooks = [h for h in configs if _istio_webhook(h) and not _ours(h)]
         for (owner, command), names in _by_owner(hooks):
-            problems.append(
-                "Istio admission webhooks of another owner are registered (%s %s), installed "
-                "by %s. %s (%s delete %s %s) and retry"
-                % (api_kind, ", ".join(sorted(names)), owner,
-                   "Uninstall that Istio (%s) or delete them" % command if command
-                   else "Delete them", cluster.kubectl, api_kind, " ".join(sorted(names))))
+            remove = f"Uninstall that Istio ({command}) or delete them" if command else "Delete them"
+            problems.append((
+                f"Istio admission webhooks of another owner are registered ({api_kind} "
+                f"{', '.join(sorted(names))}), installed by {owner}",
+                f"{remove} ({cluster.kubectl} delete {api_kind} {' '.join(sorted(names))}) and retry"))
     return problems

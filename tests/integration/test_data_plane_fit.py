@@ -106,7 +106,7 @@ def test_a_cluster_with_a_foreign_istios_crds_is_refused_with_the_owner_named(en
     with pytest.raises(ClusterError) as e:
         join(engine, sim)
     assert "Helm release 'istio-base' in namespace mesh" in e.value.message
-    assert "helm uninstall istio-base -n mesh" in e.value.message
+    assert "helm uninstall istio-base -n mesh" in e.value.recommendation
     # Refused before anything was recorded or applied.
     assert engine.list_members("rg1", "net-01") == []
     assert sim.get_object("v1", "namespaces", None, NS) is None

@@ -32,12 +32,15 @@ def _ns(name, annotations=None, labels=None):
                          "labels": labels or {}}}
 
 
-def _fails(sim, *needles):
+def _fails(sim, *needles, fixes=()):
+    """The causes (`needles`) are in the message, their `fixes` in the recommendation."""
     with pytest.raises(ClusterError) as e:
         preflight(_connect(sim), NET)
     for needle in needles:
         assert needle in e.value.message, e.value.message
-    return e.value.message
+    for fix in fixes:
+        assert fix in e.value.recommendation, e.value.recommendation
+    return e.value
 
 
 def test_healthy_cluster(kubesim):
@@ -71,14 +74,14 @@ def test_kubernetes_outside_the_catalogs_range(kubesim):
     for old in ("1.29", "1.30"):
         sim.version = old
         _fails(sim, f"Kubernetes {old} is older than 1.31, the oldest version any AppNet version "
-               "supports", "Upgrade the cluster")
+               "supports", fixes=["Upgrade the cluster"])
     sim.version = "1.37"
-    _fails(sim, "Kubernetes 1.37 is newer than 1.36", "az appnet list-versions")
+    _fails(sim, "Kubernetes 1.37 is newer than 1.36", fixes=["az appnet list-versions"])
 
 
 def test_windows_only(kubesim):
     sim = _one(kubesim, nodes=[{"os": "windows"}, {"os": "windows"}])
-    _fails(sim, "only Windows nodes (2)", "Add a Linux node pool")
+    _fails(sim, "only Windows nodes (2)", fixes=["Add a Linux node pool"])
 
 
 def test_mixed_linux_and_windows_is_fine(kubesim):
@@ -89,20 +92,20 @@ def test_mixed_linux_and_windows_is_fine(kubesim):
 def test_foreign_istio_system(kubesim):
     sim = _one(kubesim)
     sim.put_object(_ns("istio-system"))
-    _fails(sim, "istio-system", "istioctl uninstall --purge")
+    _fails(sim, "istio-system", fixes=["istioctl uninstall --purge"])
 
 
 def test_aks_istio_addon(kubesim):
     sim = _one(kubesim)
     sim.put_object(_ns("aks-istio-system"))
-    _fails(sim, "AKS Istio service mesh add-on", "az aks mesh disable")
+    _fails(sim, "AKS Istio service mesh add-on", fixes=["az aks mesh disable"])
 
 
 def test_member_of_another_network(kubesim):
     sim = _one(kubesim)
     sim.put_object(_ns("applink-system", {"appnet.azure.com/network-id": OTHER}, OURS))
     _fails(sim, "already a member of another Application Network (%s)" % OTHER,
-           "az appnet member remove")
+           fixes=["az appnet member remove"])
 
 
 def test_rejoin_same_network_is_fine(kubesim):
@@ -135,9 +138,10 @@ def test_foreign_istiod_crd_and_webhook(kubesim):
     sim.put_object({"apiVersion": "admissionregistration.k8s.io/v1",
                     "kind": "MutatingWebhookConfiguration",
                     "metadata": {"name": "istio-sidecar-injector"}, "webhooks": []})
-    msg = _fails(sim, "Deployment mesh/istiod", "peerauthentications.security.istio.io",
-                 "istio-sidecar-injector")
-    assert msg.count("(1)") == 1 and "(3)" in msg      # every problem, numbered
+    error = _fails(sim, "Deployment mesh/istiod", "peerauthentications.security.istio.io",
+                   "istio-sidecar-injector")
+    for text in (error.message, error.recommendation):  # every problem and its fix, numbered
+        assert text.count("(1)") == 1 and "(3)" in text and "(4)" not in text
 
 
 def test_our_own_istio_is_fine(kubesim):
@@ -203,22 +207,23 @@ def test_crds_of_a_helm_installed_istio_are_refused_with_their_owner_and_command
     sim.put_object(_istio_crd("wasmplugins", "extensions.istio.io", "WasmPlugin", *helm))
     sim.put_object(_istio_crd("gateways", "networking.istio.io", "Gateway", *helm))
     kubectl = f"kubectl --kubeconfig {sim.kubeconfig_path} --context {sim.context}"
-    msg = _fails(sim, "extensions.istio.io", "gateways.networking.istio.io",
-                 "Helm release 'istio-base' in namespace mesh", "helm uninstall istio-base -n mesh",
-                 f"{kubectl} delete crd gateways.networking.istio.io wasmplugins.extensions.istio.io",
-                 f"{kubectl} label --overwrite crd gateways.networking.istio.io "
-                 "wasmplugins.extensions.istio.io app.kubernetes.io/managed-by=az-appnet")
-    assert "does not take them over" in msg
+    error = _fails(sim, "extensions.istio.io", "gateways.networking.istio.io",
+                   "Helm release 'istio-base' in namespace mesh", fixes=[
+                       "helm uninstall istio-base -n mesh",
+                       f"{kubectl} delete crd gateways.networking.istio.io wasmplugins.extensions.istio.io",
+                       f"{kubectl} label --overwrite crd gateways.networking.istio.io "
+                       "wasmplugins.extensions.istio.io app.kubernetes.io/managed-by=az-appnet"])
+    assert "does not take them over" in error.message
 
 
 def test_crds_an_uninstall_left_behind_can_be_adopted(kubesim):
     sim = _one(kubesim)
     sim.put_object(_istio_crd("telemetries", "telemetry.istio.io", "Telemetry"))
-    msg = _fails(sim, "telemetries.telemetry.istio.io", "an unknown owner",
-                 "label --overwrite crd telemetries.telemetry.istio.io")
+    error = _fails(sim, "telemetries.telemetry.istio.io", "an unknown owner",
+                   fixes=["label --overwrite crd telemetries.telemetry.istio.io"])
     kubectl = requires.kubectl()
-    # Run what the message says, as given, with the real kubectl: the CRD is then ours.
-    command = re.search(r"\((kubectl [^()]* label [^)]*)\)", msg).group(1).split()
+    # Run what the recommendation says, as given, with the real kubectl: the CRD is then ours.
+    command = re.search(r"\((kubectl [^()]* label [^)]*)\)", error.recommendation).group(1).split()
     assert command[1:5] == ["--kubeconfig", sim.kubeconfig_path, "--context", sim.context], command
     done = subprocess.run([kubectl] + command[1:], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -234,6 +239,7 @@ def test_istio_validating_webhooks_of_another_owner_are_refused(kubesim):
                                             "install.operator.istio.io/owning-resource": "installed-state"}},
                     "webhooks": []})
     _fails(sim, "validatingwebhookconfiguration istiod-default-validator",
-           "istioctl / IstioOperator 'installed-state'", "istioctl uninstall --purge",
-           f"kubectl --kubeconfig {sim.kubeconfig_path} --context {sim.context} delete "
-           "validatingwebhookconfiguration istiod-default-validator")
+           "istioctl / IstioOperator 'installed-state'", fixes=[
+               "istioctl uninstall --purge",
+               f"kubectl --kubeconfig {sim.kubeconfig_path} --context {sim.context} delete "
+               "validatingwebhookconfiguration istiod-default-validator"])
