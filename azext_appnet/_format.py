@@ -2,6 +2,8 @@
 
 from collections import OrderedDict
 
+from azext_appnet.constants import FULLY_MANAGED, SELF_MANAGED
+
 
 def _na(value):
     return "N/A" if value in (None, "") else value
@@ -59,13 +61,13 @@ def versions_table(result):
         kube = props.get("kubernetesVersion")
         for channel in (props.get("fullyManagedVersions") or {}).get("releaseChannels") or []:
             rows.append(OrderedDict([
-                ("KubernetesVersion", _na(kube)), ("Mode", "FullyManaged"),
+                ("KubernetesVersion", _na(kube)), ("Mode", FULLY_MANAGED),
                 ("ReleaseChannel", _na(channel.get("releaseChannel"))),
                 ("Version", _na(channel.get("version"))), ("AvailableUpgrades", "N/A")]))
         for version in (props.get("selfManagedVersions") or {}).get("versions") or []:
             upgrades = version.get("upgrades") or []
             rows.append(OrderedDict([
-                ("KubernetesVersion", _na(kube)), ("Mode", "SelfManaged"), ("ReleaseChannel", "N/A"),
+                ("KubernetesVersion", _na(kube)), ("Mode", SELF_MANAGED), ("ReleaseChannel", "N/A"),
                 ("Version", _na(version.get("version"))),
                 ("AvailableUpgrades", ", ".join(upgrades) if upgrades else "None")]))
     return rows

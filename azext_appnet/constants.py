@@ -39,6 +39,12 @@ USER_AGENT = "az-appnet"
 RESERVED_NAMESPACES = frozenset(("kube-system", "kube-public", "kube-node-lease",
                                  MEMBER_NAMESPACE, "istio-system"))
 
+#: Istio's marks of a remote secret (what istioctl create-remote-secret writes): the
+#: label istiod watches, the annotation naming the cluster it reaches, the name's prefix.
+REMOTE_SECRET_LABEL = "istio/multiCluster"
+REMOTE_SECRET_CLUSTER_ANNOTATION = "networking.istio.io/cluster"
+REMOTE_SECRET_PREFIX = "istio-remote-secret-"
+
 # -- resources ---------------------------------------------------------------------------
 
 #: The kinds of the state store, named as ARM's resource types.

@@ -22,16 +22,14 @@ import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 
-from ..constants import MEMBER_NAMESPACE as NAMESPACE
+from ..constants import (MEMBER_NAMESPACE as NAMESPACE, REMOTE_SECRET_CLUSTER_ANNOTATION as CLUSTER_ANNOTATION,
+                         REMOTE_SECRET_LABEL, REMOTE_SECRET_PREFIX)
 from ..errors import AppNetError
 from ..kube.concurrent import gather
 from ..kube.nodes import node_os
 from ..model import ids
 
 PASSED, FAILED, WARNING = "Passed", "Failed", "Warning"
-REMOTE_SECRET_LABEL = "istio/multiCluster"
-CLUSTER_ANNOTATION = "networking.istio.io/cluster"
-REMOTE_SECRET_PREFIX = "istio-remote-secret-"
 #: How many member clusters a network check reaches at once.
 PARALLELISM = 32
 _SHOWN = 5  # objects named in one message before "and N more"

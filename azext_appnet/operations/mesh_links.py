@@ -28,11 +28,11 @@ import secrets
 import yaml
 
 from ..constants import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_NAMESPACE as NAMESPACE
+from ..constants import REMOTE_SECRET_CLUSTER_ANNOTATION, REMOTE_SECRET_LABEL, REMOTE_SECRET_PREFIX
 from ..errors import AppNetError, ClusterError, InvalidInputError
 from ..kube.concurrent import gather
 from ..manifests.istiod import READER_ROLE
 
-MULTICLUSTER_LABEL = "istio/multiCluster"
 LINK_LABEL = "appnet.azure.com/remote-member"       # on a remote secret: the member it reads
 READER_LABEL = "appnet.azure.com/reader-member"     # on a reader identity: who reads with it
 EXPIRES_ANNOTATION = "appnet.azure.com/token-expires-on"
@@ -72,7 +72,7 @@ def token_ttl(environ=None):
 
 
 def secret_name(member_name):
-    return f"istio-remote-secret-{member_name.lower()}"
+    return f"{REMOTE_SECRET_PREFIX}{member_name.lower()}"
 
 
 def _now():
@@ -101,8 +101,8 @@ def reader_kubeconfig(server, ca_data, member_name, token):
 def remote_secret(of_member, kubeconfig, holder_labels, expires_on=None):
     """The Secret that lets a holder's istiod read `of_member`'s cluster."""
     name = of_member.lower()
-    labels = dict(holder_labels, **{MULTICLUSTER_LABEL: "true", LINK_LABEL: name})
-    annotations = {"networking.istio.io/cluster": name}
+    labels = dict(holder_labels, **{REMOTE_SECRET_LABEL: "true", LINK_LABEL: name})
+    annotations = {REMOTE_SECRET_CLUSTER_ANNOTATION: name}
     if expires_on:
         annotations[EXPIRES_ANNOTATION] = expires_on
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",

@@ -9,6 +9,7 @@ a rollback).
 
 import shlex
 
+from ..constants import DEFAULT_CA_KEY_TYPE, DEFAULT_GATEWAY_VISIBILITY
 from ..model import ids
 from ..model import resources as res
 from . import catalog, runner
@@ -27,7 +28,7 @@ def _network_flags(resource, name):
         return []
     ca = props.get("certificateAuthority") or {}
     return _flags([("--location", resource.get("location")), ("--key-vault", ca.get("keyVault")),
-                   ("--ca-key-type", ca.get("keyType") if ca.get("keyType") != "ec-p256" else None)])
+                   ("--ca-key-type", ca.get("keyType") if ca.get("keyType") != DEFAULT_CA_KEY_TYPE else None)])
 
 
 def _member_flags(resource, name, params):
@@ -41,7 +42,7 @@ def _member_flags(resource, name, params):
             ("--upgrade-mode", params.get("upgradeMode") if params.get("upgradeMode") != res.SELF_MANAGED else None),
             ("--release-channel", params.get("releaseChannel")), ("--version", params.get("version")),
             ("--east-west-gateway", params.get("eastWestGateway")
-             if params.get("eastWestGateway") not in (None, "Internal") else None),
+             if params.get("eastWestGateway") not in (None, DEFAULT_GATEWAY_VISIBILITY) else None),
             ("--network-name", network if isinstance(network, str) else None),
             ("--api-server-url", params.get("apiServerUrl"))])
     if name == "update":

@@ -126,7 +126,7 @@ def test_no_key_or_token_anywhere(az, clusters):
     run("appnet", "ca", "show", *net)
     sim.stop()
     failed = run("appnet", "ca", "finish-rotation", *net, "--yes", rc=1)           # an error naming the member
-    assert "member-01" in failed.err and "cannot reach" in failed.err
+    assert "member-01" in failed.err and "Cannot reach" in failed.err
     sim.start()
     run("appnet", "ca", "finish-rotation", *net, "--yes")
     run("appnet", "member", "show", *member)

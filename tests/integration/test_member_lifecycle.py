@@ -203,7 +203,7 @@ def test_never_ready_fails_naming_the_object_and_rerun_converges(engine, network
     assert "ztunnel" in err.value.message
     # The kubectl hint, pasted as given, runs against this cluster.
     assert (f"kubectl --kubeconfig {sim.kubeconfig_path} --context {sim.context} -n applink-system "
-            "describe daemonset ztunnel") in err.value.message
+            "describe daemonset ztunnel") in err.value.recommendation
     failed = engine.show_member("rg1", "net-01", "member-01")
     assert failed["properties"]["provisioningState"] == "Failed"
     assert "ztunnel" in failed["properties"]["error"]["message"]
