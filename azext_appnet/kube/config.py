@@ -371,7 +371,6 @@ def _remove_stale_tmpdirs():
         shutil.rmtree(path, ignore_errors=True)
 
 
-
 def _config_from_locked(config_dict, context, where):
     # Imported here: the kubernetes package is slow to import and az loads us lazily.
     from kubernetes.client import Configuration

@@ -148,17 +148,17 @@ def _istio_webhook(config):
 
 def _istio_reads(cluster):
     """The reads _foreign_istio judges, in its argument order."""
-    return [(lambda ns=ns: cluster.get("v1", "namespaces", ns))
-            for ns in _FOREIGN_MESH_NAMESPACES] + [lambda: cluster.list("apps/v1", "deployments", label_selector="app=istiod"),
-         lambda: cluster.list("apiextensions.k8s.io/v1", "customresourcedefinitions"),
-         lambda: cluster.list("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"),
-         lambda: cluster.list("admissionregistration.k8s.io/v1",
-                              "validatingwebhookconfigurations")]
+    return [(lambda ns=ns: cluster.get("v1", "namespaces", ns)) for ns in _FOREIGN_MESH_NAMESPACES] + [
+        lambda: cluster.list("apps/v1", "deployments", label_selector="app=istiod"),
+        lambda: cluster.list("apiextensions.k8s.io/v1", "customresourcedefinitions"),
+        lambda: cluster.list("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"),
+        lambda: cluster.list("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations")]
 
 
 def _foreign_istio(cluster, *reads):
     """Signs of an Istio that is not ours: its namespaces, istiod, its CRDs, its webhooks
-    (`reads`: the answers to _istio_reads; `cluster` names the kubectl in the fixes). Ours carry app.kubernetes.io/managed-by=az-appnet.
+    (`reads`: the answers to _istio_reads; `cluster` names the kubectl in the fixes). Ours
+    carry app.kubernetes.io/managed-by=az-appnet.
     Nothing of another owner is taken over: each problem, a (cause, fix) pair, names the
     objects and their owner, and the commands that remove them (or, for CRDs an uninstall
     left behind, let az appnet adopt them)."""
