@@ -257,7 +257,7 @@ def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=Non
         if isinstance(outcome, AppNetError):
             failures.append(f"{peer['name']} ({outcome.message.rstrip('.')})")
             if warn and not strict:
-                warn(f"Could not link with member '{peer['name']}': {outcome.message}")
+                warn(f"Could not link with member '{peer['name']}': {_told(outcome)}")
         elif outcome is not None:
             records.extend(outcome)
             linked.append(peer["name"])
@@ -270,6 +270,12 @@ def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=Non
             "Make those clusters reachable, then run the same command again; the links already "
             "renewed are recorded.", code="MembersUnreachable")
     return records
+
+
+def _told(error):
+    """A warning names the cause and, where the error has one, its fix (a warning has no
+    recommendation line of its own)."""
+    return error.message + (f" {error.recommendation}" if error.recommendation else "")
 
 
 def unlink(member, peers, connect, warn=None):
@@ -302,7 +308,7 @@ def unlink(member, peers, connect, warn=None):
     for peer, ex in zip(peers, there_ex):
         if ex is not None and warn:
             warn(f"Could not revoke the access of '{member['name']}' to member '{peer['name']}': "
-                 f"{ex.message}")
+                 f"{_told(ex)}")
     if here_ex is not None and warn:
         warn(f"Could not revoke the other members' access to '{member['name']}' on its cluster "
              f"({here_ex.message}); deleting its data plane removes it, and its tokens expire.")
