@@ -4,7 +4,8 @@ preflight checks.
 Modules, each with one job:
     config      kubeconfig -> server URL, TLS context, credential source
     aks         AKS cluster by ARM resource id -> kubeconfig in memory (Entra token, no kubelogin)
-    client      Cluster: raw REST with bounded retries, get/list/apply/delete
+    client      Cluster: raw REST with bounded retries, get/list/apply/delete; the typed
+                API errors (api_error: one table from HTTP status to class)
     discovery   kind -> plural/scope, with few discovery requests
     apply       apply_phases, wait_ready, prune
     preflight   the checks a cluster must pass before a join
