@@ -55,8 +55,9 @@ class FakeCluster:
 
     def apply(self, obj, field_manager="az-appnet", force=True):
         name = obj["metadata"]["name"]
-        if name in self.fail:
-            raise ClusterError(self.fail[name])
+        if name in self.fail:   # a message, or (message, recommendation)
+            fail = self.fail[name]
+            raise ClusterError(*fail) if isinstance(fail, tuple) else ClusterError(fail)
         res = self.discovery.resolve(obj["apiVersion"], obj["kind"])
         if res is None:
             raise ClusterError("%s not served" % obj["kind"])
@@ -124,6 +125,19 @@ def test_apply_phases_reports_failures_and_stops():
                          Phase("two", [_obj("ConfigMap", "later", "ns")])])
     assert "ConfigMap ns/bad" in e.value.message
     assert ("ConfigMap", "later") not in c.applied
+
+
+def test_a_wave_failing_on_several_objects_names_each_cause_once_with_their_fixes():
+    outage = ("Cannot reach the API server at https://fake: connection refused.",
+              "Check that the cluster is running.")
+    c = FakeCluster(fail={"a": outage, "b": outage,
+                          "c": ("ConfigMap ns/c: conflict (409): owned by kubectl.", "Apply with force.")})
+    with pytest.raises(ClusterError) as e:
+        apply_phases(c, [Phase("one", [_obj("ConfigMap", n, "ns") for n in "abc"])])
+    assert e.value.message == (
+        "3 objects of one could not be applied: Cannot reach the API server at https://fake: connection "
+        "refused (ConfigMap ns/a, ConfigMap ns/b); conflict (409): owned by kubectl (ConfigMap ns/c).")
+    assert e.value.recommendation == "Check that the cluster is running. Apply with force."
 
 
 def test_readiness_rules():
