@@ -8,13 +8,13 @@ Callers name an operation; what follows from the name is looked up here, once.
 from dataclasses import dataclass
 from typing import Tuple
 
+from ..constants import MEMBER_KIND, NETWORK_KIND
 from ..model import ids
 from ..model import resources as res
 from . import ca_ops, member_ops, network_ops
 from .runner import Step
 
 #: The kinds the store files resources under.
-NETWORK_KIND, MEMBER_KIND = "appLink", "appLinkMember"
 #: The command of the operations only reconcile starts; it resumes them for the member.
 RECONCILE = "az appnet reconcile"
 
