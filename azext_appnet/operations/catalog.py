@@ -14,7 +14,6 @@ from ..model import resources as res
 from . import ca_ops, member_ops, network_ops
 from .runner import Step
 
-#: The kinds the store files resources under.
 #: The command of the operations only reconcile starts; it resumes them for the member.
 RECONCILE = "az appnet reconcile"
 
