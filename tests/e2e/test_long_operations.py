@@ -39,7 +39,9 @@ def _wait_for_step(az, step, timeout=120):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_join_is_canceled_and_says_how_to_resume(az, clusters, sig):
-    (sim,) = clusters(1, ready_delay=20)
+    (sim,) = clusters(1)
+    # ztunnel waits until the test lets it be ready: the signal always finds the join waiting.
+    sim.never_ready("apps/v1", "daemonsets", NS, "ztunnel")
     az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2")
     args = ["appnet", "member", "join", "-g", "rg1", "--appnet-name", "net-01", "--member-name", "member-01",
             "--kubeconfig", sim.kubeconfig_path, "--context", sim.context]
@@ -93,7 +95,8 @@ def test_of_two_joins_of_one_member_started_together_the_loser_is_told_to_wait(a
 
 def test_a_dead_worker_ends_the_wait_at_once_with_the_command_that_resumes_it(az, clusters):
     import os
-    (sim,) = clusters(1, ready_delay=30)
+    (sim,) = clusters(1)
+    sim.never_ready("apps/v1", "daemonsets", NS, "ztunnel")   # the join waits until killed
     az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2")
     member = ["-g", "rg1", "--appnet-name", "net-01", "--member-name", "member-01"]
     az("appnet", "member", "join", *member, "--kubeconfig", sim.kubeconfig_path, "--context", sim.context,
