@@ -398,38 +398,55 @@ def prune(cluster, label_selector, kinds, keep=(), progress=None):
     left, are kept (and reported through `progress`)."""
     say = progress or (lambda msg: None)
     keep = set(tuple(k) for k in keep)
-    deleted = []
     ordered = prune_order(kinds)
-    # Every list at once; then per rank (the rest, Namespaces, CRDs) the deletes at once: a
-    # round trip per rank, not one per kind and per object. Whether a Namespace or CRD is
-    # kept is judged after the rank before it is deleted.
+    # Three round trips, however many kinds and objects: every list at once; then the
+    # deletes of everything but Namespaces and CRDs, together with the reads that judge
+    # whether a Namespace or CRD is kept (what is not ours in a namespace is told by its
+    # labels, so that look need not wait for our objects to go); then the Namespaces and
+    # CRDs not kept. Only a CRD whose own kind is pruned here is judged after those deletes.
     every = gather([lambda k=k: cluster.list(k[0], k[1], label_selector=label_selector)
                     for k in ordered])
-    for rank in sorted({_prune_rank(k) for k in ordered}):
-        group = [(k, objs) for k, objs in zip(ordered, every) if _prune_rank(k) == rank]
-        doomed = []
-        for (api_version, plural, namespaced), objs in group:
-            for obj in objs:
-                ident = identity(obj)
-                if ident in keep or (obj.get("metadata") or {}).get("deletionTimestamp"):
-                    continue          # kept, or already being deleted (a Terminating namespace)
-                doomed.append((api_version, plural, namespaced, obj))
-        verdicts = gather([lambda d=d: _why_kept(cluster, d[1], d[3], label_selector)
-                           for d in doomed])
-        for why in filter(None, verdicts):
-            say(why)
-        doomed = [d for d, why in zip(doomed, verdicts) if not why]
-        gone = gather([lambda d=d: cluster.delete(
-            d[0], d[1], d[3]["metadata"]["name"],
-            d[3]["metadata"].get("namespace") if d[2] else None) for d in doomed])
-        for (api_version, plural, namespaced, obj), ok in zip(doomed, gone):
-            if ok:
-                meta = obj["metadata"]
-                what = describe(obj.get("kind"), meta.get("namespace") if namespaced else None,
-                                meta["name"])
-                deleted.append(what)
-                say("Deleted %s" % what)
+    doomed = []
+    for (api_version, plural, namespaced), objs in zip(ordered, every):
+        for obj in objs:
+            if identity(obj) in keep or (obj.get("metadata") or {}).get("deletionTimestamp"):
+                continue          # kept, or already being deleted (a Terminating namespace)
+            doomed.append((api_version, plural, namespaced, obj))
+    rest = [d for d in doomed if _prune_rank(d[:3]) == 0]
+    last = [d for d in doomed if _prune_rank(d[:3]) > 0]
+    pruned_groups = {d[0].rsplit("/", 1)[0] for d in rest if "/" in d[0]}
+    early = [d for d in last if not _defines(d[3], pruned_groups)]
+    late = [d for d in last if _defines(d[3], pruned_groups)]
+    judge = [lambda d=d: _why_kept(cluster, d[1], d[3], label_selector) for d in early]
+    out = gather([lambda d=d: _delete(cluster, d) for d in rest] + judge)
+    gone, verdicts = out[:len(rest)], out[len(rest):]
+    verdicts += gather([lambda d=d: _why_kept(cluster, d[1], d[3], label_selector) for d in late])
+    last = early + late
+    for why in filter(None, verdicts):
+        say(why)
+    last = [d for d, why in zip(last, verdicts) if not why]
+    gone += gather([lambda d=d: _delete(cluster, d) for d in last])
+    deleted = []
+    for (api_version, plural, namespaced, obj), ok in zip(rest + last, gone):
+        if ok:
+            meta = obj["metadata"]
+            what = describe(obj.get("kind"), meta.get("namespace") if namespaced else None,
+                            meta["name"])
+            deleted.append(what)
+            say("Deleted %s" % what)
     return deleted
+
+
+def _delete(cluster, doomed):
+    api_version, plural, namespaced, obj = doomed
+    return cluster.delete(api_version, plural, obj["metadata"]["name"],
+                          obj["metadata"].get("namespace") if namespaced else None)
+
+
+def _defines(obj, groups):
+    """Whether `obj` is a CRD of one of the API groups in `groups`."""
+    return obj.get("kind") == "CustomResourceDefinition" and \
+        (obj.get("spec") or {}).get("group") in groups
 
 
 def _prune_rank(kind):

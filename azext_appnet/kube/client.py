@@ -158,7 +158,7 @@ def describe(obj_or_kind, namespace=None, name=None):
 class Cluster:
     """One Kubernetes cluster reached through one kubeconfig context."""
 
-    def __init__(self, config, timeout=10, retry=None, pool_size=16):
+    def __init__(self, config, timeout=10, retry=None, pool_size=None):
         import urllib3
 
         self.config = config
@@ -168,8 +168,10 @@ class Cluster:
         self.retry = retry or RetryPolicy()
         self._count = 0
         self._count_lock = threading.Lock()
-        # maxsize: one kept-alive connection per apply worker (parallelism <= pool_size).
-        kw = {"maxsize": pool_size, "block": False, "retries": False}
+        # maxsize: one kept-alive connection per request a round issues at once
+        # (concurrent.PARALLELISM), so the next round reuses them.
+        from .concurrent import PARALLELISM
+        kw = {"maxsize": pool_size or PARALLELISM, "block": False, "retries": False}
         if config.ssl_context is not None and config.ssl_context.verify_mode == 0:
             # insecure-skip-tls-verify is the user's explicit choice, warned about once per
             # cluster when the kubeconfig is loaded; not urllib3's warning on every request.

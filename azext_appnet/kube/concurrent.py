@@ -4,8 +4,11 @@ all of them instead of one each."""
 import itertools
 import threading
 
-#: At most this many requests in flight per call (a Cluster keeps 16 connections alive).
-PARALLELISM = 16
+#: At most this many requests in flight per call. A Cluster keeps as many connections alive
+#: (see client.Cluster), so a round of this size reuses them instead of opening new ones; it is
+#: about the largest round an operation has (remove's deletes with the reads that judge what
+#: it keeps), far below what an API server admits at once (--max-requests-inflight 400).
+PARALLELISM = 48
 
 
 def gather(calls, parallelism=PARALLELISM, canceled=None):
