@@ -3,29 +3,64 @@ across members: what Istio needs to be uniform (service scope, waypoint names an
 compared member by member, whether or not the network declares it. Read-only.
 """
 
+from ..kube.concurrent import gather
 from . import declared_objects as objects
-from .declarations import declarations_of, for_each_member, reach_member
+from .declarations import declarations_of, for_each_member
 from .diagnostics import FAILED, PASSED, WARNING, name_list, result
 
 
-def check_declarations(network, members, connect, note=""):
-    """The five checks over the reachable `members` (member documents); `note` names the
-    members not checked."""
+def read_snapshots(members, connect, parallelism=None):
+    """Every member's Snapshot at once: [(member, snapshot, error)] in order. No /version
+    first: a member that cannot be read is told by the lists' error as well."""
     def snapshot(member):
-        snap = objects.Snapshot(reach_member(connect, member))
+        snap = objects.Snapshot(connect(member))
         snap.member_name = member["name"]
         return snap
-    seen = for_each_member(members, snapshot)
+    return for_each_member(members, snapshot, **({"parallelism": parallelism} if parallelism else {}))
+
+
+def check_declarations(network, members, connect, note="", seen=None):
+    """The five checks over the reachable `members` (member documents); `note` names the
+    members not checked. `seen`: read_snapshots() made already (e.g. while the members were
+    checked); only those of `members` count."""
+    if seen is None:
+        seen = read_snapshots(members, connect)
+    else:
+        names = {m["name"] for m in members}
+        seen = [s for s in seen if s[0]["name"] in names]
     snaps = [snap for _, snap, _ in seen if snap is not None]
     lost = [m["name"] for m, snap, _ in seen if snap is None]
     if lost:
         note += f" Not read now: {name_list(lost)}."
     decl = declarations_of(network)
+    _prefetch(decl, snaps)
     rg = network["id"].split("/resourceGroups/")[1].split("/")[0]
     args = f"-g {rg} --appnet-name {network['name']}"
     return [check_global_scope(decl, snaps, note, args), check_global_endpoints(snaps, note),
             check_waypoints_global(decl, snaps, note, args), check_use_waypoint(snaps, note),
             check_ambient_namespaces(decl, snaps, note, args)]
+
+
+def _prefetch(decl, snaps):
+    """The per-Service reads the checks below make, every member's at once: whether each
+    Service exists where it is not global, then its ready endpoints (two round trips for
+    the whole network instead of two per Service and member, one after another)."""
+    keys = {(s["namespace"], s["service"]) for s in decl["globalServices"]}
+    for snap in snaps:
+        keys |= {k for k, svc in snap.global_services.items() if _app_service(svc)}
+    pairs = [(snap, key) for snap in snaps for key in sorted(keys)]
+    found = gather([lambda p=p: _quiet(lambda: p[0].service(*p[1])) for p in pairs])
+    gather([lambda p=p: _quiet(lambda: p[0].ready_endpoints(*p[1]))
+            for p, svc in zip(pairs, found) if svc is not None])
+
+
+def _quiet(read):
+    """A prefetch that fails is left for the check to make (and report) again."""
+    from ..errors import AppNetError
+    try:
+        return read()
+    except AppNetError:
+        return None
 
 
 def _ok(name, message, note):

@@ -132,6 +132,30 @@ def cluster_view(member):
 
 # ---- one member ---------------------------------------------------------------------------
 
+class _Read:
+    """The outcome of one read made ahead of the check that uses it: its value, or the
+    AppNetError it raised (raised again in that check, which then fails alone)."""
+
+    def __init__(self, fetch):
+        try:
+            self._value, self._error = fetch(), None
+        except AppNetError as ex:
+            self._value, self._error = None, ex
+
+    def value(self):
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _pods(cluster):
+    return cluster.list("v1", "pods", namespace=NAMESPACE)
+
+
+def _remote_secrets(cluster):
+    return cluster.list("v1", "secrets", namespace=NAMESPACE, label_selector=f"{REMOTE_SECRET_LABEL}=true")
+
+
 class _Live:
     """What is on the member's cluster, fetched once: one list per kind the rendering has
     (namespaced kinds in applink-system, cluster-scoped ones by our managed-by label), then
@@ -171,12 +195,19 @@ class _Live:
 
 
 class _Member:
-    """The context the member checks share."""
+    """The context the member checks share: the reads are made up front, all at once
+    (`reads`: name -> _Read), so no check waits for another's round trip."""
 
-    def __init__(self, target, cluster, version, expected, live, nodes):
+    def __init__(self, target, cluster, version, expected, live, nodes, reads=None):
         self.t, self.cluster, self.version = target, cluster, version
         self.expected, self.live = expected, live
         self.linux_nodes = [n for n in nodes if node_os(n) == "linux"]
+        self.reads = reads or {}
+
+    def read(self, name, fetch):
+        """What the up-front read `name` found (raising what it raised), or `fetch()` now."""
+        found = self.reads.get(name)
+        return found.value() if found is not None else fetch()
 
     def find(self, kind, name):
         return next((o for o in self.expected if o["kind"] == kind and o["metadata"]["name"] == name), None)
@@ -303,7 +334,7 @@ def check_images(m):
                 drift.append(f"{o['kind']} {o['metadata']['name']} container {container} runs "
                              f"{running.get(container) or '(no such container)'}, expected {image}")
     catalog = set(m.version.images.values()) | {img for o in workloads for img in _containers(o).values()}
-    for pod in m.cluster.list("v1", "pods", namespace=NAMESPACE):
+    for pod in m.read("pods", lambda: _pods(m.cluster)):
         for container, image in _containers(pod).items():
             if image not in catalog:
                 drift.append(f"Pod {pod['metadata']['name']} container {container} runs {image}")
@@ -494,7 +525,7 @@ def remote_secret_targets(secret, candidates):
 def check_remote_secrets(m):
     t = m.t
     selector = f"{REMOTE_SECRET_LABEL}=true"
-    secrets = m.cluster.list("v1", "secrets", namespace=NAMESPACE, label_selector=selector)
+    secrets = m.read("remoteSecrets", lambda: _remote_secrets(m.cluster))
     others = sorted(o["name"] for o in t.others)
     linked = set()
     for s in secrets:
@@ -543,6 +574,27 @@ def _token_answer(kubeconfig_text, issuer):
         cluster.close()
 
 
+def _token_answers(t, secrets):
+    """[(secret, issuer, answer)] for each remote secret on the member that holds one token
+    of one other member; every issuer is asked at once (one round trip, however many links)."""
+    others = [o["name"] for o in t.others]
+    held = []
+    for secret in secrets:
+        targets = remote_secret_targets(secret, others)
+        if len(targets) == 1 and len(secret.get("data") or {}) == 1:
+            held.append((secret, next(iter(targets))))
+
+    def ask(secret, issuer):
+        (value,) = secret["data"].values()
+        try:
+            return _token_answer(base64.b64decode(value).decode(), issuer)
+        except ValueError:
+            return "unreadable"
+
+    answers = gather([lambda s=s, i=i: ask(s, i) for s, i in held])
+    return [(s, i, a) for (s, i), a in zip(held, answers)]
+
+
 def check_reader_tokens(m, now=None):
     """Each remote secret on this member: when its token expires, and whether the member it
     reads still accepts it; the message names each link."""
@@ -553,16 +605,9 @@ def check_reader_tokens(m, now=None):
     others = {o["name"].lower(): o["name"] for o in t.others}
     recorded = links_view([t.member] + list(t.others))
     links, refused, expired, due, legacy, unknown = [], [], [], [], [], []
-    for secret in m.cluster.list("v1", "secrets", namespace=NAMESPACE, label_selector=f"{REMOTE_SECRET_LABEL}=true"):
-        targets = remote_secret_targets(secret, list(others.values()))
-        if len(targets) != 1 or len(secret.get("data") or {}) != 1:
-            continue
-        (issuer,) = targets
-        (value,) = secret["data"].values()
-        try:
-            answer = _token_answer(base64.b64decode(value).decode(), issuer)
-        except ValueError:
-            answer = "unreadable"
+    asked = m.read("tokens", lambda: _token_answers(
+        t, m.read("remoteSecrets", lambda: _remote_secrets(m.cluster))))
+    for secret, issuer, answer in asked:
         expires = ((secret.get("metadata") or {}).get("annotations") or {}).get(EXPIRES_ANNOTATION)
         rec = recorded.get((issuer.lower(), t.name.lower())) or {}
         links.append({"member": issuer, "expiresOn": expires, "authenticates": answer == "accepted",
@@ -620,15 +665,18 @@ def _mesh_id(m):
         return found.group(1) if found else None
 
 
+def _guarded(name, fn):
+    """fn()'s result; a check that cannot read the cluster fails itself, not the report."""
+    try:
+        return fn()
+    except AppNetError as ex:
+        return result(name, FAILED, f"Could not check: {ex.message}", ex.recommendation)
+
+
 def _run_checks(checks, *fns):
-    """Run the checks (at once: each reads the cluster on its own); a check that cannot read
-    the cluster fails itself, not the report. Results in the order given."""
-    def run(name, fn):
-        try:
-            return fn()
-        except AppNetError as ex:
-            return result(name, FAILED, f"Could not check: {ex.message}", ex.recommendation)
-    checks.extend(gather([lambda n=n, f=f: run(n, f) for n, f in fns], parallelism=len(fns)))
+    """Run the checks (at once: some still read a cluster on their own); results in the order
+    given."""
+    checks.extend(gather([lambda n=n, f=f: _guarded(n, f) for n, f in fns], parallelism=len(fns)))
 
 
 def check_member(target, connect):
@@ -648,9 +696,17 @@ def check_member(target, connect):
     else:
         checks.append(result("installedVersion", FAILED, "The member has no installed AppNet version: its "
                              "join never finished.", f"Run 'az appnet member join {t.args} ...' again (it resumes)."))
+    from .address_check import NAME as ADDRESS_CHECK, check_published_address
     try:
         cluster = connect(t.member)
-        kube_version = cluster.server_version()
+        # The version, every read of the cluster checks and the address check (through a
+        # peer) at once: the member costs the round trips of its longest chain of reads,
+        # not their sum. The reads are let go when the cluster does not answer.
+        kube, reads, address = gather([
+            lambda: _Read(cluster.server_version),
+            lambda: _member_reads(t, cluster, version) if version is not None else None,
+            lambda: _guarded(ADDRESS_CHECK, lambda: check_published_address(t, connect))])
+        kube_version = kube.value()
     except AppNetError as ex:
         checks.append(result("apiReachable", FAILED, f"Cannot reach the cluster of member {t.name}: {ex.message}",
                              ex.recommendation or "Make the cluster reachable (is it running? is the kubeconfig "
@@ -664,25 +720,47 @@ def check_member(target, connect):
     checks.append(result("apiReachable", PASSED, f"The API server at {cluster.server} answered "
                          f"(Kubernetes {kube_version})."))
     if version is not None:
-        checks.extend(_member_cluster_checks(t, cluster, version, kube_version, facts))
-    from .address_check import NAME as ADDRESS_CHECK, check_published_address
-    _run_checks(checks, (ADDRESS_CHECK, lambda: check_published_address(t, connect)))
+        checks.extend(_member_cluster_checks(t, cluster, version, kube_version, facts, reads))
+    checks.append(address)
     checks.append(check_intermediate_ca(t))
     report["summary"] = summarize(checks)
     return report, facts
 
 
-def _member_cluster_checks(t, cluster, version, kube_version, facts):
+def _member_reads(t, cluster, version):
+    """Every read the cluster checks make, issued together: {name: _Read}."""
     from ..manifests import render
     from .member_ops import member_spec
+
+    def expected():
+        spec = member_spec(t.network, t.member, _PublicCA(t), version.version)
+        return [o for phase in render(spec) for o in phase.objects]
+
+    def secrets_and_tokens():
+        # The tokens are tried as soon as the Secrets are listed, while the rest is read.
+        secrets = _Read(lambda: _remote_secrets(cluster))
+        return secrets, _Read(lambda: _token_answers(t, secrets.value()))
+
+    rendered = _Read(expected)
+    calls = {"nodes": lambda: _Read(lambda: cluster.list("v1", "nodes")),
+             "pods": lambda: _Read(lambda: _pods(cluster)), "secrets": secrets_and_tokens}
+    if rendered._error is None:  # pylint: disable=protected-access
+        calls["live"] = lambda: _Read(lambda: _Live(cluster, rendered.value()))
+    names = list(calls)
+    reads = dict(zip(names, gather([calls[n] for n in names])))
+    reads["remoteSecrets"], reads["tokens"] = reads.pop("secrets")
+    reads["expected"] = rendered
+    return reads
+
+
+def _member_cluster_checks(t, cluster, version, kube_version, facts, reads):
     checks = []
     try:
-        spec = member_spec(t.network, t.member, _PublicCA(t), version.version)
-        expected = [o for phase in render(spec) for o in phase.objects]
-        live, nodes = gather([lambda: _Live(cluster, expected), lambda: cluster.list("v1", "nodes")])
+        expected = reads["expected"].value()
+        live, nodes = reads["live"].value(), reads["nodes"].value()
     except AppNetError as ex:
         return [result("objectsPresent", FAILED, f"Could not read the cluster: {ex.message}", ex.recommendation)]
-    m = _Member(t, cluster, version, expected, live, nodes)
+    m = _Member(t, cluster, version, expected, live, nodes, reads)
     out = {}
 
     def keep(key, name, fn):
@@ -715,13 +793,19 @@ def _member_cluster_checks(t, cluster, version, kube_version, facts):
 
 def check_network(network, targets, connect, ca, ca_error=None, parallelism=PARALLELISM):
     """Every member's checks (in parallel, bounded), then the checks across members."""
+    from .declaration_checks import check_declarations, read_snapshots
     reports, facts = [], []
+    snapshots = []
     if targets:
-        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(targets))),
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(targets))) + 1,
                                 thread_name_prefix="appnet-check") as pool:
+            # The declarations' reads of every member go out with the members' own checks;
+            # only the members those found reachable are judged.
+            later = pool.submit(read_snapshots, [t.member for t in targets], connect, parallelism)
             for report, fact in pool.map(lambda t: check_member(t, connect), targets):
                 reports.append(report)
                 facts.append(fact)
+            snapshots = later.result()
     rg = ids.parse_id(network["id"])["resource_group"]
     checks = [check_root_ca(network, ca, ca_error, rg)]
     reachable = [f for f in facts if f["reachable"]]
@@ -732,9 +816,9 @@ def check_network(network, targets, connect, ca, ca_error=None, parallelism=PARA
     checks.append(check_network_names(facts))
     checks.append(check_remote_secret_mesh(facts, reachable, note))
     # Ambient namespaces, global Services and waypoints across members (declaration_checks.py).
-    from .declaration_checks import check_declarations
     reached = {f["member"] for f in reachable}
-    checks.extend(check_declarations(network, [t.member for t in targets if t.name in reached], connect, note))
+    checks.extend(check_declarations(network, [t.member for t in targets if t.name in reached], connect, note,
+                                     seen=snapshots))
     everything = checks + [c for r in reports for c in r["checks"]]
     return {"network": network["name"], "resourceGroup": rg, "members": reports, "checks": checks,
             "summary": dict(summarize(everything), members=len(reports),
