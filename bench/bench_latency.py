@@ -3,13 +3,17 @@
 A real API server is 20-150 ms away; then an operation's cost is the number of round trips it
 waits for one after another, not its request count. Each emulated cluster adds --latency
 seconds to every answer; workloads are ready at once, so readiness waits are excluded. Every
-operation runs twice in this process: at latency 0 (the baseline) and at --latency, and the
-report gives, per operation, wall time, requests, and wall / latency ("round trips in series").
+operation runs twice: at latency 0 (the baseline) and at --latency, and the report gives, per
+operation, wall time, requests, and wall / latency ("round trips in series").
+
+Each emulated cluster runs in a process of its own (--in-process: all in this one), so the
+client's CPU is not shared with 24 emulated API servers behind one interpreter lock.
 
     .venv/bin/python bench/bench_latency.py [--latency 0.1] [--members 6] [--check-members 6,24]
 """
 
 import argparse
+import bisect
 import os
 import shutil
 import sys
@@ -20,57 +24,104 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from azext_appnet.engine import AppNet  # noqa: E402
-from tests.fixtures import gateway_api  # noqa: E402
-from tests.kubesim import KubeSim  # noqa: E402
 
 NET = ("rg1", "bench")
 
 
-def _requests(sims):
-    return sum(len(s.requests) for s in sims)
+class _InProcess:
+    """A KubeSim in this process, with ProcessSim's interface."""
+
+    def __init__(self, name, latency):
+        from tests.fixtures import gateway_api
+        from tests.kubesim import KubeSim
+        self._sim = KubeSim(name=name, latency=latency).start()
+        gateway_api.install(self._sim)
+        self.name, self.kubeconfig_path, self.context = name, self._sim.kubeconfig_path, self._sim.context
+
+    def wait_started(self):
+        return self
+
+    def set_latency(self, seconds):
+        self._sim.faults.set(latency=seconds)
+
+    @property
+    def request_count(self):
+        return len(self._sim.requests)
+
+    def request_log(self, start=0):
+        return [tuple(r) for r in self._sim.request_log[start:]]
+
+    def stop(self):
+        self._sim.stop()
 
 
-def _measure(sims, call):
-    before, t0 = _requests(sims), time.perf_counter()
+def _start(count, latency, in_process):
+    if in_process:
+        return [_InProcess(f"c{i + 1}", latency) for i in range(count)]
+    from bench.sim_processes import ProcessSim
+    sims = [ProcessSim(f"c{i + 1}", latency) for i in range(count)]
+    return [s.wait_started() for s in sims]
+
+
+def chain(log):
+    """The longest chain of requests in `log` ((method, path, status, started, answered)
+    tuples, from every cluster: one clock) each sent after the one before it was answered:
+    the round trips the operation waited for one after another, as the clusters saw them.
+    Unlike wall time it does not grow with the client's CPU, unless that delays a request
+    past the answer of one it did not wait for."""
+    done = sorted(r[4] for r in log)
+    best = []                               # best[i]: longest chain ending at or before done[i]
+    for r in sorted(log, key=lambda r: r[4]):
+        before = bisect.bisect_right(done, r[3])   # requests answered before r was sent
+        length = 1 + (best[before - 1] if before else 0)
+        best.append(max(length, best[-1] if best else 0))
+    return best[-1] if best else 0
+
+
+def _measure(sims, target, call):
+    """(wall seconds, requests on every cluster, requests on `target`'s cluster, round trips
+    in the longest chain)."""
+    before = [s.request_count for s in sims]
+    t0 = time.perf_counter()
     call()
-    return time.perf_counter() - t0, _requests(sims) - before
+    wall = time.perf_counter() - t0
+    after = [s.request_count for s in sims]
+    own = sum(a - b for s, a, b in zip(sims, after, before) if target is None or s is target)
+    log = [r for s, n in zip(sims, before) for r in s.request_log(n)]
+    return wall, sum(after) - sum(before), own, chain(log)
 
 
 def _join(engine, sim, name):
     return engine.join_member(*NET, name, kubeconfig=sim.kubeconfig_path, context=sim.context)
 
 
-def run(latency, members, check_sizes, workdir):
-    """{operation: (wall seconds, requests)} at one latency."""
+def run(latency, members, check_sizes, workdir, in_process=False):
+    """{operation: (wall seconds, requests, requests on the member's own cluster)} at one
+    latency."""
     most = max([members] + check_sizes)
-    sims = []
-    for i in range(most):
-        sim = KubeSim(name=f"c{i + 1}", latency=latency).start()
-        gateway_api.install(sim)
-        sims.append(sim)
+    sims = _start(most, latency, in_process)
     try:
         engine = AppNet(os.path.join(workdir, f"azure-{latency}"))
         engine.create_network(*NET, "westus2")
         rows = {}
         for i, sim in enumerate(sims[:members]):
             label = {0: "join (member 1)", members - 1: f"join (member {members})"}.get(i)
-            cost = _measure(sims, lambda s=sim, n=i: _join(engine, s, f"member-{n + 1:02d}"))
+            cost = _measure(sims, sim, lambda s=sim, n=i: _join(engine, s, f"member-{n + 1:02d}"))
             if label:
                 rows[label] = cost
         first = sims[0]
-        rows["re-join (joined member)"] = _measure(sims, lambda: _join(engine, first, "member-01"))
-        rows["update (re-apply)"] = _measure(sims, lambda: engine.update_member(
+        rows["re-join (joined member)"] = _measure(sims, first, lambda: _join(engine, first, "member-01"))
+        rows["update (re-apply)"] = _measure(sims, first, lambda: engine.update_member(
             *NET, "member-01", east_west_gateway="Internal"))
         for size in sorted(check_sizes):
             for i in range(members, size):
                 for sim in sims:
-                    sim.faults.set(latency=0)
+                    sim.set_latency(0)
                 _join(engine, sims[i], f"member-{i + 1:02d}")
                 for sim in sims:
-                    sim.faults.set(latency=latency)
-            rows[f"check ({size} members)"] = _measure(sims, lambda: engine.check_network(*NET))
-        rows[f"remove (from {max([members] + check_sizes)})"] = _measure(
-            sims, lambda: engine.remove_member(*NET, "member-01"))
+                    sim.set_latency(latency)
+            rows[f"check ({size} members)"] = _measure(sims, None, lambda: engine.check_network(*NET))
+        rows[f"remove (from {most})"] = _measure(sims, first, lambda: engine.remove_member(*NET, "member-01"))
         return rows
     finally:
         for sim in sims:
@@ -83,25 +134,35 @@ def main():
     ap.add_argument("--members", type=int, default=6, help="members joined (the last one is measured)")
     ap.add_argument("--check-members", default="6,24",
                     help="network sizes at which 'check' is measured, comma-separated")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run the emulated clusters in this process (they then share its CPU)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.check_members.split(",") if s.strip()]
     workdir = tempfile.mkdtemp(prefix="bench-latency-")
     try:
-        base = run(0.0, args.members, sizes, workdir)
-        slow = run(args.latency, args.members, sizes, workdir)
+        base = run(0.0, args.members, sizes, workdir, args.in_process)
+        slow = run(args.latency, args.members, sizes, workdir, args.in_process)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     ms = int(args.latency * 1000)
-    print(f"latency {ms} ms per answer; baseline: the same operations at 0 ms, in this run")
-    print(f"{'operation':<26}{'wall 0ms':>10}{f'wall {ms}ms':>12}{'requests':>10}{'wall/lat':>10}"
-          f"{'in series':>11}")
-    for name, (wall, requests) in slow.items():
+    where = "this process" if args.in_process else "a process each"
+    print(f"latency {ms} ms per answer; emulated clusters in {where}; baseline: the same "
+          "operations at 0 ms, in this run")
+    print(f"{'operation':<26}{'wall 0ms':>10}{f'wall {ms}ms':>12}{'requests':>10}{'member':>8}"
+          f"{'others':>8}{'wall/lat':>10}{'in series':>11}{'chain':>7}")
+    for name, (wall, requests, own, rounds) in slow.items():
         wall0 = base[name][0]
         ratio = wall / args.latency if args.latency else 0.0
         series = (wall - wall0) / args.latency if args.latency else 0.0
-        print(f"{name:<26}{wall0:>10.2f}{wall:>12.2f}{requests:>10}{ratio:>10.1f}{series:>11.1f}")
+        others = "-" if name.startswith("check") else requests - own
+        mine = "-" if name.startswith("check") else own
+        print(f"{name:<26}{wall0:>10.2f}{wall:>12.2f}{requests:>10}{mine:>8}{others:>8}{ratio:>10.1f}"
+              f"{series:>11.1f}{rounds:>7}")
+    print("requests: on every cluster; member: on the cluster of the member operated on; others: "
+          "on the other members' clusters (remote secrets, reader identities, revocation lists)")
     print("wall/lat: wall time / latency; in series: (wall - wall at 0 ms) / latency, the round "
-          "trips waited for one after another")
+          "trips waited for one after another; chain: the longest chain of requests each sent after "
+          "the one before was answered, from the clusters' request logs")
 
 
 if __name__ == "__main__":
