@@ -1,9 +1,9 @@
-"""Server-side apply in phases, readiness waits, and pruning by label.
+"""Server-side apply in waves, readiness waits, and pruning by label.
 
-A phase is a set of independent objects: they are applied in parallel. Phases run in
-order. Inside one phase, Namespaces and CustomResourceDefinitions go first (a namespaced
-object cannot be created before its namespace, a custom resource before its CRD is
-served), so a caller that puts them in the same phase as their dependents still works.
+The caller's phases name what belongs together; what waits for what is decided by kind
+(schedule()): Namespaces and CustomResourceDefinitions first (a namespaced object cannot
+be created before its namespace, a custom resource before its CRD is served), then the
+configuration, then what starts and reads it. Each wave is applied in parallel.
 """
 
 import threading
@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..constants import FIELD_MANAGER, TRANSIENT_STATUSES
 from ..errors import ClusterError
 from .client import ApiError, describe
-from .concurrent import gather
+from .concurrent import PARALLELISM, gather
 
 CRD_API = "apiextensions.k8s.io/v1"
 
@@ -60,118 +60,182 @@ def waves(objects):
     return [w for w in (first, rest) if w]
 
 
+#: Kinds whose objects start something that reads, when it starts, the configuration applied
+#: beside it: Pods mount their ServiceAccount token, ConfigMaps and Secrets, and istiod reads
+#: `cacerts` once at start (without it, it makes a CA of its own no other member trusts). A
+#: Gateway becomes a Deployment istiod makes. They go after everything else.
+_RUNNING_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "Gateway")
+
+
+def schedule(phases):
+    """The waves apply_phases sends one after the other, as [(phase names, objects)]:
+    1. the Namespaces and CRDs of every phase (nothing they need is applied by us);
+    2. every other object that starts nothing: configuration, identities, RBAC, Services,
+       webhooks, disruption budgets, custom resources (after their CRDs are Established);
+    3. the objects that start something (_RUNNING_KINDS), which read what 2 made.
+    A barrier is kept only where a later object depends on an earlier one: the phases' own
+    order (istiod, CNI, ztunnel, gateway) is no dependency at apply time, since apply
+    never waits for readiness between them; each starts and retries on its own (ztunnel
+    until istiod serves certificates, the Gateway until istiod programs it). An empty wave
+    is dropped; inside a wave the phases' order is kept."""
+    tiers = ([], [], [])
+    for phase in phases:
+        name = _phase_name(phase)
+        for obj in _phase_objects(phase) or []:
+            kind = obj.get("kind")
+            tier = 0 if kind in _FIRST_KINDS else 2 if kind in _RUNNING_KINDS else 1
+            tiers[tier].append((name, obj))
+    out = []
+    for tier in tiers:
+        if tier:
+            names = list(dict.fromkeys(n for n, _ in tier))
+            out.append((names, [o for _, o in tier]))
+    return out
+
+
 def identity(obj):
     """(apiVersion, kind, namespace, name) of an object: how prune's `keep` names it."""
     meta = obj.get("metadata") or {}
     return (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("name"))
 
 
-def apply_phases(cluster, phases, field_manager=FIELD_MANAGER, parallelism=16, progress=None):
-    """Server-side apply every object of every phase, in order; returns the applied
-    objects as the server stored them, in input order. After a wave holding CRDs, waits
-    until each is Established and its resource is served. Raises ClusterError naming
-    every object that failed in the first phase that had a failure."""
+def _defined_versions(crd):
+    spec = crd.get("spec") or {}
+    return {"%s/%s" % (spec.get("group"), v.get("name")) for v in spec.get("versions") or []}
+
+
+def apply_phases(cluster, phases, field_manager=FIELD_MANAGER, parallelism=None, progress=None):
+    """Server-side apply every object of every phase, in the waves of schedule(); returns
+    the applied objects as the server stored them. After a wave holding CRDs, waits until
+    each is Established (by a watch) and, when a later object is one of its custom
+    resources, until its resource is served. Raises ClusterError naming every object that
+    failed in the first wave that had a failure; later waves are not applied."""
     say = progress or (lambda msg: None)
     results = []
-    phases = list(phases)
-    _discover(cluster, [o for phase in phases for o in _phase_objects(phase) or []])
-    with ThreadPoolExecutor(max_workers=max(1, parallelism),
+    plan = schedule(list(phases))
+    everything = [o for _, wave in plan for o in wave]
+    defined = set()
+    for o in everything:
+        if o.get("kind") == "CustomResourceDefinition":
+            defined |= _defined_versions(o)
+    # Custom resources of the CRDs applied here: their group-versions must be served first.
+    needed = {o.get("apiVersion") for o in everything if o.get("apiVersion") in defined}
+    with ThreadPoolExecutor(max_workers=max(1, parallelism or PARALLELISM),
                             thread_name_prefix="appnet-apply") as pool:
-        for phase in phases:
-            objects = list(_phase_objects(phase) or [])
-            if not objects:
-                continue
-            say("Applying %s (%d object%s)" % (_phase_name(phase), len(objects),
-                                              "" if len(objects) == 1 else "s"))
-            for wave in waves(objects):
-                # Resolve kinds here, one at a time, so parallel workers never race to
-                # fetch the same discovery document.
-                for obj in wave:
-                    if obj.get("kind") != "CustomResourceDefinition":
-                        cluster.discovery.resolve(obj.get("apiVersion"), obj.get("kind"))
-                futures = [pool.submit(cluster.apply, obj, field_manager) for obj in wave]
-                failures, live = [], []
-                for obj, fut in zip(wave, futures):
-                    try:
-                        live.append(fut.result())
-                    except ClusterError as e:
-                        failures.append((obj, e))
-                results.extend(live)
-                if failures:
-                    if len(failures) == 1:
-                        raise failures[0][1]
-                    raise ClusterError(
-                        f"{len(failures)} objects of {_phase_name(phase)} could not be applied: "
-                        f"{_causes(failures)}.", _fixes(failures))
-                crds = [o for o in live if o.get("kind") == "CustomResourceDefinition"]
-                if crds:
-                    wait_established(cluster, crds, progress=progress)
+        for number, (names, wave) in enumerate(plan):
+            say("Applying %s (%d object%s)" % (", ".join(names), len(wave),
+                                                "" if len(wave) == 1 else "s"))
+            # Kinds are resolved before the applies (so parallel workers never race to fetch
+            # the same discovery document); the first wave's Namespaces and CRDs need no
+            # discovery document, so the later waves' are read while it is applied.
+            if number == 0:
+                discovering = pool.submit(_discover, cluster, everything)
+            futures = [pool.submit(cluster.apply, obj, field_manager) for obj in wave]
+            failures, live = [], []
+            for obj, fut in zip(wave, futures):
+                try:
+                    live.append(fut.result())
+                except ClusterError as e:
+                    failures.append((obj, e))
+            results.extend(live)
+            if failures:
+                if len(failures) == 1:
+                    raise failures[0][1]
+                raise ClusterError(
+                    f"{len(failures)} objects of {', '.join(names)} could not be applied: "
+                    f"{_causes(failures)}.", _fixes(failures))
+            if number == 0:
+                discovering.result()
+            crds = [o for o in live if o.get("kind") == "CustomResourceDefinition"]
+            if crds:
+                wait_established(cluster, crds, progress=progress, served=needed)
     return results
 
 
 def _discover(cluster, objects):
     """Read at once the discovery document of every group-version the objects use, except
     those their own CRDs define (learned from the CRDs when Established): one round trip
-    instead of one per group-version, and none later in the phase that needs it."""
+    instead of one per group-version, and none later in the wave that needs it."""
     defined = set()
     for o in objects:
         if o.get("kind") == "CustomResourceDefinition":
-            spec = o.get("spec") or {}
-            defined.update("%s/%s" % (spec.get("group"), v.get("name"))
-                           for v in spec.get("versions") or [])
+            defined |= _defined_versions(o)
     first = {}
     for o in objects:
-        if o.get("kind") != "CustomResourceDefinition" and o.get("apiVersion") not in defined:
+        if o.get("kind") not in _FIRST_KINDS and o.get("apiVersion") not in defined:
             first.setdefault(o.get("apiVersion"), o.get("kind"))
     gather([lambda a=a, k=k: cluster.discovery.resolve(a, k) for a, k in first.items()])
 
 
-def wait_established(cluster, crds, timeout=60, progress=None):
-    """Wait until every CRD is Established and the API server serves its resource.
-    `crds` may be the objects as the server returned them from apply: those already
-    Established there (any re-apply) cost no further request."""
+def _await_established(cluster, crd, deadline):
+    """The CRD as it is once Established, or None at `deadline`: one watch from the
+    version apply returned (a change made since is delivered at once), looked at again
+    only if the watch ends or expires."""
+    name = crd["metadata"]["name"]
+    live = crd
+    while True:
+        rv = (live.get("metadata") or {}).get("resourceVersion")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            for etype, obj in cluster.watch(CRD_API, "customresourcedefinitions", name,
+                                            resource_version=rv, timeout=max(1.0, left)):
+                if etype in ("ADDED", "MODIFIED") and _condition(obj, "Established"):
+                    return obj
+                if etype == "ERROR":
+                    break          # e.g. 410 Gone: look again, then watch anew
+        except ApiError as e:
+            if e.status not in TRANSIENT_STATUSES:
+                raise
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        found = cluster.get(CRD_API, "customresourcedefinitions", name)
+        if found is not None and _condition(found, "Established"):
+            return found
+        live = found or live
+
+
+def wait_established(cluster, crds, timeout=60, progress=None, served=None):
+    """Wait until every CRD is Established and, for the group-versions in `served` (None:
+    all of theirs), the API server serves its resource. `crds` may be the objects as the
+    server returned them from apply: those already Established there (any re-apply) cost
+    no further request. Each pending CRD is awaited by a watch, all at once."""
     say = progress or (lambda msg: None)
-    pending = {}
+    pending = []
     for c in crds:
         if _condition(c, "Established"):
             cluster.discovery.register_crd(c)
         else:
-            pending[c["metadata"]["name"]] = c
+            pending.append(c)
     deadline = time.monotonic() + timeout
-    delay = 0.05
-    while pending:
-        names = list(pending)
-        found = gather([lambda n=n: cluster.get(CRD_API, "customresourcedefinitions", n)
-                        for n in names])
-        for name, live in zip(names, found):
-            if live is not None and _condition(live, "Established"):
-                cluster.discovery.register_crd(live)
-                del pending[name]
-        if not pending:
-            break
-        if time.monotonic() >= deadline:
+    if pending and getattr(cluster, "watch", None) is None:
+        _poll_established(cluster, pending, deadline, timeout)
+    elif pending:
+        found = gather([lambda c=c: _await_established(cluster, c, deadline) for c in pending],
+                       parallelism=len(pending))
+        late = sorted(c["metadata"]["name"] for c, live in zip(pending, found) if live is None)
+        if late:
             raise ClusterError(
-                f"CustomResourceDefinition {', '.join(sorted(pending))} not Established after {timeout}s.",
-                f"Check it with {cluster.kubectl} get crd {sorted(pending)[0]} -o yaml (conditions "
+                f"CustomResourceDefinition {', '.join(late)} not Established after {timeout}s.",
+                f"Check it with {cluster.kubectl} get crd {late[0]} -o yaml (conditions "
                 "NamesAccepted/Established).")
-        time.sleep(delay)
-        delay = min(1.0, delay * 2)
-    # Established means the API server will serve the resource; check discovery says so
-    # (one request per group-version) so the next phase's custom resources resolve.
+        for live in found:
+            cluster.discovery.register_crd(live)
+    # Established means the API server will serve the resource; where a custom resource is
+    # applied next, check discovery says so (one request per group-version, all at once).
     gvs = {}
     for crd in crds:
         spec = crd["spec"]
         for v in spec.get("versions") or []:
-            if v.get("served", True):
-                gvs.setdefault("%s/%s" % (spec["group"], v["name"]), set()).add(
-                    spec["names"]["plural"])
+            gv = "%s/%s" % (spec["group"], v["name"])
+            if v.get("served", True) and (served is None or gv in served):
+                gvs.setdefault(gv, set()).add(spec["names"]["plural"])
     delay = 0.05
     while gvs:
-        # All group-versions at once: one round trip, however many groups the CRDs define.
         order = sorted(gvs)
-        served = gather([lambda gv=gv: cluster.discovery.served(gv, gvs[gv]) for gv in order])
-        for gv, ok in zip(order, served):
-            if ok:
+        ok = gather([lambda gv=gv: cluster.discovery.served(gv, gvs[gv]) for gv in order])
+        for gv, yes in zip(order, ok):
+            if yes:
                 del gvs[gv]
         if not gvs:
             break
@@ -183,6 +247,29 @@ def wait_established(cluster, crds, timeout=60, progress=None):
         time.sleep(delay)
         delay = min(1.0, delay * 2)
     say("CustomResourceDefinitions established (%d)" % len(crds))
+
+
+def _poll_established(cluster, pending, deadline, timeout):
+    """wait_established for a client that cannot watch: GET them all, again and again."""
+    pending = {c["metadata"]["name"]: c for c in pending}
+    delay = 0.05
+    while pending:
+        names = list(pending)
+        found = gather([lambda n=n: cluster.get(CRD_API, "customresourcedefinitions", n)
+                        for n in names])
+        for name, live in zip(names, found):
+            if live is not None and _condition(live, "Established"):
+                cluster.discovery.register_crd(live)
+                del pending[name]
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise ClusterError(
+                f"CustomResourceDefinition {', '.join(sorted(pending))} not Established after {timeout}s.",
+                f"Check it with {cluster.kubectl} get crd {sorted(pending)[0]} -o yaml (conditions "
+                "NamesAccepted/Established).")
+        time.sleep(delay)
+        delay = min(1.0, delay * 2)
 
 
 def _condition(obj, ctype):

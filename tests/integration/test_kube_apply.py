@@ -105,7 +105,8 @@ def test_apply_in_phases_then_ready_then_idempotent(kubesim):
     msgs = []
     applied = apply_phases(cluster, phases(), progress=msgs.append)
     assert len(applied) == len(_all_objects())
-    assert msgs[0] == "Applying CustomResourceDefinitions (1 object)"
+    # The Namespace goes with the CRD (nothing they need is ours), then the rest.
+    assert msgs[0] == "Applying CustomResourceDefinitions, namespace and config (2 objects)"
 
     w = sim.get_object("test.appnet.io/v1", "widgets", NS, "w1")
     assert w["spec"] == {"size": 3, "color": "blue"}

@@ -102,9 +102,10 @@ def test_apply_phases_order_and_crd_wait():
     out = apply_phases(c, phases, progress=msgs.append)
     assert len(out) == 5
     kinds = [k for k, _ in c.applied]
-    assert kinds[0] == "CustomResourceDefinition" and kinds[1] == "Namespace"
+    # The Namespaces and CRDs of every phase together, then the rest, then what runs.
+    assert set(kinds[0:2]) == {"CustomResourceDefinition", "Namespace"}
     assert set(kinds[2:4]) == {"ConfigMap", "Foo"} and kinds[4] == "Deployment"
-    assert msgs[0] == "Applying CRDs (1 object)"
+    assert msgs[0] == "Applying CRDs, core (2 objects)"
     assert any("established" in m for m in msgs)
 
 
@@ -122,9 +123,29 @@ def test_apply_phases_reports_failures_and_stops():
     with pytest.raises(ClusterError) as e:
         apply_phases(c, [Phase("one", [_obj("ConfigMap", "bad", "ns"),
                                        _obj("ConfigMap", "good", "ns")]),
-                         Phase("two", [_obj("ConfigMap", "later", "ns")])])
+                         Phase("two", [_obj("Deployment", "later", "ns")])])
     assert "ConfigMap ns/bad" in e.value.message
-    assert ("ConfigMap", "later") not in c.applied
+    # What would start with the configuration that failed is not applied.
+    assert ("Deployment", "later") not in c.applied
+
+
+def test_schedule_keeps_only_the_barriers_of_real_dependencies():
+    phases = [Phase("crds", [_crd("x.io", "Foo", "foos")]),
+              Phase("namespace", [_obj("Namespace", "ns")]),
+              Phase("config", [_obj("Secret", "cacerts", "ns"), _obj("ConfigMap", "mesh", "ns")]),
+              Phase("istiod", [_obj("ServiceAccount", "istiod", "ns"), _obj("Deployment", "istiod", "ns")]),
+              Phase("cni", [_obj("DaemonSet", "cni", "ns")]),
+              Phase("ztunnel", [_obj("DaemonSet", "ztunnel", "ns")]),
+              Phase("gateway", [_obj("Gateway", "east-west", "ns")])]
+    plan = [[(o["kind"], o["metadata"]["name"]) for o in wave] for _, wave in kapply.schedule(phases)]
+    assert plan == [
+        [("CustomResourceDefinition", "foos.x.io"), ("Namespace", "ns")],
+        [("Secret", "cacerts"), ("ConfigMap", "mesh"), ("ServiceAccount", "istiod")],
+        # istiod starts after cacerts exists; CNI, ztunnel and the gateway need no barrier
+        # between them (nothing waits for readiness there).
+        [("Deployment", "istiod"), ("DaemonSet", "cni"), ("DaemonSet", "ztunnel"),
+         ("Gateway", "east-west")]]
+    assert [names for names, _ in kapply.schedule(phases)][2] == ["istiod", "cni", "ztunnel", "gateway"]
 
 
 def test_a_wave_failing_on_several_objects_names_each_cause_once_with_their_fixes():
