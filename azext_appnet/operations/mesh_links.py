@@ -167,17 +167,29 @@ def retire_readers(cluster, reader_name, keep=None):
 def retire_readers_of(cluster, reader_names, keep=None):
     """retire_readers for several readers at once: the same two lists (one round trip) and
     the deletes together (one more), however many readers."""
+    return delete_readers(cluster, find_readers(cluster, reader_names), keep=keep)
+
+
+_READER_KINDS = (("v1", "serviceaccounts", NAMESPACE), (_RBAC, "clusterrolebindings", None))
+
+
+def find_readers(cluster, reader_names):
+    """The reader identities of `reader_names` on `cluster`: [(kind, name)], by two lists."""
     names = {n.lower() for n in reader_names}
     if not names:
         return []
     # One reader: select it on the server; several: every reader identity, filtered here.
     selector = f"{READER_LABEL}={next(iter(names))}" if len(names) == 1 else READER_LABEL
-    kinds = (("v1", "serviceaccounts", NAMESPACE), (_RBAC, "clusterrolebindings", None))
     listed = gather([lambda k=k: cluster.list(k[0], k[1], namespace=k[2], label_selector=selector)
-                     for k in kinds])
-    doomed = [(k, o["metadata"]["name"]) for k, objs in zip(kinds, listed) for o in objs
-              if o["metadata"]["name"] != keep and o["metadata"]["name"].startswith(READER_PREFIX)
-              and ((o["metadata"].get("labels") or {}).get(READER_LABEL) or "").lower() in names]
+                     for k in _READER_KINDS])
+    return [(k, o["metadata"]["name"]) for k, objs in zip(_READER_KINDS, listed) for o in objs
+            if o["metadata"]["name"].startswith(READER_PREFIX)
+            and ((o["metadata"].get("labels") or {}).get(READER_LABEL) or "").lower() in names]
+
+
+def delete_readers(cluster, found, keep=None):
+    """Delete what find_readers found, all at once (but `keep`). Returns the names deleted."""
+    doomed = [(k, n) for k, n in found if n != keep]
     gather([lambda k=k, n=n: cluster.delete(k[0], k[1], n, k[2]) for k, n in doomed])
     return [n for _, n in doomed]
 
@@ -191,24 +203,36 @@ LEGACY_OBJECTS = (("v1", "secrets", "istio-reader-service-account-istio-remote-s
 
 
 def retire_legacy_reader(cluster):
+    delete_legacy_reader(cluster, find_legacy_reader(cluster))
+
+
+def find_legacy_reader(cluster):
+    """Which of LEGACY_OBJECTS are on `cluster` and ours (one round trip)."""
     found = gather([lambda o=o: cluster.get(o[0], o[1], o[2], o[3]) for o in LEGACY_OBJECTS])
-    ours = [o for o, live in zip(LEGACY_OBJECTS, found)
+    return [o for o, live in zip(LEGACY_OBJECTS, found)
             if live and ((live.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_KEY) == MANAGED_BY_VALUE]
+
+
+def delete_legacy_reader(cluster, ours):
     gather([lambda o=o: cluster.delete(o[0], o[1], o[2], o[3]) for o in ours])
 
 
 def _one_way(issuer, issuer_cluster, holder, holder_cluster, owner_labels, ttl):
     """Let `holder` read `issuer`: new identity and token on the issuer, remote secret on the
     holder, then the issuer's older identities for the holder deleted."""
-    (account, token, expires), ca = gather([
+    # The identities issued to the holder before are looked up while the new one is made
+    # (the network's lock is held: no other operation issues one meanwhile), and deleted
+    # once the holder has the new token.
+    (account, token, expires), ca, older = gather([
         lambda: issue_reader(issuer_cluster, holder["name"], owner_labels(issuer), ttl),
-        lambda: _api_server_ca(issuer_cluster, issuer["name"])])
+        lambda: _api_server_ca(issuer_cluster, issuer["name"]),
+        lambda: find_readers(issuer_cluster, [holder["name"]])])
     from .api_address import published
     # The address the holder's istiod reaches the issuer at (its --api-server-url), by
     # default the one we reached it at.
     kubeconfig = reader_kubeconfig(published(issuer, issuer_cluster.server), ca, issuer["name"], token)
     holder_cluster.apply(remote_secret(issuer["name"], kubeconfig, owner_labels(holder), expires))
-    retire_readers(issuer_cluster, holder["name"], keep=account)
+    delete_readers(issuer_cluster, older, keep=account)
     return {"issuer": issuer["name"], "reader": holder["name"], "serviceAccount": account,
             "issuedAt": _stamp(_now()), "expiresOn": expires}
 
@@ -230,13 +254,16 @@ def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=Non
     def reach(peer):
         try:
             there = connect(peer)
-            return there, has_data_plane(there)
+            ready, legacy = gather([lambda: has_data_plane(there), lambda: find_legacy_reader(there)])
+            return there, ready, legacy
         except AppNetError as ex:
-            return ex, False
+            return ex, False, []
 
-    # Whether here and every peer have a data plane: one round trip for all.
-    ready_here, *reached = gather([lambda: has_data_plane(here)]
-                                  + [lambda p=p: reach(p) for p in peers])
+    # Whether here and every peer have a data plane, and which still hold the legacy reader:
+    # one round trip for all.
+    (ready_here, legacy_here), *reached = gather(
+        [lambda: gather([lambda: has_data_plane(here), lambda: find_legacy_reader(here)])]
+        + [lambda p=p: reach(p) for p in peers])
     if not ready_here:
         raise ClusterError(
             f"The data plane of member '{member['name']}' is not applied (no ClusterRole {READER_ROLE}).",
@@ -245,7 +272,7 @@ def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=Non
     records = [] if records is None else records
     linked, failures = [], []
 
-    def with_peer(peer, there, ready):
+    def with_peer(peer, there, ready, legacy):
         # Both directions at once: each writes on one cluster what the other issued.
         if isinstance(there, AppNetError):
             return there
@@ -254,16 +281,15 @@ def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=Non
         try:
             issued = gather([lambda: _one_way(member, here, peer, there, owner_labels, ttl),
                              lambda: _one_way(peer, there, member, here, owner_labels, ttl)])
-            retire_legacy_reader(there)
+            delete_legacy_reader(there, legacy)
             return issued
         except AppNetError as ex:
             return ex
 
     # Every peer at once, and the legacy reader here retired meanwhile: a join into a large
     # network costs the rounds of one link.
-    _, *outcomes = gather([lambda: retire_legacy_reader(here)]
-                          + [lambda p=p, r=r: with_peer(p, *r) for p, r in zip(peers, reached)],
-                          parallelism=32)
+    _, *outcomes = gather([lambda: delete_legacy_reader(here, legacy_here)]
+                          + [lambda p=p, r=r: with_peer(p, *r) for p, r in zip(peers, reached)])
     for peer, outcome in zip(peers, outcomes):
         if isinstance(outcome, AppNetError):
             failures.append(f"{peer['name']} ({outcome.message.rstrip('.')})")
