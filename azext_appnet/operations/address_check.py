@@ -39,9 +39,9 @@ def _peer_copy(peer_cluster, member_name):
 
 def check_published_address(target, connect):
     """Passed when the address in a peer's remote secret answers a read with its token."""
-    from ..kube.client import Cluster, RetryPolicy
     from ..constants import MEMBER_NAMESPACE
-    from ..kube.config import load_dict
+    from ..kube.client import RetryPolicy
+    from ..kube.token_client import token_client
     name = target.name
     fix = (f"Publish an address the other clusters reach: 'az appnet member update {target.args} "
            "--api-server-url https://HOST:PORT' (it rewrites the remote secrets on every member).")
@@ -57,8 +57,8 @@ def check_published_address(target, connect):
         server = ((doc.get("clusters") or [{}])[0].get("cluster") or {}).get("server")
         why = unreachable_from_peers(server)
         try:
-            probe = Cluster(load_dict(doc, source=f"the remote secret for {name} on {peer['name']}"),
-                            timeout=5, retry=RetryPolicy(attempts=1, connect_attempts=1))
+            probe = token_client(doc, f"the remote secret for {name} on {peer['name']}",
+                                 timeout=5, retry=RetryPolicy(attempts=1, connect_attempts=1))
             probe.get("v1", "namespaces", MEMBER_NAMESPACE)
         except AppNetError as ex:
             return _result("Failed", f"The address member {peer['name']}'s remote secret names for this "

@@ -9,14 +9,25 @@ from .declarations import declarations_of, for_each_member
 from .diagnostics import FAILED, PASSED, WARNING, name_list, result
 
 
-def read_snapshots(members, connect, parallelism=None):
+def snapshot_of(member, cluster):
+    """(member, its Snapshot, None), or (member, None, the AppNetError that stopped it)."""
+    from ..errors import AppNetError
+    try:
+        snap = objects.Snapshot(cluster)
+    except AppNetError as ex:
+        return member, None, ex
+    snap.member_name = member["name"]
+    return member, snap, None
+
+
+def read_snapshots(members, connect):
     """Every member's Snapshot at once: [(member, snapshot, error)] in order. No /version
     first: a member that cannot be read is told by the lists' error as well."""
     def snapshot(member):
         snap = objects.Snapshot(connect(member))
         snap.member_name = member["name"]
         return snap
-    return for_each_member(members, snapshot, **({"parallelism": parallelism} if parallelism else {}))
+    return for_each_member(members, snapshot)
 
 
 def check_declarations(network, members, connect, note="", seen=None):

@@ -555,14 +555,14 @@ def _token_answer(kubeconfig_text, issuer):
     "accepted", "refused" (401), "forbidden" (403: a token, but not of the reader), or
     "unreachable: <why>"."""
     import yaml
-    from ..kube.client import ApiError, Cluster, RetryPolicy
-    from ..kube.config import load_dict
+    from ..kube.client import ApiError, RetryPolicy
+    from ..kube.token_client import token_client
     try:
         doc = yaml.safe_load(kubeconfig_text)
-        config = load_dict(doc, source=f"the remote secret for member '{issuer}'")
+        cluster = token_client(doc, f"the remote secret for member '{issuer}'", timeout=5,
+                               retry=RetryPolicy(attempts=2))
     except (AppNetError, ValueError, yaml.YAMLError):
         return "unreadable"
-    cluster = Cluster(config, timeout=5, retry=RetryPolicy(attempts=2))
     try:
         cluster.request("GET", f"/api/v1/namespaces/{NAMESPACE}")
         return "accepted"
@@ -679,8 +679,10 @@ def _run_checks(checks, *fns):
     checks.extend(gather([lambda n=n, f=f: _guarded(n, f) for n, f in fns], parallelism=len(fns)))
 
 
-def check_member(target, connect):
-    """Every check of one member. Returns (report, facts); facts feed the network checks."""
+def check_member(target, connect, snapshot=False):
+    """Every check of one member. Returns (report, facts); facts feed the network checks.
+    `snapshot`: also read what the declarations' checks look at (declaration_checks.py),
+    with the member's own reads, into facts["snapshot"]."""
     from ..versions import load_catalog
     t = target
     checks = [check_member_state(t)]
@@ -702,10 +704,12 @@ def check_member(target, connect):
         # The version, every read of the cluster checks and the address check (through a
         # peer) at once: the member costs the round trips of its longest chain of reads,
         # not their sum. The reads are let go when the cluster does not answer.
-        kube, reads, address = gather([
+        from .declaration_checks import snapshot_of
+        kube, reads, address, snap = gather([
             lambda: _Read(cluster.server_version),
             lambda: _member_reads(t, cluster, version) if version is not None else None,
-            lambda: _guarded(ADDRESS_CHECK, lambda: check_published_address(t, connect))])
+            lambda: _guarded(ADDRESS_CHECK, lambda: check_published_address(t, connect)),
+            lambda: snapshot_of(t.member, cluster) if snapshot else None])
         kube_version = kube.value()
     except AppNetError as ex:
         checks.append(result("apiReachable", FAILED, f"Cannot reach the cluster of member {t.name}: {ex.message}",
@@ -715,6 +719,8 @@ def check_member(target, connect):
         report["summary"] = summarize(checks)
         return report, facts
     facts["reachable"] = True
+    if snap is not None:
+        facts["snapshot"] = snap
     report["cluster"]["server"] = cluster.server
     report["cluster"]["kubernetesVersion"] = kube_version
     checks.append(result("apiReachable", PASSED, f"The API server at {cluster.server} answered "
@@ -741,15 +747,20 @@ def _member_reads(t, cluster, version):
         secrets = _Read(lambda: _remote_secrets(cluster))
         return secrets, _Read(lambda: _token_answers(t, secrets.value()))
 
-    rendered = _Read(expected)
+    def rendered_and_live():
+        # The rendering (CPU) while the other reads are out; then what it names is read.
+        rendered = _Read(expected)
+        if rendered._error is not None:  # pylint: disable=protected-access
+            return rendered, rendered
+        return rendered, _Read(lambda: _Live(cluster, rendered.value()))
+
     calls = {"nodes": lambda: _Read(lambda: cluster.list("v1", "nodes")),
-             "pods": lambda: _Read(lambda: _pods(cluster)), "secrets": secrets_and_tokens}
-    if rendered._error is None:  # pylint: disable=protected-access
-        calls["live"] = lambda: _Read(lambda: _Live(cluster, rendered.value()))
+             "pods": lambda: _Read(lambda: _pods(cluster)), "secrets": secrets_and_tokens,
+             "live": rendered_and_live}
     names = list(calls)
     reads = dict(zip(names, gather([calls[n] for n in names])))
     reads["remoteSecrets"], reads["tokens"] = reads.pop("secrets")
-    reads["expected"] = rendered
+    reads["expected"], reads["live"] = reads.pop("live")
     return reads
 
 
@@ -793,19 +804,16 @@ def _member_cluster_checks(t, cluster, version, kube_version, facts, reads):
 
 def check_network(network, targets, connect, ca, ca_error=None, parallelism=PARALLELISM):
     """Every member's checks (in parallel, bounded), then the checks across members."""
-    from .declaration_checks import check_declarations, read_snapshots
+    from .declaration_checks import check_declarations
     reports, facts = [], []
-    snapshots = []
     if targets:
-        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(targets))) + 1,
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(targets))),
                                 thread_name_prefix="appnet-check") as pool:
-            # The declarations' reads of every member go out with the members' own checks;
-            # only the members those found reachable are judged.
-            later = pool.submit(read_snapshots, [t.member for t in targets], connect, parallelism)
-            for report, fact in pool.map(lambda t: check_member(t, connect), targets):
+            # Each member's reads for the declarations' checks go out with its own checks.
+            for report, fact in pool.map(lambda t: check_member(t, connect, snapshot=True), targets):
                 reports.append(report)
                 facts.append(fact)
-            snapshots = later.result()
+    snapshots = [f.pop("snapshot") for f in facts if "snapshot" in f]
     rg = ids.parse_id(network["id"])["resource_group"]
     checks = [check_root_ca(network, ca, ca_error, rg)]
     reachable = [f for f in facts if f["reachable"]]

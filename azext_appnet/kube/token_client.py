@@ -1,0 +1,87 @@
+"""Clients for the kubeconfig of a remote secret: an API server address, the CA it pins and
+a bearer token, which is what a peer's istiod reads a member with and what `check` tries.
+
+`check` tries one such kubeconfig per link, hundreds at once in a large network. The
+kubernetes package's loader (a private temporary directory each, behind one process-wide
+lock) would make those tries wait for each other, so this plain shape is read here
+directly, with one SSL context per CA. Any other kubeconfig (a client certificate, an exec
+plugin, a proxy, several contexts) goes through config.load_dict as before, which also
+names what is wrong with a damaged one.
+"""
+
+import base64
+import binascii
+import ssl
+import threading
+
+from .config import ClusterConfig, _fingerprint, load_dict
+
+_CLUSTER_KEYS = {"server", "certificate-authority-data"}
+_contexts = {}
+_contexts_lock = threading.Lock()
+
+
+class _Bearer:
+    """What ClusterConfig asks for the Authorization header; never shows the token."""
+
+    def __init__(self, token):
+        self._token = token
+
+    def get_api_key_with_prefix(self, identifier, alias=None):  # pylint: disable=unused-argument
+        return "Bearer " + self._token
+
+    def __repr__(self):
+        return "_Bearer(...)"
+
+
+def _ssl_context(ca):
+    with _contexts_lock:
+        ctx = _contexts.get(ca)
+        if ctx is None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)   # verifies, checks the host name
+            ctx.load_verify_locations(cadata=ca.decode("ascii"))
+            _contexts[ca] = ctx
+        return ctx
+
+
+def _one(doc, section):
+    entries = doc.get(section)
+    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
+        return None
+    return entries[0]
+
+
+def token_config(doc, source):
+    """The ClusterConfig of a kubeconfig document of exactly one cluster (https server and
+    inline CA) and one user with a token, or None when it has any other shape."""
+    if not isinstance(doc, dict):
+        return None
+    cluster, user, context = _one(doc, "clusters"), _one(doc, "users"), _one(doc, "contexts")
+    if cluster is None or user is None or context is None:
+        return None
+    body, creds = cluster.get("cluster"), user.get("user")
+    ctx = context.get("context") or {}
+    if not isinstance(body, dict) or not isinstance(creds, dict) or set(body) != _CLUSTER_KEYS \
+            or set(creds) != {"token"} or ctx.get("cluster") != cluster.get("name") \
+            or ctx.get("user") != user.get("name") or ctx.get("namespace"):
+        return None
+    server, token = body.get("server"), creds.get("token")
+    if not isinstance(server, str) or not server.startswith("https://") or \
+            not isinstance(token, str) or not token:
+        return None
+    try:
+        ca = base64.b64decode(body["certificate-authority-data"], validate=True)
+        ssl_context = _ssl_context(ca)
+    except (binascii.Error, TypeError, ValueError, ssl.SSLError):
+        return None          # load_dict names what is wrong with it
+    return ClusterConfig(server=server.rstrip("/"), ssl_context=ssl_context,
+                         context=context.get("name"), kubeconfig=source, auth=_Bearer(token),
+                         ca_fingerprint=_fingerprint(ca))
+
+
+def token_client(doc, source, timeout=5, retry=None):
+    """A Cluster for the kubeconfig document `doc` (see the module docstring); `source`
+    names it in messages."""
+    from .client import Cluster
+    return Cluster(token_config(doc, source) or load_dict(doc, source=source),
+                   timeout=timeout, retry=retry)

@@ -1,0 +1,72 @@
+"""The remote secret's kubeconfig (server, pinned CA, bearer token) read without the
+kubernetes loader, and every other shape left to it."""
+
+import base64
+import datetime
+
+import pytest
+
+from azext_appnet.errors import InvalidInputError
+from azext_appnet.kube import token_client
+from azext_appnet.kube.config import load_dict
+
+
+def _ca_pem():
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cluster-ca")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _reader_doc(ca, token="tok-123", server="https://10.0.0.1:6443", **cluster_extra):
+    cluster = {"server": server, "certificate-authority-data": base64.b64encode(ca).decode()}
+    cluster.update(cluster_extra)
+    return {"apiVersion": "v1", "kind": "Config", "current-context": "m1",
+            "clusters": [{"name": "m1", "cluster": cluster}],
+            "contexts": [{"name": "m1", "context": {"cluster": "m1", "user": "m1"}}],
+            "users": [{"name": "m1", "user": {"token": token}}]}
+
+
+def test_a_reader_kubeconfig_gives_the_same_client_settings_as_the_loader():
+    ca = _ca_pem()
+    doc = _reader_doc(ca)
+    fast = token_client.token_config(doc, "the remote secret for m1")
+    slow = load_dict(doc, source="the remote secret for m1")
+    assert fast is not None
+    assert (fast.server, fast.context, fast.ca_fingerprint, fast.auth_header()) == \
+        (slow.server, slow.context, slow.ca_fingerprint, slow.auth_header())
+    assert fast.auth_header() == "Bearer tok-123"
+    assert "tok-123" not in repr(fast)
+    # One SSL context per CA, shared by every token of that cluster.
+    assert token_client.token_config(_reader_doc(ca, token="other"), "x").ssl_context is fast.ssl_context
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["users"][0].update(user={"exec": {"command": "evil", "apiVersion": "client.authentication.k8s.io/v1"}}),
+    lambda d: d["users"][0]["user"].update({"client-certificate-data": "eA=="}),
+    lambda d: d["clusters"][0]["cluster"].update({"proxy-url": "http://proxy:3128"}),
+    lambda d: d["clusters"][0]["cluster"].update(server="http://10.0.0.1:6443"),
+    lambda d: d["clusters"].append({"name": "m2", "cluster": {"server": "https://x"}}),
+    lambda d: d["clusters"][0]["cluster"].update({"certificate-authority-data": "not base64!"}),
+])
+def test_any_other_shape_is_left_to_the_loader(change):
+    doc = _reader_doc(_ca_pem())
+    change(doc)
+    assert token_client.token_config(doc, "x") is None
+
+
+def test_a_damaged_ca_is_named_by_the_loader():
+    doc = _reader_doc(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    with pytest.raises(InvalidInputError) as e:
+        token_client.token_client(doc, "the remote secret for m1")
+    assert "certificate" in e.value.message
