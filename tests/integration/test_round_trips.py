@@ -76,3 +76,93 @@ def test_check_visits_members_at_once(engine, network, clusters):
     assert first[0].overlaps(second[0]), (first[0], second[0])
     # And a member's own reads go out together: some of them overlap.
     assert any(a.overlaps(b) for a in first for b in first if a is not b)
+
+
+def _plain_path(r):
+    return urlsplit(r.path).path
+
+
+def _is_watch(r):
+    return parse_qs(urlsplit(r.path).query).get("watch") == ["true"]
+
+
+def test_crds_are_awaited_established_by_a_watch(kubesim):
+    (sim,) = kubesim(1)
+    cluster = _connect(sim)
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "widgets.test.appnet.io"},
+           "spec": {"group": "test.appnet.io", "scope": "Namespaced",
+                    "names": {"kind": "Widget", "plural": "widgets"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                        "openAPIV3Schema": {"type": "object",
+                                            "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    sim.faults.set(latency=LATENCY)
+    n = len(sim.request_log)
+    applied = apply_phases(cluster, [{"name": "crds", "objects": [crd]}])
+    assert applied[0]["metadata"]["name"] == "widgets.test.appnet.io"
+    sent = [r for r in _since(sim, n) if "/customresourcedefinitions" in r.path]
+    watches = [r for r in sent if _is_watch(r)]
+    # A CRD not yet Established when applied is awaited by a watch on it, not by GETs.
+    assert watches and all(parse_qs(urlsplit(w.path).query)["fieldSelector"]
+                           == ["metadata.name=widgets.test.appnet.io"] for w in watches), sent
+    assert not [r for r in sent if r.method == "GET" and not _is_watch(r)], sent
+
+
+def test_join_applies_istiod_cni_ztunnel_and_gateway_together(engine, network, clusters):
+    (sim,) = clusters(1)
+    sim.faults.set(latency=LATENCY)
+    n = len(sim.request_log)
+    join(engine, sim)
+    workloads = [r for r in _since(sim, n) if r.method == "PATCH" and _plain_path(r).split("/")[-2]
+                 in ("deployments", "daemonsets", "gateways")]
+    names = {_plain_path(r).split("/")[-1] for r in workloads}
+    assert {"istiod", "istio-cni-node", "ztunnel", "istio-eastwestgateway"} <= names, names
+    # No phase barrier between them: each was sent before the others were answered ...
+    for a in workloads:
+        for b in workloads:
+            assert a is b or a.overlaps(b), (a, b)
+    # ... but istiod only once its CA material (cacerts) was stored.
+    cacerts = next(r for r in _since(sim, n) if r.method == "PATCH" and _plain_path(r).endswith("/secrets/cacerts"))
+    istiod = next(r for r in workloads if _plain_path(r).endswith("/deployments/istiod"))
+    assert istiod.started >= cacerts.answered
+
+
+def test_remove_sends_its_deletes_together(engine, network, clusters):
+    (sim,) = clusters(1)
+    join(engine, sim)
+    sim.faults.set(latency=LATENCY)
+    n = len(sim.request_log)
+    engine.remove_member("rg1", "net-01", "member-01")
+    deletes = [r for r in _since(sim, n) if r.method == "DELETE"]
+    last = [r for r in deletes if "/customresourcedefinitions/" in r.path
+            or _plain_path(r) == "/api/v1/namespaces/%s" % NS]
+    rest = [r for r in deletes if r not in last]
+    assert len(rest) > 10 and len(last) > 10, deletes
+    # The data plane goes in one round, then its Namespace and CRDs in one more.
+    for group in (rest, last):
+        for a in group:
+            for b in group:
+                assert a is b or a.overlaps(b), (a, b)
+    assert min(r.started for r in last) >= max(r.answered for r in rest)
+
+
+def test_check_of_a_network_reads_each_member_and_its_declarations_at_once(engine, network, clusters):
+    sims = clusters(3)
+    for i, sim in enumerate(sims):
+        join(engine, sim, member="member-%02d" % (i + 1))
+    for sim in sims:
+        sim.faults.set(latency=LATENCY)
+    marks = [len(s.request_log) for s in sims]
+    report = engine.check_network("rg1", "net-01")
+    assert report["summary"]["members"] == 3
+    for sim, n in zip(sims, marks):
+        sent = _since(sim, n)
+        version = next(r for r in sent if _plain_path(r) == "/version")
+        # The declarations' read of global Services goes out with the member's own checks.
+        services = next(r for r in sent if _plain_path(r) == "/api/v1/services"
+                        and "istio.io%2Fglobal" in r.path)
+        assert services.overlaps(version), (services, version)
+        # The two peers' reader tokens (and the published address) are tried at once.
+        probes = [r for r in sent if r.method == "GET" and _plain_path(r) == "/api/v1/namespaces/%s" % NS]
+        assert len(probes) >= 2, sent
+        assert all(a is b or a.overlaps(b) for a in probes for b in probes), probes
