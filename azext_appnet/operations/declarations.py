@@ -28,8 +28,9 @@ from ..state.sqlite import StaleWriteError
 from . import declared_objects as objects
 from . import runner
 
-#: How many member clusters one command reaches at once (each is its own API server).
-PARALLELISM = 4
+#: How many member clusters one command reaches at once (each is its own API server), as
+#: `check` does.
+PARALLELISM = 32
 UNREACHABLE, SKIPPED = "Unreachable", "Skipped"
 _DNS1123_LABEL = re.compile(DNS1123_LABEL_PATTERN)
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")

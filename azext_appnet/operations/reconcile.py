@@ -32,6 +32,9 @@ from ..model import resources as res
 from ..redact import scrub
 from . import maintenance, runner
 
+#: How many members are inspected at once (reads only), and how many run an operation at once
+#: (each a whole update, with its own rounds of requests in parallel).
+INSPECT_PARALLELISM = 32
 PARALLELISM = 4
 PLANNED, DONE, FAILED, DEFERRED = "Planned", "Done", "Failed", "Deferred"
 WORKLOAD_CERT_HOURS = 24
@@ -159,15 +162,20 @@ def data_plane_drift(cluster, network, member, pki, version_name, pin_istio=None
     from ..kube.apply import identity
     from ..manifests import kinds_for_prune, owner_selector
     from .mesh_links import LINK_LABEL, READER_LABEL
+    from ..kube.concurrent import gather
     objects = _member_rendering(network, member, pki, version_name, pin_istio)
-    found = [d for d in (object_drift(cluster, o) for o in objects) if d]
     keep = {identity(o) for o in objects}
     # Remote secrets and per-link reader identities are the links' (relink, rotateCredentials).
     selector = f"{owner_selector(network['name'], member['name'])},!{LINK_LABEL},!{READER_LABEL}"
-    for api_version, plural, _ in kinds_for_prune():
-        if plural == "customresourcedefinitions":
-            continue                      # an update never prunes CRDs (member_ops._apply)
-        for live in cluster.list(api_version, plural, label_selector=selector):
+    # An update never prunes CRDs (member_ops._apply).
+    kinds = [k for k in kinds_for_prune() if k[1] != "customresourcedefinitions"]
+    # Every object's look and every list at once: a GET then a dry run per object, two
+    # round trips for the whole rendering instead of two per object.
+    out = gather([lambda o=o: object_drift(cluster, o) for o in objects]
+                 + [lambda k=k: cluster.list(k[0], k[1], label_selector=selector) for k in kinds])
+    found = [d for d in out[:len(objects)] if d]
+    for listed in out[len(objects):]:
+        for live in listed:
             if identity(live) not in keep:
                 found.append(f"{_what(live)} is no longer rendered (pruned)")
     return found
@@ -336,7 +344,7 @@ class Reconcile:
                 facts.error = scrub(f"{type(ex).__name__}: {str(ex)[:300]}")
             return facts
 
-        with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(INSPECT_PARALLELISM, len(self.members)))) as pool:
             found = list(pool.map(inspect, self.members))
         return {f.member["id"]: f for f in found}
 
@@ -350,21 +358,24 @@ class Reconcile:
         from .mesh_links import has_data_plane
         if not self._member_idle(member):
             return
+        from ..kube.concurrent import gather
         cluster = facts.cluster = self.services.connect(member)
-        facts.linkable = has_data_plane(cluster)
         facts.server = published(member, cluster.server)
         if not full:
+            facts.linkable = has_data_plane(cluster)
             return
         from ..versions import load_catalog
         installed = member["properties"]["installedVersion"]
         version = load_catalog().get(installed)
-        facts.istio = live_istio(cluster, version)
+        # The independent looks at once; only the drift waits for the Istio patch it is
+        # judged against.
+        facts.linkable, facts.istio, facts.held, facts.declarations = gather([
+            lambda: has_data_plane(cluster), lambda: live_istio(cluster, version),
+            lambda: held_links(cluster), lambda: declaration_drift(cluster, self.network)])
         pending_patch = facts.istio and facts.istio != version.istio
         # The patch is its own action: drift is judged against the patch installed.
         pin = (version.istio, facts.istio) if pending_patch else None
         facts.drift = data_plane_drift(cluster, self.network, member, self.pki, installed, pin)
-        facts.held = held_links(cluster)
-        facts.declarations = declaration_drift(cluster, self.network)
 
     def _plan_member(self, member, facts, every, described, root_busy):
         name = member["name"]
