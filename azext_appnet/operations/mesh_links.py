@@ -187,6 +187,27 @@ def find_readers(cluster, reader_names):
             and ((o["metadata"].get("labels") or {}).get(READER_LABEL) or "").lower() in names]
 
 
+def revoke_readers(cluster, reader_names):
+    """Delete every reader identity of `reader_names` on `cluster` in one round trip: a
+    collection delete by label per kind, instead of lists and then a delete per identity.
+    A server that refuses collection deletes (403, 405) gets retire_readers_of instead."""
+    from ..kube.client import ApiError, api_path
+    names = sorted({n.lower() for n in reader_names})
+    if not names:
+        return
+    selector = f"{READER_LABEL}={names[0]}" if len(names) == 1 else \
+        f"{READER_LABEL} in ({','.join(names)})"
+    try:
+        gather([lambda k=k: cluster.request(
+            "DELETE", api_path(k[0], k[1], namespace=k[2]),
+            query={"labelSelector": selector, "propagationPolicy": "Background"}, ok_missing=True,
+            what=f"the reader identities ({k[1]}) of {', '.join(names)}") for k in _READER_KINDS])
+    except ApiError as ex:
+        if ex.status not in (403, 405):
+            raise
+        retire_readers_of(cluster, names)
+
+
 def delete_readers(cluster, found, keep=None):
     """Delete what find_readers found, all at once (but `keep`). Returns the names deleted."""
     doomed = [(k, n) for k, n in found if n != keep]
@@ -324,7 +345,7 @@ def unlink(member, peers, connect, warn=None):
         try:
             there = connect(peer)
             gather([lambda: there.delete("v1", "secrets", secret_name(member["name"]), NAMESPACE),
-                    lambda: retire_readers(there, member["name"])])
+                    lambda: revoke_readers(there, [member["name"]])])
         except AppNetError as ex:
             return ex
         return None
@@ -332,7 +353,7 @@ def unlink(member, peers, connect, warn=None):
     def revoke_here():
         try:
             here = connect(member)
-            gather([lambda: retire_readers_of(here, [p["name"] for p in peers])]
+            gather([lambda: revoke_readers(here, [p["name"] for p in peers])]
                    + [lambda p=peer: here.delete("v1", "secrets", secret_name(p["name"]), NAMESPACE)
                       for peer in peers])
         except AppNetError as ex:

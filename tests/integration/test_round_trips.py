@@ -166,3 +166,24 @@ def test_check_of_a_network_reads_each_member_and_its_declarations_at_once(engin
         probes = [r for r in sent if r.method == "GET" and _plain_path(r) == "/api/v1/namespaces/%s" % NS]
         assert len(probes) >= 2, sent
         assert all(a is b or a.overlaps(b) for a in probes for b in probes), probes
+
+
+def test_remove_revokes_on_a_peer_in_one_round(engine, network, clusters):
+    sims = clusters(2)
+    for i, sim in enumerate(sims):
+        join(engine, sim, member="member-%02d" % (i + 1))
+    peer = sims[1]
+    peer.faults.set(latency=LATENCY)
+    n = len(peer.request_log)
+    engine.remove_member("rg1", "net-01", "member-01")
+    revoked = [r for r in _since(peer, n) if r.method == "DELETE"]
+    # The remote secret and the reader identities of the removed member (a collection
+    # delete per kind): sent together, none waiting for another.
+    assert {_plain_path(r) for r in revoked} >= {
+        "/api/v1/namespaces/%s/secrets/istio-remote-secret-member-01" % NS,
+        "/api/v1/namespaces/%s/serviceaccounts" % NS,
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}, revoked
+    for a in revoked:
+        for b in revoked:
+            assert a is b or a.overlaps(b), (a, b)
+    assert not [r for r in _since(peer, n) if r.method == "GET" and "reader-member" in r.path]
