@@ -235,8 +235,28 @@ def link_step(ctx):
 
 
 def _unlink(ctx):
+    from ..kube.concurrent import gather
     from .mesh_links import unlink
-    unlink(ctx.resource, _peers(ctx, ctx.network), ctx.services.connect, warn=ctx.warn)
+    gather([lambda: unlink(ctx.resource, _peers(ctx, ctx.network), ctx.services.connect, warn=ctx.warn),
+            lambda: _discover_for_removal(ctx)])
+
+
+def _discover_for_removal(ctx):
+    """Read the discovery documents of the kinds the later steps list (the declarations'
+    Gateways, the data plane's kinds) while the links are revoked: a round trip fewer
+    after. A cluster that cannot be reached is left for those steps to report."""
+    from ..kube.concurrent import gather
+    from ..manifests import kinds_for_prune
+    from .declared_objects import GATEWAY_API
+    try:
+        cluster = ctx.cluster
+        kinds = {(a, p) for a, p, _ in kinds_for_prune()} | {(GATEWAY_API, "gateways")}
+        first = {}
+        for api_version, plural in sorted(kinds):
+            first.setdefault(api_version, plural)
+        gather([lambda a=a, p=p: cluster.discovery.resolve(a, p) for a, p in first.items()])
+    except AppNetError:
+        pass
 
 
 def _revoke_elsewhere(ctx):

@@ -158,15 +158,10 @@ def issue_reader(cluster, reader_name, labels, ttl):
     return name, status["token"], status["expirationTimestamp"]
 
 
-def retire_readers(cluster, reader_name, keep=None):
-    """Delete the reader identities `reader_name` has on `cluster` (all but `keep`): every
-    token of them stops working at once. Returns the names deleted."""
-    return retire_readers_of(cluster, [reader_name], keep=keep)
-
-
 def retire_readers_of(cluster, reader_names, keep=None):
-    """retire_readers for several readers at once: the same two lists (one round trip) and
-    the deletes together (one more), however many readers."""
+    """Delete the reader identities `reader_names` have on `cluster` (all but `keep`): every
+    token of them stops working at once. Two lists (one round trip) and the deletes
+    together (one more), however many readers. Returns the names deleted."""
     return delete_readers(cluster, find_readers(cluster, reader_names), keep=keep)
 
 
