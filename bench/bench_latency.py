@@ -113,6 +113,16 @@ def run(latency, members, check_sizes, workdir, in_process=False):
         rows["re-join (joined member)"] = _measure(sims, first, lambda: _join(engine, first, "member-01"))
         rows["update (re-apply)"] = _measure(sims, first, lambda: engine.update_member(
             *NET, "member-01", east_west_gateway="Internal"))
+        if members > 1:
+            # The last member leaves a network of `members` and joins again (unmeasured).
+            last = sims[members - 1]
+            rows[f"remove (from {members})"] = _measure(
+                sims, last, lambda: engine.remove_member(*NET, f"member-{members:02d}"))
+            for sim in sims:
+                sim.set_latency(0)
+            _join(engine, last, f"member-{members:02d}")
+            for sim in sims:
+                sim.set_latency(latency)
         for size in sorted(check_sizes):
             for i in range(members, size):
                 for sim in sims:
