@@ -51,15 +51,6 @@ def _phase_objects(phase):
     return phase.get("objects") if isinstance(phase, dict) else phase.objects
 
 
-def waves(objects):
-    """Split one phase's objects into the waves applied one after the other:
-    [Namespaces + CRDs, everything else], dropping an empty wave. Order inside a wave
-    is kept (it does not matter: a wave is applied in parallel)."""
-    first = [o for o in objects if o.get("kind") in _FIRST_KINDS]
-    rest = [o for o in objects if o.get("kind") not in _FIRST_KINDS]
-    return [w for w in (first, rest) if w]
-
-
 #: Kinds whose objects start something that reads, when it starts, the configuration applied
 #: beside it: Pods mount their ServiceAccount token, ConfigMaps and Secrets, and istiod reads
 #: `cacerts` once at start (without it, it makes a CA of its own no other member trusts). A

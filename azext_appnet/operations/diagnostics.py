@@ -603,7 +603,6 @@ def check_reader_tokens(m, now=None):
     from .mesh_links import EXPIRES_ANNOTATION, ROTATE_AT, links_view, parse_time
     t = m.t
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    others = {o["name"].lower(): o["name"] for o in t.others}
     recorded = links_view([t.member] + list(t.others))
     links, refused, expired, due, legacy, unknown = [], [], [], [], [], []
     asked = m.read("tokens", lambda: _token_answers(

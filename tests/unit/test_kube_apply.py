@@ -7,8 +7,7 @@ import pytest
 
 from azext_appnet.errors import ClusterError
 from azext_appnet.kube import apply as kapply
-from azext_appnet.kube.apply import (apply_phases, prune, prune_order, readiness, waves,
-                                     wait_ready)
+from azext_appnet.kube.apply import apply_phases, prune, prune_order, readiness, wait_ready
 from azext_appnet.kube.discovery import Discovery
 
 
@@ -78,16 +77,6 @@ class FakeCluster:
 
     def list(self, api_version, plural, namespace=None, label_selector=None):
         return []                      # no Pods to look at
-
-
-def test_waves_put_namespaces_and_crds_first():
-    objs = [_obj("ConfigMap", "c", "ns"), _obj("Namespace", "ns"),
-            _crd("x.io", "Foo", "foos"), _obj("Deployment", "d", "ns")]
-    w = waves(objs)
-    assert [[o["kind"] for o in wave] for wave in w] == [
-        ["Namespace", "CustomResourceDefinition"], ["ConfigMap", "Deployment"]]
-    assert waves([_obj("ConfigMap", "c", "ns")]) == [[_obj("ConfigMap", "c", "ns")]]
-    assert waves([]) == []
 
 
 def test_apply_phases_order_and_crd_wait():
