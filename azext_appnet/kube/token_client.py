@@ -1,12 +1,15 @@
 """Clients for the kubeconfig of a remote secret: an API server address, the CA it pins and
 a bearer token, which is what a peer's istiod reads a member with and what `check` tries.
 
-`check` tries one such kubeconfig per link, hundreds at once in a large network. The
-kubernetes package's loader (a private temporary directory each, behind one process-wide
-lock) would make those tries wait for each other, so this plain shape is read here
-directly, with one SSL context per CA. Any other kubeconfig (a client certificate, an exec
-plugin, a proxy, several contexts) goes through config.load_dict as before, which also
-names what is wrong with a damaged one.
+Such a kubeconfig is read from a member cluster, so whoever controls that cluster wrote it:
+only the shape appnet writes (one https server with an inline CA, one token) is accepted.
+Any other (an exec plugin, an auth provider, a client-certificate file, a proxy) is refused
+without being loaded, because loading it could run a command or read a file on this machine.
+
+`check` tries one such kubeconfig per link, hundreds at once in a large network: they are
+read here directly, with one SSL context per CA, not through the kubernetes package's loader
+(a private temporary directory each, behind one process-wide lock), which would make those
+tries wait for each other.
 """
 
 import base64
@@ -14,7 +17,8 @@ import binascii
 import ssl
 import threading
 
-from .config import ClusterConfig, _fingerprint, load_dict
+from ..errors import ClusterError
+from .config import ClusterConfig, _fingerprint
 
 _CLUSTER_KEYS = {"server", "certificate-authority-data"}
 _contexts = {}
@@ -73,15 +77,22 @@ def token_config(doc, source):
         ca = base64.b64decode(body["certificate-authority-data"], validate=True)
         ssl_context = _ssl_context(ca)
     except (binascii.Error, TypeError, ValueError, ssl.SSLError):
-        return None          # load_dict names what is wrong with it
+        return None
     return ClusterConfig(server=server.rstrip("/"), ssl_context=ssl_context,
                          context=context.get("name"), kubeconfig=source, auth=_Bearer(token),
                          ca_fingerprint=_fingerprint(ca))
 
 
 def token_client(doc, source, timeout=5, retry=None):
-    """A Cluster for the kubeconfig document `doc` (see the module docstring); `source`
-    names it in messages."""
+    """A Cluster for the kubeconfig document `doc`, which must have the shape appnet writes
+    (see the module docstring); `source` names it in messages."""
     from .client import Cluster
-    return Cluster(token_config(doc, source) or load_dict(doc, source=source),
-                   timeout=timeout, retry=retry)
+    config = token_config(doc, source)
+    if config is None:
+        raise ClusterError(f"{source[:1].upper()}{source[1:]} is not a kubeconfig of the shape appnet "
+                           "writes (one https server with its CA inline, one token), so it was not "
+                           "loaded: a credential plugin or file in it could run or read something on "
+                           "this machine.",
+                           "Write it again with 'az appnet member rotate-credentials' for the member "
+                           "that issued it, and find out who changed it.")
+    return Cluster(config, timeout=timeout, retry=retry)

@@ -11,7 +11,7 @@ from azext_appnet.kube.preflight import preflight
 from azext_appnet.manifests import Phase
 from tests.integration.conftest import join
 
-LATENCY = 0.3      # long enough that requests sent together always overlap
+LATENCY = 1.0      # long enough that requests sent together overlap even on a loaded machine
 NS = "applink-system"
 NET = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.AppLink/appLinks/net-01"
 

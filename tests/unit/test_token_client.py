@@ -1,12 +1,12 @@
 """The remote secret's kubeconfig (server, pinned CA, bearer token) read without the
-kubernetes loader, and every other shape left to it."""
+kubernetes loader, and every other shape refused without being loaded."""
 
 import base64
 import datetime
 
 import pytest
 
-from azext_appnet.errors import InvalidInputError
+from azext_appnet.errors import ClusterError
 from azext_appnet.kube import token_client
 from azext_appnet.kube.config import load_dict
 
@@ -59,14 +59,30 @@ def test_a_reader_kubeconfig_gives_the_same_client_settings_as_the_loader():
     lambda d: d["clusters"].append({"name": "m2", "cluster": {"server": "https://x"}}),
     lambda d: d["clusters"][0]["cluster"].update({"certificate-authority-data": "not base64!"}),
 ])
-def test_any_other_shape_is_left_to_the_loader(change):
+def test_any_other_shape_is_refused_without_being_loaded(change):
     doc = _reader_doc(_ca_pem())
     change(doc)
     assert token_client.token_config(doc, "x") is None
-
-
-def test_a_damaged_ca_is_named_by_the_loader():
-    doc = _reader_doc(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-    with pytest.raises(InvalidInputError) as e:
+    with pytest.raises(ClusterError) as e:
         token_client.token_client(doc, "the remote secret for m1")
-    assert "certificate" in e.value.message
+    assert "not a kubeconfig of the shape appnet writes" in e.value.message
+    assert "rotate-credentials" in e.value.recommendation
+
+
+def test_an_exec_plugin_planted_in_a_remote_secret_never_runs(tmp_path):
+    # Whoever controls a member cluster can rewrite the remote secrets on it; `check` reads
+    # them on the admin's machine.
+    ran = tmp_path / "ran"
+    doc = _reader_doc(_ca_pem())
+    doc["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                        "command": "sh", "args": ["-c", f"touch {ran}"]}}
+    with pytest.raises(ClusterError):
+        token_client.token_client(doc, "the remote secret for m1")
+    assert not ran.exists()
+
+
+def test_a_damaged_ca_is_refused():
+    doc = _reader_doc(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ClusterError) as e:
+        token_client.token_client(doc, "the remote secret for m1")
+    assert "not a kubeconfig of the shape appnet writes" in e.value.message
