@@ -370,10 +370,12 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
                 said["waiting"] = waiting
         return ok
 
+    canceled = threading.Event()       # set by gather when the wait is interrupted
+
     def await_one(ident):
         api_version, kind, namespace, name = ident
         live = None
-        while True:
+        while not canceled.is_set():
             try:
                 live = cluster.get(api_version, kind, name, namespace)
             except ApiError as e:
@@ -390,7 +392,7 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
                 look_at_pods(ident, live, force=True)
                 return False
             if watch is None or live is None:
-                time.sleep(min(poll, left))
+                canceled.wait(min(poll, left))
                 continue
             # Watch until the next look at its Pods is due (or the deadline).
             span = max(1.0, min(left, pod_check_due(ident) - time.monotonic()))
@@ -406,14 +408,16 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
                         details[ident] = "not found"
                     elif etype == "ERROR":
                         break          # e.g. 410 Gone: look again and watch anew
-                    if time.monotonic() >= deadline:
+                    if time.monotonic() >= deadline or canceled.is_set():
                         break
             except ApiError as e:
                 if e.status not in TRANSIENT_STATUSES:
                     raise
-                time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+                canceled.wait(min(poll, max(0.0, deadline - time.monotonic())))
+        return False
 
-    ready = gather([lambda k=k: await_one(k) for k in pending], parallelism=len(pending) or 1)
+    ready = gather([lambda k=k: await_one(k) for k in pending], parallelism=len(pending) or 1,
+                   canceled=canceled)
     late = [k for k, ok in zip(pending, ready) if not ok]
     if late:
         names = "; ".join("%s: %s after %ds%s" % (
