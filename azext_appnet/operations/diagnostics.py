@@ -679,10 +679,22 @@ def _run_checks(checks, *fns):
     checks.extend(gather([lambda n=n, f=f: _guarded(n, f) for n, f in fns], parallelism=len(fns)))
 
 
+def _import_before_fanning_out():
+    """Import, in the calling thread, what the checks import lazily: two threads importing
+    the same package at once, each from another end, can be handed a half-initialised module
+    (Python's import deadlock avoidance), which surfaces as a missing attribute."""
+    import importlib
+    for name in ("..manifests", "..manifests.config", "..manifests.meta", "..kube.apply", "..kube.client",
+                 "..kube.token_client", "..pki.certs", "..versions", ".address_check", ".declaration_checks",
+                 ".member_ops", ".mesh_links", ".resume"):
+        importlib.import_module(name, __package__)
+
+
 def check_member(target, connect, snapshot=False):
     """Every check of one member. Returns (report, facts); facts feed the network checks.
     `snapshot`: also read what the declarations' checks look at (declaration_checks.py),
     with the member's own reads, into facts["snapshot"]."""
+    _import_before_fanning_out()
     from ..versions import load_catalog
     t = target
     checks = [check_member_state(t)]
@@ -804,6 +816,7 @@ def _member_cluster_checks(t, cluster, version, kube_version, facts, reads):
 
 def check_network(network, targets, connect, ca, ca_error=None, parallelism=PARALLELISM):
     """Every member's checks (in parallel, bounded), then the checks across members."""
+    _import_before_fanning_out()
     from .declaration_checks import check_declarations
     reports, facts = [], []
     if targets:

@@ -331,6 +331,12 @@ class Reconcile:
         return True
 
     def _inspect_all(self):
+        # What the inspections import lazily is imported here first: threads importing one
+        # package at once can be handed a half-initialised module.
+        from . import api_address, mesh_links  # noqa: F401  pylint: disable=unused-import
+        from ..kube import concurrent  # noqa: F401  pylint: disable=unused-import
+        from ..versions import load_catalog  # noqa: F401  pylint: disable=unused-import
+
         def inspect(member):
             facts = Facts(member)
             if member not in self.targets and not member["properties"].get("installedVersion"):
