@@ -217,9 +217,11 @@ def link_member(ctx, strict=False):
             ctx.props["readerLinks"] = merge_records(ctx.props.get("readerLinks"), issued,
                                                      peers + [ctx.resource])
 
+    # A join or update that awaited the data plane's readiness need not look for it again.
+    ready = "ready" in (ctx.props["operation"].get("completedSteps") or [])
     try:
         link(ctx.resource, peers, ctx.services.connect, labels, progress=ctx.progress, warn=ctx.warn,
-             strict=strict, records=issued)
+             strict=strict, records=issued, ready=ready)
     except BaseException:
         # The runner keeps no change of a failed step, but these identities exist now.
         record()

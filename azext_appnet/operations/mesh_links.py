@@ -24,6 +24,7 @@ import base64
 import datetime
 import os
 import secrets
+import threading
 
 import yaml
 
@@ -233,86 +234,154 @@ def delete_legacy_reader(cluster, ours):
     gather([lambda o=o: cluster.delete(o[0], o[1], o[2], o[3]) for o in ours])
 
 
-def _one_way(issuer, issuer_cluster, holder, holder_cluster, owner_labels, ttl):
-    """Let `holder` read `issuer`: new identity and token on the issuer, remote secret on the
-    holder, then the issuer's older identities for the holder deleted."""
-    # The identities issued to the holder before are looked up while the new one is made
-    # (the network's lock is held: no other operation issues one meanwhile), and deleted
-    # once the holder has the new token.
-    (account, token, expires), ca, older = gather([
-        lambda: issue_reader(issuer_cluster, holder["name"], owner_labels(issuer), ttl),
-        lambda: _api_server_ca(issuer_cluster, issuer["name"]),
-        lambda: find_readers(issuer_cluster, [holder["name"]])])
+class _Once:
+    """A value computed by its first reader and shared with the others (threads of one link
+    operation): what a cluster is asked once however many links use it."""
+
+    def __init__(self, compute):
+        self._compute, self._lock = compute, threading.Lock()
+        self._done, self._value, self._error = False, None, None
+
+    def get(self):
+        with self._lock:
+            if not self._done:
+                try:
+                    self._value = self._compute()
+                except BaseException as ex:  # pylint: disable=broad-except
+                    self._error = ex
+                self._done = True
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class _Issuer:
+    """A cluster that issues reader identities in one link operation. Its API server's CA
+    and the identities already on it are read once (together with the first identity issued)
+    for all the links it issues, not once per link."""
+
+    def __init__(self, cluster, member_name):
+        self.cluster = cluster
+        self.ca = _Once(lambda: _api_server_ca(cluster, member_name))
+        self.identities = _Once(lambda: find_identities(cluster))
+
+    def older(self, reader_name, keep):
+        """The identities issued to `reader_name` before this operation's `keep`."""
+        readers, _ = self.identities.get()
+        return [n for n in readers.get(reader_name.lower(), []) if n != keep]
+
+    def retire_legacy(self):
+        if self.identities.get()[1]:
+            retire_legacy_reader(self.cluster)
+
+
+def find_identities(cluster):
+    """The reader identities on `cluster`, {reader (lower case): [account names]}, and
+    whether the legacy shared reader account is there and ours: one list of our
+    ServiceAccounts. An identity's binding has its account's name (issue_reader), so the
+    account names both."""
+    listed = cluster.list("v1", "serviceaccounts", namespace=NAMESPACE,
+                          label_selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}")
+    readers, legacy = {}, False
+    for account in listed:
+        meta = account.get("metadata") or {}
+        name, reader = meta.get("name") or "", (meta.get("labels") or {}).get(READER_LABEL)
+        if name == LEGACY_OBJECTS[1][2]:
+            legacy = True
+        elif name.startswith(READER_PREFIX) and reader:
+            readers.setdefault(reader.lower(), []).append(name)
+    return readers, legacy
+
+
+def delete_identities(cluster, names):
+    """Delete the reader identities (account and binding) `names`, all at once. The account
+    goes with its tokens; a binding left by a failed delete names no account, and the
+    member's removal deletes it by label."""
+    gather([lambda n=n, k=k: cluster.delete(k[0], k[1], n, k[2]) for n in names for k in _READER_KINDS])
+
+
+def data_plane_recorded(doc):
+    """Whether a member's record says its data plane is applied: it joined once, or its join
+    has awaited the data plane's readiness. A join not there yet links with the others when
+    its own join reaches the link step (under the network's lock, after this one)."""
+    props = doc.get("properties") or {}
+    return bool(props.get("installedVersion")) or \
+        "ready" in ((props.get("operation") or {}).get("completedSteps") or [])
+
+
+def _one_way(issuer, side, holder, holder_cluster, owner_labels, ttl, records):
+    """Let `holder` read `issuer`: new identity and token on the issuer (`side`), remote
+    secret on the holder, then the issuer's older identities for the holder deleted."""
+    # The issuer's CA and the identities it issued before are read while the new one is
+    # made (the network's lock is held: no other operation issues one meanwhile); the older
+    # ones are deleted once the holder has the new token. The CA first: a cluster whose
+    # namespace is gone is told by its clearest error.
+    ca, (account, token, expires), _ = gather([
+        side.ca.get, lambda: issue_reader(side.cluster, holder["name"], owner_labels(issuer), ttl),
+        side.identities.get])
     from .api_address import published
     # The address the holder's istiod reaches the issuer at (its --api-server-url), by
     # default the one we reached it at.
-    kubeconfig = reader_kubeconfig(published(issuer, issuer_cluster.server), ca, issuer["name"], token)
+    kubeconfig = reader_kubeconfig(published(issuer, side.cluster.server), ca, issuer["name"], token)
     holder_cluster.apply(remote_secret(issuer["name"], kubeconfig, owner_labels(holder), expires))
-    delete_readers(issuer_cluster, older, keep=account)
-    return {"issuer": issuer["name"], "reader": holder["name"], "serviceAccount": account,
-            "issuedAt": _stamp(_now()), "expiresOn": expires}
+    # Recorded once the holder has it (the record says when the token it holds expires),
+    # even if the other direction fails.
+    record = {"issuer": issuer["name"], "reader": holder["name"], "serviceAccount": account,
+              "issuedAt": _stamp(_now()), "expiresOn": expires}
+    records.append(record)
+    delete_identities(side.cluster, side.older(holder["name"], keep=account))
+    return record
 
 
 def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=None, strict=False,
-         records=None):
+         records=None, ready=False):
     """Link `member` with each of `peers` (member documents) both ways, each with a fresh
     reader identity and token. Returns the link records issued, also appended to `records`
     as they are issued (so a caller keeps them when a strict run raises).
 
     `connect(doc)` returns a Cluster; `owner_labels(doc)` the labels of that member's objects,
-    so removing a member prunes what it holds and what it issued. Peers whose data plane is not
-    applied yet are skipped (they link when their own join reaches this step). A peer that
-    cannot be reached is reported through `warn` and skipped, or with `strict`, named in one
-    ClusterError after the others are done."""
+    so removing a member prunes what it holds and what it issued. `ready`: this operation
+    awaited the member's data plane, so its reader role is not looked up again. Peers whose
+    record shows no data plane yet are skipped (data_plane_recorded). A peer that cannot be
+    reached is reported through `warn` and skipped, or with `strict`, named in one
+    ClusterError after the others are done.
+
+    Requests: on each peer, its CA, a list of its identities, an identity (account, binding,
+    token) and the member's remote secret; on the member, an identity and a remote secret per
+    peer, and its CA and identities once; plus the deletes of older identities."""
     ttl = token_ttl() if ttl is None else ttl
     here = connect(member)
-
-    def reach(peer):
-        try:
-            there = connect(peer)
-            ready, legacy = gather([lambda: has_data_plane(there), lambda: find_legacy_reader(there)])
-            return there, ready, legacy
-        except AppNetError as ex:
-            return ex, False, []
-
-    # Whether here and every peer have a data plane, and which still hold the legacy reader:
-    # one round trip for all.
-    (ready_here, legacy_here), *reached = gather(
-        [lambda: gather([lambda: has_data_plane(here), lambda: find_legacy_reader(here)])]
-        + [lambda p=p: reach(p) for p in peers])
-    if not ready_here:
+    if not ready and not has_data_plane(here):
         raise ClusterError(
             f"The data plane of member '{member['name']}' is not applied (no ClusterRole {READER_ROLE}).",
             "Run 'az appnet member join' (or 'member update') for it again; it resumes.",
             code="DataPlaneMissing")
     records = [] if records is None else records
+    mine = _Issuer(here, member["name"])
     linked, failures = [], []
 
-    def with_peer(peer, there, ready, legacy):
+    def with_peer(peer):
         # Both directions at once: each writes on one cluster what the other issued.
-        if isinstance(there, AppNetError):
-            return there
-        if not ready:
+        if not data_plane_recorded(peer):
             return None
         try:
-            issued = gather([lambda: _one_way(member, here, peer, there, owner_labels, ttl),
-                             lambda: _one_way(peer, there, member, here, owner_labels, ttl)])
-            delete_legacy_reader(there, legacy)
-            return issued
+            there = _Issuer(connect(peer), peer["name"])
+            gather([lambda: _one_way(member, mine, peer, there.cluster, owner_labels, ttl, records),
+                    lambda: _one_way(peer, there, member, here, owner_labels, ttl, records)])
+            there.retire_legacy()
         except AppNetError as ex:
             return ex
+        return True
 
     # Every peer at once, and the legacy reader here retired meanwhile: a join into a large
     # network costs the rounds of one link.
-    _, *outcomes = gather([lambda: delete_legacy_reader(here, legacy_here)]
-                          + [lambda p=p, r=r: with_peer(p, *r) for p, r in zip(peers, reached)])
+    _, *outcomes = gather([mine.retire_legacy] + [lambda p=p: with_peer(p) for p in peers])
     for peer, outcome in zip(peers, outcomes):
         if isinstance(outcome, AppNetError):
             failures.append(f"{peer['name']} ({outcome.message.rstrip('.')})")
             if warn and not strict:
                 warn(f"Could not link with member '{peer['name']}': {_told(outcome)}")
         elif outcome is not None:
-            records.extend(outcome)
             linked.append(peer["name"])
     if progress and linked:
         progress(f"Linked with {', '.join(linked)} (reader tokens valid for {ttl // 3600} h)")
