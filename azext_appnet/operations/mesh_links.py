@@ -115,6 +115,13 @@ def remote_secret(of_member, kubeconfig, holder_labels, expires_on=None):
 def _api_server_ca(cluster, member_name):
     # What pods use to trust this API server; the same CA a legacy token Secret carried.
     config_map = cluster.get("v1", "configmaps", "kube-root-ca.crt", NAMESPACE)
+    if config_map is None and cluster.get("v1", "namespaces", NAMESPACE) is None:
+        # A member's record says its data plane is there (data_plane_recorded); its cluster
+        # says otherwise (deleted by hand, or the cluster rebuilt).
+        raise ClusterError(
+            f"The data plane of member '{member_name}' is not on its cluster (no namespace {NAMESPACE}).",
+            f"Run 'az appnet member update' for '{member_name}' to apply it again.",
+            code="DataPlaneMissing")
     ca = ((config_map or {}).get("data") or {}).get("ca.crt")
     if not ca:
         raise ClusterError(
@@ -366,8 +373,9 @@ def link(member, peers, connect, owner_labels, ttl=None, progress=None, warn=Non
             return None
         try:
             there = _Issuer(connect(peer), peer["name"])
-            gather([lambda: _one_way(member, mine, peer, there.cluster, owner_labels, ttl, records),
-                    lambda: _one_way(peer, there, member, here, owner_labels, ttl, records)])
+            # The peer's side first: its failure (its data plane gone, say) is the one told.
+            gather([lambda: _one_way(peer, there, member, here, owner_labels, ttl, records),
+                    lambda: _one_way(member, mine, peer, there.cluster, owner_labels, ttl, records)])
             there.retire_legacy()
         except AppNetError as ex:
             return ex

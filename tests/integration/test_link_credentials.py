@@ -219,3 +219,58 @@ def test_rotating_retires_the_shared_never_expiring_reader_of_older_versions(eng
     assert _status((server, ca, token), "/api/v1/pods") == 401
     assert east.get_object("v1", "serviceaccounts", NS, legacy) is None
     assert _status(_credential(west, "east"), "/api/v1/pods") == 200
+
+
+def _sent(sim, since):
+    """(method, path without query, labelSelector) of what `sim` was sent since `since`,
+    reader account names made alike."""
+    from urllib.parse import parse_qs, urlsplit
+    out = []
+    for r in sim.request_log[since:]:
+        url = urlsplit(r.path)
+        path = "/".join("appnet-reader-*" if p.startswith("appnet-reader-") else p
+                        for p in url.path.split("/"))
+        out.append((r.method, path, (parse_qs(url.query).get("labelSelector") or [None])[0]))
+    return out
+
+
+def test_a_first_link_sends_each_peer_six_requests_and_the_member_four_per_peer(engine, network, clusters):
+    east, west, north = clusters(3)
+    _join_all(engine, (east, west), ("east", "west"))
+    marks = [len(s.request_log) for s in (east, west, north)]
+    join(engine, north, "north")
+    core, rbac = f"/api/v1/namespaces/{NS}", "/apis/rbac.authorization.k8s.io/v1"
+    for peer, mark in zip((east, west), marks):
+        # Its CA and its identities read once, an identity for north, north's remote secret:
+        # no legacy reader looked up, no reader role fetched, nothing to delete.
+        assert sorted(_sent(peer, mark), key=str) == sorted([
+            ("GET", f"{core}/configmaps/kube-root-ca.crt", None),
+            ("GET", f"{core}/serviceaccounts", "app.kubernetes.io/managed-by=az-appnet"),
+            ("PATCH", f"{core}/serviceaccounts/appnet-reader-*", None),
+            ("PATCH", f"{rbac}/clusterrolebindings/appnet-reader-*", None),
+            ("POST", f"{core}/serviceaccounts/appnet-reader-*/token", None),
+            ("PATCH", f"{core}/secrets/istio-remote-secret-north", None)], key=str), peer.name
+    own = _sent(north, marks[2])
+    # North's CA and identities are read once for both links, its identities issued per peer.
+    assert own.count(("GET", f"{core}/configmaps/kube-root-ca.crt", None)) == 1
+    assert own.count(("GET", f"{core}/serviceaccounts", "app.kubernetes.io/managed-by=az-appnet")) == 1
+    assert own.count(("POST", f"{core}/serviceaccounts/appnet-reader-*/token", None)) == 2
+    # And the links work both ways.
+    assert _status(_credential(north, "east"), "/api/v1/pods") == 200
+    assert _status(_credential(east, "north"), "/api/v1/pods") == 200
+
+
+def test_a_peer_whose_data_plane_was_deleted_by_hand_is_named_in_a_warning(engine, network, clusters):
+    east, west = clusters(2)
+    join(engine, east, "east")
+    from azext_appnet.kube import connect
+    connect(kubeconfig=east.kubeconfig_path, context=east.context).delete("v1", "namespaces", NS)
+    for _ in range(200):  # the namespace controller empties it, then it goes
+        if east.get_object("v1", "namespaces", None, NS) is None:
+            break
+        time.sleep(0.05)
+    member = join(engine, west, "west")
+    assert member["properties"]["provisioningState"] == "Succeeded"
+    warnings = member["properties"]["operation"]["warnings"]
+    assert any("Could not link with member 'east': The data plane of member 'east' is not on its cluster" in w
+               and "az appnet member update" in w for w in warnings), warnings
