@@ -95,13 +95,14 @@ def _join(engine, sim, name):
     return engine.join_member(*NET, name, kubeconfig=sim.kubeconfig_path, context=sim.context)
 
 
-def run(latency, members, check_sizes, workdir, in_process=False):
+def run(latency, members, check_sizes, workdir, in_process=False, label="run"):
     """{operation: (wall seconds, requests, requests on the member's own cluster)} at one
-    latency."""
+    latency. `label` names the run's own config directory (the baseline and the measured run
+    may have the same latency: --latency 0)."""
     most = max([members] + check_sizes)
     sims = _start(most, latency, in_process)
     try:
-        engine = AppNet(os.path.join(workdir, f"azure-{latency}"))
+        engine = AppNet(os.path.join(workdir, f"azure-{label}"))
         engine.create_network(*NET, "westus2")
         rows = {}
         for i, sim in enumerate(sims[:members]):
@@ -150,8 +151,8 @@ def main():
     sizes = [int(s) for s in args.check_members.split(",") if s.strip()]
     workdir = tempfile.mkdtemp(prefix="bench-latency-")
     try:
-        base = run(0.0, args.members, sizes, workdir, args.in_process)
-        slow = run(args.latency, args.members, sizes, workdir, args.in_process)
+        base = run(0.0, args.members, sizes, workdir, args.in_process, label="baseline")
+        slow = run(args.latency, args.members, sizes, workdir, args.in_process, label="measured")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     ms = int(args.latency * 1000)
