@@ -35,6 +35,7 @@ class Deletion:
         self.store = api.store
         self.sim = api.sim
         self.due = {}                 # (key, name) -> monotonic time it may go
+        self._passing = {}            # namespace -> another pass asked for during this one
 
     def _rt(self, key):
         return self.api.registry.lookup_plural_any_version(*key)
@@ -220,7 +221,23 @@ class Deletion:
 
     def finish_namespace(self, name):
         """The namespace controller's pass: delete the content, report what remains, and
-        drop the `kubernetes` finalizer once nothing does."""
+        drop the `kubernetes` finalizer once nothing does. Each removal it causes asks for
+        another pass (removed()); those run after this one, not inside it, or a namespace of
+        many objects would nest a pass per object."""
+        if name in self._passing:
+            self._passing[name] = True              # run again once the current pass ends
+            return
+        self._passing[name] = False
+        try:
+            while True:
+                self._namespace_pass(name)
+                if not self._passing[name]:
+                    return
+                self._passing[name] = False
+        finally:
+            del self._passing[name]
+
+    def _namespace_pass(self, name):
         cur = self.store.get(NS_KEY, "", name)
         if cur is None or not cur["metadata"].get("deletionTimestamp"):
             return

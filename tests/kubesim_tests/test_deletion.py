@@ -241,3 +241,18 @@ def test_kubectl_delete_pod_waits_until_it_is_gone():
         out = kubectl(sim, "delete", "pod", "p", "-n", ns).stdout
         assert 'pod "p" deleted' in out
         assert _gone(lambda: v1.read_namespaced_pod("p", ns))
+
+
+def test_a_namespace_of_many_objects_is_deleted_in_one_pass():
+    # Each removal asks the namespace controller for another pass; they must follow each
+    # other, not nest (a data plane's worth of objects used to exhaust the stack).
+    with KubeSim(name="bigns", namespace_delete_delay=0.2) as sim:
+        v1 = client.CoreV1Api(api_client(sim))
+        v1.create_namespace({"metadata": {"name": "big"}})
+        for i in range(600):
+            sim.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "cm-%d" % i, "namespace": "big"}})
+        sim.delete_object("v1", "namespaces", None, "big")
+        _wait_gone(sim, "v1", "namespaces", "", "big")
+        assert _gone(lambda: v1.read_namespace("big"))
+        assert v1.list_namespaced_config_map("big").items == []
