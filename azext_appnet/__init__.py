@@ -6,7 +6,8 @@ it must stay cheap. Command and argument tables load lazily; nothing heavy is im
 
 from azure.cli.core import AzCommandsLoader
 
-from azext_appnet._help import helps  # pylint: disable=unused-import
+# Imported for its side effect: it fills knack's help table.
+from azext_appnet._help import helps  # noqa: F401  # pylint: disable=unused-import
 
 
 class AppNetCommandsLoader(AzCommandsLoader):

@@ -15,18 +15,20 @@ tags_type = CLIArgumentType(
          "\"{key1:value1,key2:value2}\". Use \"\" to clear existing tags.")
 
 
-def load_arguments(self, _):
+def load_arguments(self, _):  # pylint: disable=too-many-statements  # one table of declarations
     appnet_name = CLIArgumentType(
         options_list=["--appnet-name", "--name", "-n"], id_part="name", validator=validate_appnet_name,
         help="The name of the application network.")
-    paging = dict(max_items=CLIArgumentType(
-        options_list=["--max-items"], type=int, arg_group="Pagination",
-        help="Total number of items to return in the command's output. If the total number of "
-             "items available is more than the value specified, a token is provided in the "
-             "command's output. To resume pagination, provide the token value in --next-token."),
-                  next_token=CLIArgumentType(
-        options_list=["--next-token"], arg_group="Pagination",
-        help="Token to specify where to start paginating: the token of a previous response."))
+    paging = {
+        "max_items": CLIArgumentType(
+            options_list=["--max-items"], type=int, arg_group="Pagination",
+            help="Total number of items to return in the command's output. If the total number of "
+                 "items available is more than the value specified, a token is provided in the "
+                 "command's output. To resume pagination, provide the token value in --next-token."),
+        "next_token": CLIArgumentType(
+            options_list=["--next-token"], arg_group="Pagination",
+            help="Token to specify where to start paginating: the token of a previous response."),
+    }
 
     with self.argument_context("appnet") as c:
         c.argument("appnet_name", arg_type=appnet_name)

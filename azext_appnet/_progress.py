@@ -28,7 +28,7 @@ def _age(seconds):
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-class Display:
+class Display:  # pylint: disable=too-many-instance-attributes  # the display's state, guarded by one lock
     """The steps of every operation in flight in this process, on stderr."""
 
     def __init__(self, cli_ctx, clock=time.monotonic, stream=None, tty=None):

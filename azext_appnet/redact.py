@@ -65,20 +65,21 @@ _blob_stores_open = 0
 _guard = threading.Lock()
 
 
+# A process-wide count, as logging's filters are process-wide.
 def blob_store_opened():
-    global _blob_stores_open
+    global _blob_stores_open  # pylint: disable=global-statement
     with _guard:
         _blob_stores_open += 1
     install_log_filter()
 
 
 def blob_store_closed():
-    global _blob_stores_open
+    global _blob_stores_open  # pylint: disable=global-statement
     with _guard:
         _blob_stores_open = max(0, _blob_stores_open - 1)
 
 
-class ScrubFilter(logging.Filter):
+class ScrubFilter(logging.Filter):  # pylint: disable=too-few-public-methods  # logging's interface
     """Rewrites each record's message, scrubbed, before any handler formats it."""
 
     def filter(self, record):

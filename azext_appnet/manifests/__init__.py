@@ -35,7 +35,7 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 
 
 @dataclass
-class MemberSpec:
+class MemberSpec:  # pylint: disable=too-many-instance-attributes  # a record of inputs
     """What one member's objects depend on. `cluster_id`, `network` and `mesh_id` default
     to the member name, "<member>-network" and the network name."""
 

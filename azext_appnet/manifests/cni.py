@@ -22,7 +22,7 @@ ENABLEMENT_SELECTOR = [
 ]
 
 
-def configmap(spec, version, profile):
+def configmap(_spec, version, profile):
     data = {
         "CURRENT_AGENT_VERSION": version.istio,
         "AMBIENT_ENABLED": "true",
@@ -92,7 +92,7 @@ def _host(name, path, type_=None):
     return {"name": name, "hostPath": hp}
 
 
-def daemonset(spec, version, profile):
+def daemonset(_spec, version, _profile):
     container = {
         "name": "install-cni",
         "image": version.images["cni"],

@@ -90,5 +90,5 @@ def crd_table(profile):
     return ([TRAFFIC_EXTENSIONS] if profile.traffic_extensions_crd else []) + ISTIO_CRDS
 
 
-def render(spec, version, profile):
+def render(_spec, _version, profile):
     return [_crd(*c) for c in crd_table(profile)]

@@ -188,7 +188,7 @@ def config_objects(spec, version, profile):
             roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ISTIOD},
             subjects=[{"kind": "ServiceAccount", "name": ISTIOD, "namespace": NAMESPACE}]),
         mesh.mesh_configmap(spec),
-        mesh.injector_configmap(spec, version, profile, pilot_env(spec, profile)),
+        mesh.injector_configmap(spec, version, pilot_env(spec, profile)),
     ]
 
 
@@ -229,10 +229,10 @@ def deployment(spec, version, profile):
                            "initialDelaySeconds": 1, "periodSeconds": 3, "timeoutSeconds": 5},
         "env": [env("POD_NAME", field="metadata.name"),
                 env("POD_NAMESPACE", field="metadata.namespace"),
-                env("SERVICE_ACCOUNT", field="spec.serviceAccountName")]
-               + [env(k, v) for k, v in pilot_env(spec, profile).items()]
-               + [env("GOMEMLIMIT", resource="limits.memory"),
-                  env("GOMAXPROCS", resource="limits.cpu")],
+                env("SERVICE_ACCOUNT", field="spec.serviceAccountName"),
+                *(env(k, v) for k, v in pilot_env(spec, profile).items()),
+                env("GOMEMLIMIT", resource="limits.memory"),
+                env("GOMAXPROCS", resource="limits.cpu")],
         "resources": {"requests": {"cpu": "500m", "memory": "2048Mi"}},
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "runAsUser": 1337, "runAsGroup": 1337, "runAsNonRoot": True,

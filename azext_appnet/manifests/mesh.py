@@ -11,6 +11,7 @@ import json
 from . import templates
 from .meta import ISTIOD_ADDRESS, LINUX_NODES, NAMESPACE, TRUST_DOMAIN, obj
 
+
 def _dump(value):
     return json.dumps(value, indent=2, sort_keys=True)
 
@@ -50,7 +51,7 @@ def mesh_configmap(spec):
                data={"mesh": _dump(mesh_config(spec)), "meshNetworks": _dump({"networks": {}})})
 
 
-def injector_values(spec, version, profile, pilot_env):
+def injector_values(spec, version, pilot_env):
     """The `values` key: what the gateway templates read (templates.py). The cluster name
     and the network become ISTIO_META_CLUSTER_ID / ISTIO_META_NETWORK of the gateways."""
     linux_only = dict(LINUX_NODES)  # gateways run Envoy for Linux only: never on Windows nodes
@@ -106,7 +107,7 @@ def injector_values(spec, version, profile, pilot_env):
     }
 
 
-def injector_configmap(spec, version, profile, pilot_env):
+def injector_configmap(spec, version, pilot_env):
     # §4.4: mandatory in ambient; without it istiod has no template to render the
     # east-west gateway, waypoints or ingress gateways. No `defaultTemplates` and no
     # `sidecar` template: no injection webhook is registered (istiod.py), so no pod is
@@ -121,4 +122,4 @@ def injector_configmap(spec, version, profile, pilot_env):
     return obj("ConfigMap", "istio-sidecar-injector",
                labels={"app": "sidecar-injector", "istio.io/rev": "default"},
                data={"config": _dump(config),
-                     "values": _dump(injector_values(spec, version, profile, pilot_env))})
+                     "values": _dump(injector_values(spec, version, pilot_env))})

@@ -11,7 +11,7 @@ def istio_minor(istio_version):
     return int(major), int(minor)
 
 
-class Profile:
+class Profile:  # pylint: disable=too-few-public-methods  # named flags, read as attributes
     """The features of one catalog version that change rendered objects."""
 
     def __init__(self, version):

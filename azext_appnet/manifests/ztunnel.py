@@ -11,7 +11,7 @@ NAME = "ztunnel"  # must match CA_TRUSTED_NODE_ACCOUNTS on istiod (§6)
 CRL_DIR = "/var/run/secrets/istio/crl"
 
 
-def config_objects(spec, version, profile):
+def config_objects(_spec, _version, _profile):
     return [obj("ServiceAccount", NAME, labels={"app": NAME})]
 
 
@@ -42,7 +42,7 @@ def _env(spec):
     return out
 
 
-def daemonset(spec, version, profile):
+def daemonset(spec, version, _profile):
     container = {
         "name": "istio-proxy",
         "image": version.images["ztunnel"],

@@ -69,8 +69,10 @@ def new_network(subscription, resource_group, name, location, tags=None,
     }
 
 
-def new_member(network, member_name, location, cluster, upgrade_profile,
-               connectivity_profile, tags=None, actor=None):
+def new_member(network, member_name, location, cluster, upgrade,
+               connectivity, tags=None, actor=None):
+    """A member record; `upgrade` and `connectivity` as upgrade_profile() and
+    connectivity_profile() make them."""
     parts = ids.parse_id(network["id"])
     resource_id = ids.member_id(parts["subscription"], parts["resource_group"],
                                 network["name"], member_name)
@@ -85,8 +87,8 @@ def new_member(network, member_name, location, cluster, upgrade_profile,
         "properties": {
             "clusterType": cluster["type"],
             "metadata": {"resourceId": cluster.get("resourceId")},
-            "upgradeProfile": upgrade_profile,
-            "connectivityProfile": connectivity_profile,
+            "upgradeProfile": upgrade,
+            "connectivityProfile": connectivity,
             "provisioningState": ACCEPTED,
             "cluster": {k: v for k, v in cluster.items() if k not in ("type", "resourceId")},
         },

@@ -7,7 +7,12 @@ Vault, the azure SDK) is loaded on first use, because az imports the extension's
 tree for every command.
 """
 
+from typing import TYPE_CHECKING
+
 from .policy import DEFAULT_KEY_TYPE, KEY_TYPES  # noqa: F401  (plain data, no heavy imports)
+
+if TYPE_CHECKING:  # for readers and tools; at run time __getattr__ loads it on first use
+    from .network import NetworkPKI
 
 __all__ = ["NetworkPKI", "KEY_TYPES", "DEFAULT_KEY_TYPE"]
 

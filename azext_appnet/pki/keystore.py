@@ -326,9 +326,8 @@ def _writer_pid(name):
     return int(pid) if sep and pid.isdigit() else None
 
 
-
 def _warn_unencrypted(keys_dir):
-    global _warned_unencrypted
+    global _warned_unencrypted  # pylint: disable=global-statement  # once per process
     if not _warned_unencrypted:
         _warned_unencrypted = True
         logger.warning(

@@ -134,7 +134,7 @@ class KeyVaultSigner(Signer):
         return raw_ecdsa_to_der(signature) if self.key_type.startswith("ec-") else signature
 
 
-class KeyVaultStore:
+class KeyVaultStore:  # pylint: disable=too-many-instance-attributes  # settings of one vault
     """Keys and public objects of one network, as keys and secrets in one vault."""
 
     location = "keyvault"

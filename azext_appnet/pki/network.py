@@ -356,7 +356,8 @@ class NetworkPKI:
             if not isinstance(manifest["roots"], list) or not isinstance(manifest["intermediates"], dict):
                 raise TypeError("shape")
             for entry in manifest["roots"] + list(manifest["intermediates"].values()):
-                entry["ref"], entry["keyId"]  # noqa: B018 - shape check
+                if not isinstance(entry, dict) or "ref" not in entry or "keyId" not in entry:
+                    raise KeyError("entry")
         except (ValueError, KeyError, TypeError, AttributeError):
             raise KeyStoreError(
                 f"The PKI manifest {self._where(_MANIFEST)} of network {self.network_name} is damaged "

@@ -139,7 +139,7 @@ def _sequence_content(der):
     return der[header:]
 
 
-def sign_certificate(builder, signer, issuer_public_key=None):
+def sign_certificate(builder, signer):
     """Sign a CertificateBuilder with `signer`; return the certificate.
 
     The result is checked against the signer's public key before it is returned, so a
@@ -147,9 +147,11 @@ def sign_certificate(builder, signer, issuer_public_key=None):
     """
     draft = builder.sign(_throwaway_key(signer.key_type), hashes.SHA256())
     tbs = draft.tbs_certificate_bytes
-    tbs_elem, algorithm_identifier, _ = _der_elements(_sequence_content(draft.public_bytes(serialization.Encoding.DER)))
-    if tbs_elem != tbs:  # cannot happen with a well-formed certificate; never sign bytes we did not check
+    elements = _der_elements(_sequence_content(draft.public_bytes(serialization.Encoding.DER)))
+    # cannot happen with a well-formed certificate; never sign bytes we did not check
+    if len(elements) != 3 or elements[0] != tbs:
         raise KeyStoreError("Internal error: could not locate the TBSCertificate in the draft certificate.")
+    algorithm_identifier = elements[1]
 
     signature = signer.sign_digest(hashlib.sha256(tbs).digest())
     der = _der(0x30, tbs + algorithm_identifier + _der(0x03, b"\x00" + signature))
@@ -169,9 +171,10 @@ def sign_crl(builder, signer):
     certificate: a CertificateList has the same outer shape (TBS, algorithm, signature)."""
     draft = builder.sign(_throwaway_key(signer.key_type), hashes.SHA256())
     tbs = draft.tbs_certlist_bytes
-    tbs_elem, algorithm_identifier, _ = _der_elements(_sequence_content(draft.public_bytes(serialization.Encoding.DER)))
-    if tbs_elem != tbs:
+    elements = _der_elements(_sequence_content(draft.public_bytes(serialization.Encoding.DER)))
+    if len(elements) != 3 or elements[0] != tbs:
         raise KeyStoreError("Internal error: could not locate the TBSCertList in the draft CRL.")
+    algorithm_identifier = elements[1]
     signature = signer.sign_digest(hashlib.sha256(tbs).digest())
     crl = x509.load_der_x509_crl(_der(0x30, tbs + algorithm_identifier + _der(0x03, b"\x00" + signature)))
     if not crl.is_signature_valid(signer.public_key()):

@@ -50,21 +50,28 @@ class Store(Protocol):
 
     where: str
 
-    def get(self, resource_id: str) -> Optional[dict]: ...
+    def get(self, resource_id: str) -> Optional[dict]:
+        """The document with its `_version`, or None."""
 
     def list(self, kind: str, subscription: Optional[str] = None, resource_group: Optional[str] = None,
-             parent_id: Optional[str] = None) -> list: ...
+             parent_id: Optional[str] = None) -> list:
+        """The documents of one kind, narrowed by scope or parent."""
 
-    def create(self, resource: dict, kind: str, parent_id: Optional[str] = None) -> dict: ...
+    def create(self, resource: dict, kind: str, parent_id: Optional[str] = None) -> dict:
+        """Store a new document; ConflictError if its id exists."""
 
-    def update(self, resource: dict) -> dict: ...
+    def update(self, resource: dict) -> dict:
+        """Replace a document read at its `_version`; StaleWriteError if it changed since."""
 
-    def delete(self, resource_id: str, expected_version=None) -> bool: ...
+    def delete(self, resource_id: str, expected_version=None) -> bool:
+        """Delete a document (only at `expected_version` when given); whether one was deleted."""
 
     def lock(self, name: str, ttl: float = LOCK_TTL, wait: float = LOCK_WAIT,
-             poll: float = 0.2) -> contextlib.AbstractContextManager: ...
+             poll: float = 0.2) -> contextlib.AbstractContextManager:
+        """Hold the named lock for the duration of a block (see the module docstring)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the store holds open."""
 
 
 def new_holder():
@@ -128,7 +135,7 @@ class _Heartbeat(threading.Thread):
             self.join(self._interval + 30)
 
 
-class LeaseLocks:
+class LeaseLocks:  # pylint: disable=too-few-public-methods  # a mixin: lock() is all it adds
     """`lock()` for a store that implements three primitives on a lock record:
 
     * `_lock_try(name, holder_text, ttl)` -> None when taken, else the other holder's text;

@@ -31,7 +31,7 @@ import uuid
 from urllib.parse import quote, unquote, urlsplit
 
 from .. import redact
-from ..errors import ConflictError, StateError
+from ..errors import StateError
 from ..model import ids
 from . import validate
 from .base import LeaseLocks, StaleWriteError, clean as _clean, decode_holder, may_take_over
@@ -83,7 +83,7 @@ def parse_url(url):
     return account_url, segments[0], "/".join(segments[1:])
 
 
-class BlobStore(LeaseLocks):
+class BlobStore(LeaseLocks):  # pylint: disable=too-many-instance-attributes  # one container's clients
     """Resources as JSON blobs in one container (under an optional name prefix)."""
 
     def __init__(self, container, prefix="", account_url=None, credential=None,
@@ -133,7 +133,7 @@ class BlobStore(LeaseLocks):
         if isinstance(ex, exc.ClientAuthenticationError) and getattr(ex, "status_code", None) is None:
             return StateError(f"Could not get a token for the state store at {self.where}.",
                               "Sign in with 'az login' (or use APPNET_STATE_CONNECTION_STRING).")
-        if isinstance(ex, exc.ServiceRequestError) or isinstance(ex, exc.ServiceResponseError):
+        if isinstance(ex, (exc.ServiceRequestError, exc.ServiceResponseError)):
             return StateError(f"Cannot reach the state store at {self.where} ({type(ex).__name__}).",
                               "Check the account name and that this machine can reach the "
                               "account's blob endpoint (DNS, proxy, storage firewall).")
@@ -149,9 +149,7 @@ class BlobStore(LeaseLocks):
     def _calls(self):
         try:
             yield
-        except (StaleWriteError, StateError, ConflictError):
-            raise
-        except self._exc.AzureError as ex:
+        except self._exc.AzureError as ex:  # ours (StateError, StaleWriteError, ...) pass as they are
             raise self._error(ex) from None
 
     # ---- set-up -------------------------------------------------------------------------

@@ -163,8 +163,7 @@ class SqliteStore(LeaseLocks):
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            else:
-                self._conn.execute("COMMIT")
+            self._conn.execute("COMMIT")
 
     def _query(self, sql, args=()):
         try:
@@ -261,4 +260,3 @@ class SqliteStore(LeaseLocks):
 
     def close(self):
         self._conn.close()
-

@@ -70,11 +70,16 @@ def problem(doc, key=None):
     if not isinstance(doc, dict):
         return f"the record is {_type_name(doc)}, not a resource object"
     found = _check(doc, _TOP, "", required=("id", "name", "properties"))
-    if found:
-        return found
-    if key is not None and doc["id"].rstrip("/").lower() != key:
-        return f"its id {doc['id']} is not the one it is stored under ({key})"
-    props = doc["properties"]
+    if not found and key is not None and doc["id"].rstrip("/").lower() != key:
+        found = f"its id {doc['id']} is not the one it is stored under ({key})"
+    if not found:
+        found = _properties_problem(doc["properties"])
+    if not found and not all(isinstance(v, str) for v in (doc.get("tags") or {}).values()):
+        found = "tags holds a value that is not a string"
+    return found
+
+
+def _properties_problem(props):
     found = _check(props, _PROPERTIES, "properties.")
     for field, schema, required in (("operation", _OPERATION, ("name", "id", "status", "completedSteps")),
                                     ("cluster", _CLUSTER, ()), ("upgradeProfile", _UPGRADE, ("mode",)),
@@ -88,9 +93,6 @@ def problem(doc, key=None):
     op = props.get("operation")
     if isinstance(op, dict) and not all(isinstance(s, str) for s in op["completedSteps"]):
         return "properties.operation.completedSteps holds something other than step names"
-    tags = doc.get("tags") or {}
-    if not all(isinstance(v, str) for v in tags.values()):
-        return "tags holds a value that is not a string"
     return None
 
 

@@ -23,7 +23,7 @@ def _minor_tuple(text):
             "Give a version such as 1.5; 'az appnet list-versions' lists them.") from None
 
 
-class Version:
+class Version:  # pylint: disable=too-many-instance-attributes  # one catalog entry's fields
     """One AppNet minor version and what it installs."""
 
     def __init__(self, data, hub, variant, inherited=None):
