@@ -2,6 +2,7 @@
 # Sets up a fresh machine for appnet work: a virtualenv in .venv with the real azure-cli
 # from PyPI and everything the tests and the demo use, and the extension's wheel in
 # dist/. Safe to run again: packages are reinstalled only when the requirements change.
+# Versions are pinned in constraints.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,12 +12,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.requirements.sha
-want=$(cat requirements-dev.txt setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat requirements-dev.txt constraints.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "==> installing Python packages (azure-cli, kubernetes, ...)" >&2
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+  echo "==> installing Python packages (azure-cli, kubernetes, ...) at the versions in constraints.txt" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
-  .venv/bin/python -c "import azure.cli.core, kubernetes, kubernetes_validate, cryptography"
+  .venv/bin/python -c "import azure.cli.core, kubernetes, kubernetes_validate, cryptography, flake8, pylint, importlinter"
   echo "$want" > "$stamp"
 fi
 
