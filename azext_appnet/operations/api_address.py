@@ -25,8 +25,8 @@ def check_url(value):
         port = parts.port
     except ValueError:
         port = -1
-    if parts.scheme != "https" or not parts.hostname or port == -1 or parts.query or parts.fragment \
-            or parts.username or parts.password:
+    extras = any((parts.query, parts.fragment, parts.username, parts.password))
+    if parts.scheme != "https" or not parts.hostname or port == -1 or extras:
         raise InvalidInputError(
             f"Invalid --api-server-url '{value}': give the https URL of the cluster's API server "
             "as the other members' clusters reach it, such as https://10.0.0.4:6443 or "

@@ -81,7 +81,7 @@ def _ok(name, message, note):
 
 def _app_service(svc):
     # Services istiod made for waypoints are judged with the waypoints.
-    return not objects._labels(svc).get(objects.GATEWAY_NAME_LABEL)
+    return not objects.object_labels(svc).get(objects.GATEWAY_NAME_LABEL)
 
 
 def check_global_scope(decl, snaps, note, args):
@@ -94,7 +94,7 @@ def check_global_scope(decl, snaps, note, args):
     partial, by_hand = [], []
     for ns, name in sorted(keys):
         labelled = [s.member_name for s in snaps if s.service(ns, name) is not None
-                    and objects._labels(s.service(ns, name)).get(objects.GLOBAL) == "true"]
+                    and objects.object_labels(s.service(ns, name)).get(objects.GLOBAL) == "true"]
         missing = [s.member_name for s in snaps if s.service(ns, name) is None]
         unlabelled = [s.member_name for s in snaps if s.member_name not in labelled and s.member_name not in missing]
         if not (missing or unlabelled):
@@ -144,7 +144,7 @@ def check_waypoints_global(decl, snaps, note, args):
     wrong = []
     for snap in snaps:
         for (ns, name), gw in sorted(snap.waypoints().items()):
-            if objects._labels(gw).get(objects.GLOBAL) != "true":
+            if objects.object_labels(gw).get(objects.GLOBAL) != "true":
                 wrong.append(f"{ns}/{name} in {snap.member_name} (not labelled {objects.GLOBAL}=true)")
     for w in decl["waypoints"]:
         for snap in snaps:
@@ -163,7 +163,7 @@ def check_use_waypoint(snaps, note):
     dangling = []
     for snap in snaps:
         for ns, obj in sorted(snap.namespaces.items()):
-            labels = objects._labels(obj)
+            labels = objects.object_labels(obj)
             name = labels.get(objects.USE_WAYPOINT)
             if not name or name == "none":
                 continue
@@ -184,11 +184,11 @@ def check_ambient_namespaces(decl, snaps, note, args):
     names = set(declared)
     for snap in snaps:
         names |= {n for n, o in snap.namespaces.items()
-                  if objects._labels(o).get(objects.DATAPLANE_MODE) == "ambient"}
+                  if objects.object_labels(o).get(objects.DATAPLANE_MODE) == "ambient"}
     partial = []
     for ns in sorted(names):
         ambient = [s.member_name for s in snaps if ns in s.namespaces
-                   and objects._labels(s.namespaces[ns]).get(objects.DATAPLANE_MODE) == "ambient"]
+                   and objects.object_labels(s.namespaces[ns]).get(objects.DATAPLANE_MODE) == "ambient"]
         plain = [s.member_name for s in snaps if ns in s.namespaces and s.member_name not in ambient]
         missing = [s.member_name for s in snaps if ns not in s.namespaces] if ns in declared else []
         if plain or missing:

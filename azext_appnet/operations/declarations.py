@@ -359,7 +359,7 @@ class Declarations:
         for _, snap, _ in seen:
             if snap is not None:
                 names |= {n for n, o in snap.namespaces.items()
-                          if objects._labels(o).get(objects.DATAPLANE_MODE) == "ambient"}
+                          if objects.object_labels(o).get(objects.DATAPLANE_MODE) == "ambient"}
         rows = []
         for ns in sorted(names):
             per = []
@@ -368,7 +368,7 @@ class Declarations:
                     per.append(_unreachable_row(member, error))
                     continue
                 obj = snap.namespaces.get(ns)
-                labels = objects._labels(obj)
+                labels = objects.object_labels(obj)
                 ambient = labels.get(objects.DATAPLANE_MODE) == "ambient"
                 per.append({"member": member["name"], "state": "Present" if obj else "Missing",
                             "ambient": ambient, "createdByAppnet": bool(obj) and objects.created_by_us(obj, network["name"]),
@@ -387,7 +387,7 @@ class Declarations:
         for _, snap, _ in seen:
             if snap is not None:
                 keys |= {k for k, s in snap.global_services.items()
-                         if not objects._labels(s).get(objects.GATEWAY_NAME_LABEL)}  # waypoints: waypoint list
+                         if not objects.object_labels(s).get(objects.GATEWAY_NAME_LABEL)}  # waypoints: waypoint list
         rows = []
         for ns, name in sorted(k for k in keys if namespace in (None, k[0])):
             entry = decl.get((ns, name))
@@ -449,7 +449,7 @@ def service_state(snap, network, ns, name, entry):
     if svc is None:
         return {"member": snap_member(snap), "state": "Missing", "global": False, "stub": False,
                 "endpointsReady": 0, "matchesDeclaration": entry is None}
-    labelled = objects._labels(svc).get(objects.GLOBAL) == "true"
+    labelled = objects.object_labels(svc).get(objects.GLOBAL) == "true"
     ports = (svc.get("spec") or {}).get("ports") or []
     same_ports = entry is None or objects.port_key(ports) == objects.port_key(entry.get("ports"))
     return {"member": snap_member(snap), "state": "Present", "global": labelled,
@@ -460,12 +460,12 @@ def service_state(snap, network, ns, name, entry):
 
 def waypoint_state(snap, network, ns, name, declared):
     gw = snap.gateways.get((ns, name))
-    ns_labels = objects._labels(snap.namespaces.get(ns))
+    ns_labels = objects.object_labels(snap.namespaces.get(ns))
     namespace_uses = ns_labels.get(objects.USE_WAYPOINT) == name
     if gw is None:
         return {"member": snap_member(snap), "state": "Missing", "global": False, "programmed": False,
                 "namespaceUsesIt": namespace_uses, "matchesDeclaration": not declared}
-    labelled = objects._labels(gw).get(objects.GLOBAL) == "true"
+    labelled = objects.object_labels(gw).get(objects.GLOBAL) == "true"
     programmed = any(c.get("type") == "Programmed" and c.get("status") == "True"
                      for c in (gw.get("status") or {}).get("conditions") or [])
     is_waypoint = (gw.get("spec") or {}).get("gatewayClassName") == objects.WAYPOINT_CLASS

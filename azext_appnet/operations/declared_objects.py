@@ -95,7 +95,8 @@ def _meta(obj):
     return (obj or {}).get("metadata") or {}
 
 
-def _labels(obj):
+def object_labels(obj):
+    """The labels of a Kubernetes object (None or without any: empty)."""
     return _meta(obj).get("labels") or {}
 
 
@@ -104,7 +105,7 @@ def _annotations(obj):
 
 
 def _ours_labels(obj):
-    return {_LONG[k] for k in (_labels(obj).get(DECLARED_LABELS) or "").split(".") if k in _LONG}
+    return {_LONG[k] for k in (object_labels(obj).get(DECLARED_LABELS) or "").split(".") if k in _LONG}
 
 
 def _declared_value(keys):
@@ -112,7 +113,7 @@ def _declared_value(keys):
 
 
 def created_by_us(obj, network):
-    return _labels(obj).get(DECLARED_BY) == network and _annotations(obj).get(DECLARED_CREATED) == "true"
+    return object_labels(obj).get(DECLARED_BY) == network and _annotations(obj).get(DECLARED_CREATED) == "true"
 
 
 def _merge_patch(cluster, api_version, plural, namespace, name, labels, annotations):
@@ -217,8 +218,8 @@ def converge(cluster, network, declared):
     for (ns, svc), ports in sorted(declared.services.items()):
         item = item_key("globalService", ns, svc)
         guarded(item, f"Service {ns}/{svc}",
-                lambda ns=ns, svc=svc, ports=ports, item=item: _ensure_global(cluster, network, ns, svc, ports, item,
-                                                                             changes))
+                lambda ns=ns, svc=svc, ports=ports, item=item:
+                _ensure_global(cluster, network, ns, svc, ports, item, changes))
     for ns, name in sorted(declared.waypoints):
         item = item_key("waypoint", ns, name)
         guarded(item, f"Gateway {ns}/{name}",
@@ -250,7 +251,7 @@ def _ensure_namespace(cluster, network, ns, wanted, declared, changes):
         changes.append(_change(FAILED, "Namespace", ns, None, first,
                                "the namespace is being deleted; run the command again once it is gone"))
         return
-    labels, ours = _labels(live), _ours_labels(live)
+    labels, ours = object_labels(live), _ours_labels(live)
     to_set = {k: v for k, v in wanted.items() if labels.get(k) != v}
     to_drop = {k for k in ours if k not in wanted}
     if not to_set and not to_drop:
@@ -268,13 +269,13 @@ def _ensure_global(cluster, network, ns, svc, ports, item, changes):
     if live is None or created_by_us(live, network):
         stub = stub_service(network, ns, svc, ports)
         if live is not None and port_key((live.get("spec") or {}).get("ports")) == port_key(ports) \
-                and _labels(live).get(GLOBAL) == "true":
+                and object_labels(live).get(GLOBAL) == "true":
             return
         cluster.apply(stub, field_manager=FIELD_MANAGER)
         changes.append(_change(CREATED if live is None else UPDATED, "Service", ns, svc, item,
                                f"stub with ports {describe_ports(ports)}"))
         return
-    if _labels(live).get(GLOBAL) != "true":
+    if object_labels(live).get(GLOBAL) != "true":
         _relabel(cluster, "v1", "services", live, network, {GLOBAL: "true"}, ())
         changes.append(_change(LABELLED, "Service", ns, svc, item, f"{GLOBAL}=true"))
 
@@ -295,18 +296,18 @@ def _ensure_waypoint(cluster, network, ns, name, item, changes):
                                f"a Gateway of class '{cls}' already has this name; it is not a waypoint, "
                                "so it was left alone. Delete or rename it, or pick another --name"))
         return
-    if _labels(live).get(GLOBAL) != "true":
+    if object_labels(live).get(GLOBAL) != "true":
         _relabel(cluster, GATEWAY_API, "gateways", live, network, {GLOBAL: "true"}, ())
         changes.append(_change(LABELLED, "Gateway", ns, name, item, f"{GLOBAL}=true (an existing waypoint)"))
 
 
 def _same_gateway(live, wanted):
     spec, want = live.get("spec") or {}, wanted["spec"]
-    labels = _labels(live)
+    labels = object_labels(live)
     return (spec.get("gatewayClassName") == want["gatewayClassName"]
             and ((spec.get("infrastructure") or {}).get("labels") or {}).get(GLOBAL) == "true"
-            and [(l.get("name"), l.get("port"), l.get("protocol")) for l in spec.get("listeners") or []]
-            == [(l["name"], l["port"], l["protocol"]) for l in want["listeners"]]
+            and [(x.get("name"), x.get("port"), x.get("protocol")) for x in spec.get("listeners") or []]
+            == [(x["name"], x["port"], x["protocol"]) for x in want["listeners"]]
             and all(labels.get(k) == v for k, v in wanted["metadata"]["labels"].items()))
 
 
@@ -323,14 +324,14 @@ def _prune(cluster, network, declared, changes, guarded):
         ns, name = _meta(gw).get("namespace"), _meta(gw)["name"]
         if (ns, name) not in declared.waypoints:
             guarded(item_key("waypoint", ns, name), f"Gateway {ns}/{name}",
-                    lambda gw=gw, ns=ns, name=name: _take_back(cluster, network, GATEWAY_API, "gateways", gw,
-                                                             item_key("waypoint", ns, name), changes))
+                    lambda gw=gw, ns=ns, name=name:
+                    _take_back(cluster, network, GATEWAY_API, "gateways", gw, item_key("waypoint", ns, name), changes))
     for svc in services:
         ns, name = _meta(svc).get("namespace"), _meta(svc)["name"]
         if (ns, name) not in declared.services:
             guarded(item_key("globalService", ns, name), f"Service {ns}/{name}",
-                    lambda svc=svc, ns=ns, name=name: _take_back(cluster, network, "v1", "services", svc,
-                                                               item_key("globalService", ns, name), changes))
+                    lambda svc=svc, ns=ns, name=name:
+                    _take_back(cluster, network, "v1", "services", svc, item_key("globalService", ns, name), changes))
     needed = declared.needed_namespaces()
     for ns_obj in namespaces:
         name = _meta(ns_obj)["name"]
@@ -436,6 +437,6 @@ class Snapshot:
     def waypoint_service(self, ns, name):
         """The Service istiod made for a waypoint (named after the Gateway)."""
         svc = self.service(ns, name)
-        if svc is not None and _labels(svc).get(GATEWAY_NAME_LABEL) == name:
+        if svc is not None and object_labels(svc).get(GATEWAY_NAME_LABEL) == name:
             return svc
         return None

@@ -5,7 +5,7 @@ import time
 from ..errors import InvalidInputError, OperationFailedError
 
 
-class Condition:
+class Condition:  # pylint: disable=too-few-public-methods  # a predicate: met() is all it does
     def __init__(self, created=False, updated=False, deleted=False, exists=False, custom=None):
         self.created, self.updated, self.deleted = created, updated, deleted
         self.exists, self.custom = exists, custom
