@@ -39,8 +39,8 @@ class Phase:
 
 def make_phases(n):
     """About n objects shaped like a join: CRDs, namespace + config, RBAC, workloads."""
-    meta = lambda name, ns=None: dict({"name": name, "labels": dict(LABELS)},
-                                      **({"namespace": ns} if ns else {}))
+    def meta(name, ns=None):
+        return dict({"name": name, "labels": dict(LABELS)}, **({"namespace": ns} if ns else {}))
     n_crd = max(1, n // 10)
     crds = [{
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",

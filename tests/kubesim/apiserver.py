@@ -85,12 +85,11 @@ class ApiServer:
             raise ApiError(404, "NotFound", 'namespaces "%s" not found' % ns,
                            {"name": ns, "kind": "namespaces"})
         if creating and (nsobj.get("metadata") or {}).get("deletionTimestamp"):
+            cause = {"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                     "message": "namespace %s is being terminated" % ns}
             raise ApiError(403, "Forbidden", "%s \"%s\" is forbidden: unable to create new "
                            "content in namespace %s because it is being terminated"
-                           % (rt.plural, name, ns), {"name": name, "kind": rt.plural,
-                                                     "causes": [{
-                               "reason": "NamespaceTerminating", "field": "metadata.namespace",
-                               "message": "namespace %s is being terminated" % ns}]})
+                           % (rt.plural, name, ns), {"name": name, "kind": rt.plural, "causes": [cause]})
 
     def _check_body(self, rt, ns, obj, name=None):
         if not isinstance(obj, dict):

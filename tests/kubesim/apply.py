@@ -273,9 +273,9 @@ def server_side_apply(live, applied, manager, force, node, api_version, subresou
             if not p[-1].startswith("k:") and value_at(live, p) != value_at(applied, p):
                 conflicts.append((e, p))
     if conflicts and not force:
-        msgs = ['conflict with "%s"%s: %s' % (e["manager"], " using " + e["apiVersion"]
-                                               if e["apiVersion"] != api_version else "",
-                                               path_str(p)) for e, p in conflicts]
+        msgs = ['conflict with "%s"%s: %s' % (e["manager"],
+                                              " using " + e["apiVersion"] if e["apiVersion"] != api_version else "",
+                                              path_str(p)) for e, p in conflicts]
         head = "Apply failed with %d conflict%s: " % (len(msgs), "s" if len(msgs) > 1 else "")
         raise ApiError(409, "Conflict", head + "; ".join(msgs), {
             "causes": [{"reason": "FieldManagerConflict", "message": m,

@@ -33,6 +33,7 @@ class LoggedRequest(collections.namedtuple("LoggedRequest",
     def overlaps(self, other):
         return self.started < other.answered and other.started < self.answered
 
+
 DEFAULT_NODES = [{"os": "linux", "zone": "eastus-%d" % i, "region": "eastus"}
                  for i in (1, 2, 3)]
 
@@ -214,8 +215,7 @@ class KubeSim:
             labels["topology.kubernetes.io/region"] = spec["region"]
         labels.update(spec.get("labels") or {})
         ts = now()
-        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name,
-                                                                  "labels": labels},
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels},
                 "spec": {"podCIDR": "10.244.%d.0/24" % i},
                 "status": {
                     "conditions": [

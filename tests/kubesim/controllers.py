@@ -97,9 +97,9 @@ def _cond(ctype, status, reason, message="", generation=None):
 
 
 def _same_conditions(a, b):
-    strip = lambda cs: [{k: v for k, v in c.items() if k not in ("lastTransitionTime",
-                                                                 "lastUpdateTime")}
-                        for c in cs or []]
+    def strip(cs):
+        return [{k: v for k, v in c.items() if k not in ("lastTransitionTime", "lastUpdateTime")}
+                for c in cs or []]
     return strip(a) == strip(b)
 
 
@@ -301,14 +301,14 @@ class Controllers:
                 continue
             ports.append({"name": lst.get("name") or "port-%s" % lst.get("port"),
                           "port": lst.get("port"), "protocol": "TCP"})
-        svc = {"apiVersion": "v1", "kind": "Service", "metadata": {
-            "name": svc_name, "namespace": gw["metadata"]["namespace"], "labels": labels,
-            "annotations": dict(infra.get("annotations") or {}),
-            "ownerReferences": [{"apiVersion": gw["apiVersion"], "kind": "Gateway",
-                                 "name": gw["metadata"]["name"], "uid": gw["metadata"]["uid"],
-                                 "controller": True}]},
-            "spec": {"type": svc_type, "ports": ports, "selector": {
-                "gateway.networking.k8s.io/gateway-name": gw["metadata"]["name"]}}}
+        meta = {"name": svc_name, "namespace": gw["metadata"]["namespace"], "labels": labels,
+                "annotations": dict(infra.get("annotations") or {}),
+                "ownerReferences": [{"apiVersion": gw["apiVersion"], "kind": "Gateway",
+                                     "name": gw["metadata"]["name"], "uid": gw["metadata"]["uid"],
+                                     "controller": True}]}
+        svc = {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+               "spec": {"type": svc_type, "ports": ports,
+                        "selector": {"gateway.networking.k8s.io/gateway-name": gw["metadata"]["name"]}}}
         self.api.create_internal(self._rt("", "services"), svc)
 
     def _gateways_for_service(self, svc):
@@ -365,8 +365,8 @@ class Controllers:
             conds = old["conditions"]
         st = {"addresses": addresses, "conditions": conds}
         if listeners:
-            if [l.get("name") for l in old.get("listeners") or []] == \
-                    [l["name"] for l in listeners] and all(
+            if [x.get("name") for x in old.get("listeners") or []] == \
+                    [x["name"] for x in listeners] and all(
                         _same_conditions(a.get("conditions"), b["conditions"])
                         for a, b in zip(old.get("listeners") or [], listeners)):
                 listeners = old["listeners"]

@@ -255,7 +255,9 @@ class Deletion:
             remaining[gr] = remaining.get(gr, 0) + 1
             for f in o["metadata"].get("finalizers") or []:
                 finalizers[f] = finalizers.get(f, 0) + 1
-        ok = lambda t, r, m: {"type": t, "status": "False", "reason": r, "message": m}
+
+        def ok(t, r, m):
+            return {"type": t, "status": "False", "reason": r, "message": m}
         conds = [ok("NamespaceDeletionDiscoveryFailure", "ResourcesDiscovered",
                     "All resources successfully discovered"),
                  ok("NamespaceDeletionGroupVersionParsingFailure", "ParsedGroupVersions",

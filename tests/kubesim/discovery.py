@@ -95,10 +95,10 @@ def openapi_v3_doc(registry, group, version, k8s_version="1.33"):
         base = "/" + _gv_path(t.group, t.version)
         coll = base + ("/namespaces/{namespace}/" if t.namespaced else "/") + t.plural
         ok = {"200": {"description": "OK"}}
-        op = lambda action, extra=(): {"x-kubernetes-action": action,
-                                       "x-kubernetes-group-version-kind": gvk,
-                                       "parameters": list(extra), "responses": ok,
-                                       "operationId": "%s%s" % (action, t.kind)}
+
+        def op(action, extra=(), t=t, gvk=gvk):
+            return {"x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk,
+                    "parameters": list(extra), "responses": ok, "operationId": "%s%s" % (action, t.kind)}
         if t.virtual:
             paths[coll] = {"post": op("post", params_patch[:3])}
             continue
@@ -113,7 +113,7 @@ def openapi_v3_doc(registry, group, version, k8s_version="1.33"):
         for sub in t.subresources:
             if sub in ("status", "scale"):
                 paths[coll + "/{name}/" + sub] = {"get": op("get"), "put": op("put"),
-                                                 "patch": op("patch", params_patch)}
+                                                  "patch": op("patch", params_patch)}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "unversioned"},
             "paths": paths, "components": {"schemas": openapi_schemas.components(
                 [t for t in rts if not t.virtual], k8s_version)}}

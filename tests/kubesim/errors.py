@@ -64,8 +64,8 @@ def invalid(kind, group, name, causes):
     """422 Invalid. causes: list of (field, reason, message)."""
     qual = kind + ("." + group if group else "")
     parts = ["%s: %s" % (f, m) if f else m for f, _, m in causes]
-    msg = '%s "%s" is invalid: %s' % (qual, name, parts[0] if len(parts) == 1
-                                       else "[" + ", ".join(parts) + "]")
+    listed = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    msg = '%s "%s" is invalid: %s' % (qual, name, listed)
     details = {"name": name, "kind": kind,
                "causes": [{"reason": r, "message": m, "field": f} for f, r, m in causes]}
     if group:

@@ -3,7 +3,6 @@ g=meta.k8s.io;v=v1` (get, watch) and `as=PartialObjectMetadataList` (list), whic
 metadata client, garbage collectors and `kubectl get -o name` style tools ask for."""
 
 
-
 def wanted(accept):
     """The meta.k8s.io version asked for ("v1" | "v1beta1"), or None."""
     for part in (accept or "").split(","):

@@ -130,8 +130,7 @@ def default_objects():
     ]
 
     def role(name, rules, labels=None):
-        m = {"name": name, "labels": dict({"kubernetes.io/bootstrapping": "rbac-defaults"},
-                                           **(labels or {}))}
+        m = {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults", **(labels or {})}}
         return {"apiVersion": RBAC + "/v1", "kind": "ClusterRole", "metadata": m,
                 "rules": rules}
 

@@ -178,8 +178,7 @@ def filter_node(node, pod, bound):
         return ["node(s) were unschedulable"], False
     taint = untolerated_taint(node, tol)
     if taint is not None and taint["key"] != "node.kubernetes.io/unschedulable":
-        return ["node(s) had untolerated taint {%s: %s}" % (taint.get("key"),
-                                                              taint.get("value") or "")], False
+        return ["node(s) had untolerated taint {%s: %s}" % (taint.get("key"), taint.get("value") or "")], False
     if not node_matches(node, spec):
         return ["node(s) didn't match Pod's node affinity/selector"], False
     reasons = _fits(node, pod_requests(spec), bound)

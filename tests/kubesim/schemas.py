@@ -42,8 +42,7 @@ def schema_version(k8s_version):
 
 
 def _dir(ver, strict):
-    return os.path.join(_SCHEMA_ROOT, "v%d.%d.0-local%s" % (ver[0], ver[1],
-                                                           "-strict" if strict else ""))
+    return os.path.join(_SCHEMA_ROOT, "v%d.%d.0-local%s" % (ver[0], ver[1], "-strict" if strict else ""))
 
 
 @functools.lru_cache(maxsize=8)

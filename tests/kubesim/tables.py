@@ -171,8 +171,8 @@ def _columns(rt):
     p = rt.plural
     if rt.group == "" and p == "pods":
         return [N, ("Ready", 0, _pod_ready), ("Status", 0, _pod_status),
-                ("Restarts", 0, lambda o: sum(c.get("restartCount", 0) for c in
-                                               _st(o).get("containerStatuses") or [])),
+                ("Restarts", 0, lambda o: sum(c.get("restartCount", 0)
+                                              for c in _st(o).get("containerStatuses") or [])),
                 AGE, ("IP", 1, lambda o: _st(o).get("podIP") or "<none>"),
                 ("Node", 1, lambda o: _sp(o).get("nodeName") or "<none>"),
                 ("Nominated Node", 1, lambda o: _st(o).get("nominatedNodeName") or "<none>"),
@@ -207,7 +207,8 @@ def _columns(rt):
                                                     _st(o).get("completionTime"))),
                 AGE] + WIDE_WORKLOAD
     if p == "cronjobs":
-        jt = lambda o: ((_sp(o).get("jobTemplate") or {}).get("spec") or {})
+        def jt(o):
+            return (_sp(o).get("jobTemplate") or {}).get("spec") or {}
         return [N, ("Schedule", 0, lambda o: _sp(o).get("schedule", "")),
                 ("Timezone", 0, lambda o: _sp(o).get("timeZone") or "<none>"),
                 ("Suspend", 0, lambda o: "True" if _sp(o).get("suspend") else "False"),
@@ -225,7 +226,8 @@ def _columns(rt):
     if p == "namespaces":
         return [N, ("Status", 0, lambda o: _st(o).get("phase", "")), AGE]
     if p == "nodes":
-        info = lambda o: _st(o).get("nodeInfo") or {}
+        def info(o):
+            return _st(o).get("nodeInfo") or {}
         return [N, ("Status", 0, _node_status), ("Roles", 0, _node_roles), AGE,
                 ("Version", 0, lambda o: info(o).get("kubeletVersion", "")),
                 ("Internal-IP", 1, lambda o: _node_ip(o, "InternalIP")),
@@ -265,7 +267,8 @@ def _columns(rt):
                 ("VolumeAttributesClass", 0,
                  lambda o: _sp(o).get("volumeAttributesClassName") or "<unset>"), AGE]
     if p == "ingresses":
-        rules = lambda o: _sp(o).get("rules") or []
+        def rules(o):
+            return _sp(o).get("rules") or []
         return [N, ("Class", 0, lambda o: _sp(o).get("ingressClassName") or "<none>"),
                 ("Hosts", 0, lambda o: ",".join(r.get("host") or "*" for r in rules(o)) or "*"),
                 ("Address", 0, lambda o: ",".join(
@@ -281,9 +284,9 @@ def _columns(rt):
                 AGE, ("PreemptionPolicy", 0, lambda o: o.get("preemptionPolicy",
                                                              "PreemptLowerPriority"))]
     if p == "horizontalpodautoscalers":
-        ref = lambda o: _sp(o).get("scaleTargetRef") or {}
-        return [N, ("Reference", 0, lambda o: "%s/%s" % (ref(o).get("kind"),
-                                                          ref(o).get("name"))),
+        def ref(o):
+            return _sp(o).get("scaleTargetRef") or {}
+        return [N, ("Reference", 0, lambda o: "%s/%s" % (ref(o).get("kind"), ref(o).get("name"))),
                 ("Targets", 0, lambda o: "<unknown>"),
                 ("MinPods", 0, lambda o: _sp(o).get("minReplicas", 1)),
                 ("MaxPods", 0, lambda o: _sp(o).get("maxReplicas", 0)),

@@ -744,8 +744,9 @@ class Workloads:
             if max_surge == 0 and max_unavail == 0:
                 max_unavail = 1
             unavailable = sum(1 for n in names if not any(pod_ready(p) for p in by_node[n]))
-            current = lambda p: (p["metadata"].get("labels") or {}).get(
-                "controller-revision-hash") == h
+
+            def current(p, h=h):
+                return (p["metadata"].get("labels") or {}).get("controller-revision-hash") == h
             surging = sum(1 for n in names if any(current(p) and not pod_ready(p)
                                                   for p in by_node[n]) and
                           any(not current(p) for p in by_node[n]))
