@@ -16,7 +16,7 @@ from .model.documents import (CaDescription, DeclarationProblem, DeclarationRepo
                               NetworkCheckReport, ReconcileReport, ResourceDocument)
 
 
-class Backend(Protocol):
+class Backend(Protocol):  # pylint: disable=too-many-public-methods  # one method per command
     #: Hears each step of an operation run in this process and what it waits for (None: silent).
     progress: Optional[Callable[[str], None]]
     #: Hears what the user should know although the command goes on.

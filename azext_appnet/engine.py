@@ -40,7 +40,8 @@ def view(resource) -> Optional[ResourceDocument]:
     return out
 
 
-class AppNet:
+# One method per command, and what they share of the invocation.
+class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attributes
     def __init__(self, config_dir: str, subscription: Optional[str] = None,
                  progress: Optional[Callable[[str], None]] = None, credential: Any = None,
                  arm_endpoint: Optional[str] = None, warn: Optional[Callable[[str], None]] = None,
@@ -303,6 +304,7 @@ class AppNet:
         self._get(rid, f"Application Network '{network}' in resource group '{resource_group}'")
         return [view(m) for m in self.store.list(MEMBER, parent_id=rid)]
 
+    # pylint: disable-next=too-many-locals  # its 17 parameters are most of them
     def join_member(self, resource_group: str, network: str, member: str, kubeconfig: Optional[str] = None,
                     context: Optional[str] = None, member_resource_id: Optional[str] = None,
                     cluster_type: Optional[str] = None, member_location: Optional[str] = None,
@@ -407,7 +409,7 @@ class AppNet:
             else:
                 load_catalog().get(version)
             props["upgradeProfile"] = res.upgrade_profile(mode, version=version)
-            parameters.update(version=version, rollback=(move == "rollback"))
+            parameters.update(version=version, rollback=move == "rollback")
         if east_west_gateway:
             props["connectivityProfile"] = dict(props["connectivityProfile"],
                                                 eastWestGateway={"visibility": east_west_gateway})

@@ -29,6 +29,7 @@ class Services:
         # kept-alive connections and discovery cache serve every step that reaches it.
         self._clients = {}
         self._clients_lock = threading.Lock()
+        self._cli_credential = None  # the Azure CLI's login, made on first use
 
     def pki(self, network):
         from ..pki import NetworkPKI
@@ -95,7 +96,7 @@ class Services:
         worker can use too."""
         if self.credential is not None:
             return self.credential
-        if getattr(self, "_cli_credential", None) is None:
+        if self._cli_credential is None:
             try:
                 from azure.identity import AzureCliCredential
                 self._cli_credential = AzureCliCredential(process_timeout=60)
