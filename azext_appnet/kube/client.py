@@ -155,7 +155,7 @@ def describe(obj_or_kind, namespace=None, name=None):
     return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
 
 
-class Cluster:
+class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and what it learnt of its cluster
     """One Kubernetes cluster reached through one kubeconfig context."""
 
     def __init__(self, config, timeout=10, retry=None, pool_size=None):
@@ -300,7 +300,7 @@ class Cluster:
         text, fix = self._explain(method, status, reason, message, what or f"{method} {path}")
         return api_error(status, text, fix, reason=reason, server_message=message)
 
-    def _explain(self, method, status, reason, message, target):
+    def _explain(self, method, status, reason, message, target):  # pylint: disable=too-many-return-statements  # one per status
         """(message, recommendation) for an error status answered about `target`."""
         where = f"context '{self.context}' of kubeconfig {self.config.kubeconfig}"
         if status == 401 and not self.config.auth_header() and not getattr(self.config, "client_cert", True):

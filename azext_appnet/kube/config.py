@@ -25,7 +25,7 @@ from ..processes import pid_alive
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
-class ClusterConfig:
+class ClusterConfig:  # pylint: disable=too-many-instance-attributes  # one kubeconfig context's settings
     """What a `Cluster` needs to talk to one API server.
 
     `auth_header()` returns the current `Authorization` header value (or None); it may run
@@ -34,7 +34,7 @@ class ClusterConfig:
     """
 
     def __init__(self, server, ssl_context, context, kubeconfig, proxy=None,
-                 server_hostname=None, auth=None, basic_auth=None, ca_fingerprint=None,
+                 server_hostname=None, auth=None, ca_fingerprint=None,
                  client_cert=False):
         self.server = server
         #: Whether a client certificate authenticates us (for a clear 401 message).

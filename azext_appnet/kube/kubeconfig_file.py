@@ -170,7 +170,7 @@ def check_context(doc, context, where):
     ctx = next((c.get("context") or {} for c in doc.get("contexts") or []
                 if c.get("name") == context), None)
     if ctx is None:
-        return
+        return None
     found = {}
     for section, field in (("clusters", "cluster"), ("users", "user")):
         name = ctx.get(field)

@@ -49,7 +49,7 @@ def terminating(cluster, label_selector=None, names=None):
     kinds = [(a, p, k) for a, p, k in SLOW_KINDS if names is None or names.get(k)]
     listed = gather([lambda a=a, p=p: cluster.list(a, p, label_selector=label_selector)
                      for a, p, _ in kinds])
-    for (api_version, plural, kind), objs in zip(kinds, listed):
+    for (_, _, kind), objs in zip(kinds, listed):
         wanted = None if names is None else names.get(kind)
         for obj in objs:
             meta = obj.get("metadata") or {}

@@ -6,7 +6,7 @@ applier, the remover and the renderers agree on one definition.
 
 # Defined in constants.py (the kube layer and the checks use them too); named here for
 # the renderers.
-from ..constants import (  # noqa: F401
+from ..constants import (  # noqa: F401  # pylint: disable=unused-import
     ISTIOD_HOST, MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_LABEL, MEMBER_NAMESPACE as NAMESPACE,
     NETWORK_ID_ANNOTATION, NETWORK_LABEL, TRUST_DOMAIN, VERSION_ANNOTATION)
 

@@ -15,7 +15,8 @@ because it does the provider's work itself sits beside them under `properties`:
 import datetime
 import getpass
 
-from ..constants import (  # noqa: F401  (the states of a resource document, named here for the engine)
+# The states of a resource document, named here for the engine (res.SUCCEEDED, ...).
+from ..constants import (  # noqa: F401  # pylint: disable=unused-import
     ACCEPTED, CANCELED, DEFAULT_CA_KEY_TYPE, DEFAULT_IDENTITY_TYPE, DEFAULT_RELEASE_CHANNEL, DELETING,
     FAILED, FULLY_MANAGED, PROVISIONING, SELF_MANAGED, SUCCEEDED, UPDATING)
 from . import ids
@@ -97,7 +98,8 @@ def new_member(network, member_name, location, cluster, upgrade,
 
 def upgrade_profile(mode, version=None, release_channel=None):
     if mode == FULLY_MANAGED:
-        return {"mode": mode, "fullyManagedUpgradeProfile": {"releaseChannel": release_channel or DEFAULT_RELEASE_CHANNEL}}
+        channel = release_channel or DEFAULT_RELEASE_CHANNEL
+        return {"mode": mode, "fullyManagedUpgradeProfile": {"releaseChannel": channel}}
     profile = {"mode": mode}
     if version:
         profile["selfManagedUpgradeProfile"] = {"version": version}

@@ -271,6 +271,7 @@ def _revoke_elsewhere(ctx):
     pki = ctx.services.pki(network)
     peers = [p for p in _peers(ctx, network) if p["properties"].get("installedVersion")]
     # The specs (signing, key store) here, one at a time; the pushes to every peer at once.
+
     def spec_of(peer):
         try:
             return member_spec(network, peer, pki, peer["properties"]["installedVersion"])
@@ -341,9 +342,9 @@ def _await_deletion(ctx, cluster, selector):
     left = wait_gone(cluster, terminating(cluster, label_selector=selector), timeout,
                      progress=ctx.progress)
     if left:
-        ctx.warn("Still terminating after %ds: %s. Kubernetes finishes the deletion once that "
-                 "content is gone; 'az appnet member join' of this cluster waits for it."
-                 % (timeout, "; ".join(f"{k} ({v})" for k, v in left.items())))
+        still = "; ".join(f"{k} ({v})" for k, v in left.items())
+        ctx.warn(f"Still terminating after {timeout}s: {still}. Kubernetes finishes the deletion once that "
+                 "content is gone; 'az appnet member join' of this cluster waits for it.")
 
 
 def _retire_certificates(ctx):

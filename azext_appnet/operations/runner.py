@@ -29,11 +29,11 @@ IN_PROGRESS = "InProgress"
 _REMOTE_RUNNER_GRACE_SECONDS = 15 * 60
 
 
-class Step:
+class Step:  # pylint: disable=too-few-public-methods  # a record the runner reads
     """One idempotent step. A step that changes what several members share (the network's
     CA, remote secrets) runs holding the network's lock (`shared=True`)."""
 
-    def __init__(self, name, message, run, shared=False):
+    def __init__(self, name, message, run, shared=False):  # pylint: disable=redefined-outer-name  # its own run
         self.name, self.message, self.run, self.shared = name, message, run, shared
 
 
@@ -90,7 +90,7 @@ def new_operation(name, parameters, running_state, resume_from=None):
             "heartbeat": time.time()}
 
 
-class Context:
+class Context:  # pylint: disable=too-many-instance-attributes  # what a step sees, in one place
     """What a step sees: the fresh resource, the services, progress, and a way to save.
 
     The runner saves the resource after each step; a step calls `save()` only for what must

@@ -9,7 +9,8 @@ import hashlib
 import re
 
 from ..constants import CA_KEY_TYPES, DEFAULT_CA_KEY_TYPE, ISTIOD_HOST
-from ..constants import TRUST_DOMAIN  # noqa: F401  (a rule of the PKI: the SPIFFE trust domain)
+# A rule of the PKI, named here too: the SPIFFE trust domain.
+from ..constants import TRUST_DOMAIN  # noqa: F401  # pylint: disable=unused-import
 from ..errors import InvalidInputError
 
 #: Key types accepted by `--ca-key-type` (reference §9.2).
