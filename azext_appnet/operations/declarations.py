@@ -179,7 +179,7 @@ class Declarations:
     def enable_namespace(self, namespace):
         check_namespace(namespace)
 
-        def change(decl, members, seen):
+        def change(decl, seen):
             if not any(i["namespace"] == namespace for i in decl["ambientNamespaces"]):
                 self._require_somewhere(seen, lambda snap: namespace in snap.namespaces,
                                         f"Namespace '{namespace}'", "Create it in at least one member "
@@ -191,7 +191,7 @@ class Declarations:
     def disable_namespace(self, namespace):
         check_namespace(namespace)
 
-        def change(decl, members, seen):
+        def change(decl, _seen):
             users = [f"waypoint '{w['name']}'" for w in decl["waypoints"] if w["namespace"] == namespace]
             users += [f"global service '{s['service']}'" for s in decl["globalServices"] if s["namespace"] == namespace]
             if users:
@@ -207,7 +207,7 @@ class Declarations:
         check_namespace(namespace)
         check_service(service)
 
-        def change(decl, members, seen):
+        def change(decl, seen):
             recorded = next((i.get("ports") for i in decl["globalServices"]
                              if (i["namespace"], i["service"]) == (namespace, service)), None)
             ports = self._ports(namespace, service, seen, recorded)
@@ -221,7 +221,7 @@ class Declarations:
         check_namespace(namespace)
         check_service(service)
 
-        def change(decl, members, seen):
+        def change(decl, _seen):
             decl["globalServices"] = [i for i in decl["globalServices"]
                                       if (i["namespace"], i["service"]) != (namespace, service)]
             return {"namespace": namespace, "service": service}
@@ -231,7 +231,7 @@ class Declarations:
         check_namespace(namespace)
         check_waypoint_name(name)
 
-        def change(decl, members, seen):
+        def change(decl, _seen):
             if not any(i["namespace"] == namespace for i in decl["ambientNamespaces"]):
                 raise UsageError(
                     f"Namespace '{namespace}' is not an ambient namespace of the network; a waypoint "
@@ -253,14 +253,15 @@ class Declarations:
         check_namespace(namespace)
         check_waypoint_name(name)
 
-        def change(decl, members, seen):
+        def change(decl, _seen):
             decl["waypoints"] = [w for w in decl["waypoints"] if (w["namespace"], w["name"]) != (namespace, name)]
             return {"namespace": namespace, "name": name}
         return self._mutate(("waypoint", namespace, name), change)
 
     def _mutate(self, item, change, look=False):
         """Under the network's lock: read the network, let `change` edit its declarations
-        (it raises to refuse, and nothing is written), record them, converge every member."""
+        (it raises to refuse, and nothing is written), record them, converge every member.
+        `change(decl, seen)` gets what `look` read of the members (else None)."""
         with self.store.lock(runner.network_lock_name(self.network_id)):
             network = self._network()
             runner.ensure_idle(network)
@@ -268,7 +269,7 @@ class Declarations:
             seen = self._look(members) if look else None
             before = declarations_of(network)
             decl = declarations_of(network)
-            out = change(decl, members, seen)
+            out = change(decl, seen)
             declared = _sorted(before) != _sorted(decl)
             if declared:
                 network = self._record(_sorted(decl))
@@ -322,7 +323,7 @@ class Declarations:
             raise UsageError("The network has no member to take the Service's ports from.",
                              "Join a member that runs the Service first ('az appnet member join ...').")
         found = []
-        for member, snap, error in seen:
+        for member, snap, _ in seen:
             if snap is None:
                 continue
             svc = snap.service(namespace, service)
@@ -371,7 +372,8 @@ class Declarations:
                 labels = objects.object_labels(obj)
                 ambient = labels.get(objects.DATAPLANE_MODE) == "ambient"
                 per.append({"member": member["name"], "state": "Present" if obj else "Missing",
-                            "ambient": ambient, "createdByAppnet": bool(obj) and objects.created_by_us(obj, network["name"]),
+                            "ambient": ambient,
+                            "createdByAppnet": bool(obj) and objects.created_by_us(obj, network["name"]),
                             "useWaypoint": labels.get(objects.USE_WAYPOINT),
                             "matchesDeclaration": ambient == (ns in declared) if obj else ns not in declared})
             rows.append({"namespace": ns, "declared": ns in declared, "members": per + skipped})

@@ -80,7 +80,7 @@ class DryRunCluster:
         self.writes.append(("apply", obj.get("kind"), (obj.get("metadata") or {}).get("name")))
         return obj
 
-    def delete(self, api_version, plural, name, namespace=None):
+    def delete(self, api_version, plural, name, namespace=None):  # pylint: disable=unused-argument  # Cluster's
         self.writes.append(("delete", plural, name))
         return True
 
@@ -218,7 +218,7 @@ def declaration_drift(cluster, network):
 
 # ---- the run ---------------------------------------------------------------------------------
 
-class Facts:
+class Facts:  # pylint: disable=too-few-public-methods,too-many-instance-attributes  # a record
     """What inspecting one member found."""
 
     def __init__(self, member):
@@ -233,7 +233,7 @@ class Facts:
         self.istio = None
 
 
-class Reconcile:
+class Reconcile:  # pylint: disable=too-many-instance-attributes  # the run's inputs, read by every step
     def __init__(self, engine, network, resource_group, only=None, dry_run=False, ignore_window=False,
                  now=None):
         self.engine, self.network, self.rg = engine, network, resource_group
@@ -254,6 +254,7 @@ class Reconcile:
                                 "'az appnet member list' lists its members.")
         self.targets = [m for m in members if not wanted or m["name"].lower() in wanted]
         self.only = bool(wanted)
+        self._credentials = None  # member -> its links due for new tokens, planned on first use
 
     # -- windows -----------------------------------------------------------------------------
 
@@ -401,15 +402,8 @@ class Reconcile:
             return [action(name, "repair", "the member has no data plane installed", DEFERRED)]
         if facts.error:
             return [action(name, "repair", "could not inspect the member's cluster", FAILED, error=facts.error)]
-        out = []
         # Certificates.
-        inter = next((i for i in described["intermediates"] if i["member"].lower() == name.lower()), None)
-        if inter and not root_busy:
-            expired = _parse_time(inter["notAfter"]) <= self.now
-            if _parse_time(inter["rotateAfter"]) <= self.now:
-                out.append(self._windowed(action(
-                    name, "rotateIntermediate", f"the intermediate CA is {'expired' if expired else 'past its rotate-after'} "
-                    f"({inter['rotateAfter']})"), urgent=expired))
+        out = self._plan_intermediate(name, described, root_busy)
         out.extend(self._plan_credentials(member, facts))
         # Versions.
         from ..versions import load_catalog
@@ -459,10 +453,20 @@ class Reconcile:
             out.append(action(name, "reapplyDeclarations", "; ".join(facts.declarations[:6])))
         return out
 
+    def _plan_intermediate(self, name, described, root_busy):
+        """The member's intermediate CA rotated past its rotate-after (outside the window when
+        it has expired)."""
+        inter = next((i for i in described["intermediates"] if i["member"].lower() == name.lower()), None)
+        if not inter or root_busy or _parse_time(inter["rotateAfter"]) > self.now:
+            return []
+        expired = _parse_time(inter["notAfter"]) <= self.now
+        why = f"the intermediate CA is {'expired' if expired else 'past its rotate-after'} ({inter['rotateAfter']})"
+        return [self._windowed(action(name, "rotateIntermediate", why), urgent=expired)]
+
     def _plan_credentials(self, member, facts):
         """The links' reader tokens past half their lifetime (mesh_links.due_links), renewed
         by rotating the credentials of the fewest members that cover them all."""
-        if getattr(self, "_credentials", None) is None:
+        if self._credentials is None:
             from .mesh_links import due_links, members_to_rotate
             linked = [m for m in self.members if self._member_idle(m)]
             due = due_links(linked, now=self.now)
