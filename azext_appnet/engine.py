@@ -713,7 +713,7 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
 def _reported(report, problems):
     """The report; its members that did not converge appended to `problems` when given."""
     if problems is not None:
-        from .operations.declarations import problems as not_converged
+        from .operations.declarations import not_converged
         problems.extend(not_converged(report))
     return report
 

@@ -20,7 +20,7 @@ the network's provisioningState alone, so an unreachable member never blocks joi
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ..constants import DNS1123_LABEL_PATTERN, RESERVED_NAMESPACES
+from ..constants import DNS1123_LABEL_PATTERN, MEMBER_KIND, RESERVED_NAMESPACES
 from ..errors import AppNetError, ClusterError, InvalidInputError, NotFoundError, UsageError
 from ..kube.client import ApiError
 from ..model import resources as res
@@ -87,9 +87,8 @@ def _sorted(declarations):
 def targets(store, network):
     """The members declarations apply to: joined, or joining past the data-plane readiness
     (a join applies them itself after that), and not being removed. The others, with why."""
-    from ..engine import MEMBER
     members, skipped = [], []
-    for m in sorted(store.list(MEMBER, parent_id=network["id"]), key=lambda m: m["name"].lower()):
+    for m in sorted(store.list(MEMBER_KIND, parent_id=network["id"]), key=lambda m: m["name"].lower()):
         op = m["properties"].get("operation") or {}
         if op.get("name") == "remove":
             skipped.append((m, "the member is being removed"))
@@ -146,7 +145,7 @@ def _member_report(member, item, changes=None, error=None):
             "changes": [{k: v for k, v in c.items() if k != "item"} for c in changes]}
 
 
-def problems(report):
+def not_converged(report):
     """Members whose result means the command did not fully converge: (member, result, message)."""
     return [(m["member"], m["result"], m["message"]) for m in report.get("members") or []
             if m["result"] in (UNREACHABLE, objects.FAILED)]
@@ -277,8 +276,8 @@ class Declarations:
                           f"{'s' if len(members) != 1 else ''}")
             wanted = objects.Declared.from_state(declarations_of(network))
             name = network["name"]
-            results = for_each_member(members, lambda m: objects.converge(reach_member(self.services.connect, m),
-                                                                           name, wanted))
+            results = for_each_member(
+                members, lambda m: objects.converge(reach_member(self.services.connect, m), name, wanted))
         out.update(declared=item_declared(declarations_of(network), item), changed=declared,
                    members=[_member_report(m, item, changes, error) for m, changes, error in results]
                    + [{"member": m["name"], "result": SKIPPED, "message": why, "changes": []} for m, why in skipped])

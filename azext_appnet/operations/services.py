@@ -11,7 +11,7 @@ import threading
 from ..constants import PUBLIC_ARM_ENDPOINT
 
 
-class Services:
+class Services:  # pylint: disable=too-many-instance-attributes  # what an operation's steps share
     def __init__(self, keys_dir, credential=None, arm_endpoint=None, clock=None, retry_sleep=None):
         self.keys_dir = keys_dir
         #: returns the current UTC time for the CA (tests move it; None: the real clock)
