@@ -65,8 +65,9 @@ def token_config(doc, source):
         return None
     body, creds = cluster.get("cluster"), user.get("user")
     ctx = context.get("context") or {}
-    if not isinstance(body, dict) or not isinstance(creds, dict) or set(body) != _CLUSTER_KEYS \
-            or set(creds) != {"token"} or ctx.get("cluster") != cluster.get("name") \
+    # Exactly these fields, and a context that names the two entries and no namespace.
+    fields = (set(body) if isinstance(body, dict) else None, set(creds) if isinstance(creds, dict) else None)
+    if fields != (_CLUSTER_KEYS, {"token"}) or ctx.get("cluster") != cluster.get("name") \
             or ctx.get("user") != user.get("name") or ctx.get("namespace"):
         return None
     server, token = body.get("server"), creds.get("token")

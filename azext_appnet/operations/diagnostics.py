@@ -57,7 +57,7 @@ def _describe(kind, namespace, name):
 
 # ---- what the engine knows ----------------------------------------------------------------
 
-class Target:
+class Target:  # pylint: disable=too-many-instance-attributes  # a record of one member's facts
     """One member as the state and the key store know it, gathered before any cluster is
     reached (no private key is read)."""
 
@@ -114,7 +114,7 @@ class _PublicCA:
     def __init__(self, target):
         self._target = target
 
-    def cacerts(self, member_name):
+    def cacerts(self, member_name):  # pylint: disable=unused-argument  # NetworkPKI.cacerts' signature
         inter = self._target.intermediate or {}
         cert = inter.get("certificatePem") or "-"
         return {"ca-cert.pem": cert, "ca-key.pem": "(not read by diagnostics)",
@@ -132,7 +132,7 @@ def cluster_view(member):
 
 # ---- one member ---------------------------------------------------------------------------
 
-class _Read:
+class _Read:  # pylint: disable=too-few-public-methods  # one outcome, read by value()
     """The outcome of one read made ahead of the check that uses it: its value, or the
     AppNetError it raised (raised again in that check, which then fails alone)."""
 
@@ -156,7 +156,7 @@ def _remote_secrets(cluster):
     return cluster.list("v1", "secrets", namespace=NAMESPACE, label_selector=f"{REMOTE_SECRET_LABEL}=true")
 
 
-class _Live:
+class _Live:  # pylint: disable=too-few-public-methods  # what was read, and get()
     """What is on the member's cluster, fetched once: one list per kind the rendering has
     (namespaced kinds in applink-system, cluster-scoped ones by our managed-by label), then
     a GET for each expected object not found that way (it may exist without our labels)."""
@@ -372,7 +372,7 @@ def _chains_to(cert, bundle_text):
         try:
             cert.verify_directly_issued_by(root)
             return True
-        except Exception:  # pylint: disable=broad-except  (wrong issuer, signature or key type)
+        except Exception:  # pylint: disable=broad-except  # wrong issuer, signature or key type
             continue
     return False
 
@@ -630,9 +630,9 @@ def check_reader_tokens(m, now=None):
         elif start and now >= start + (end - start) * ROTATE_AT:
             due.append(f"{issuer} ({expires})")
     rotate = f"az appnet member rotate-credentials {t.args}"
-    each = "; ".join(f"{l['member']}: expires {l['expiresOn'] or 'never (legacy token)'}, "
-                     f"{'authenticates' if l['authenticates'] else l['answer']}"
-                     for l in sorted(links, key=lambda l: l["member"]))
+    each = "; ".join(f"{link['member']}: expires {link['expiresOn'] or 'never (legacy token)'}, "
+                     f"{'authenticates' if link['authenticates'] else link['answer']}"
+                     for link in sorted(links, key=lambda link: link["member"]))
     if refused or expired:
         return result("readerTokens", FAILED,
                       f"The tokens this member reads {name_list(refused + expired)} with are refused or expired: "
@@ -858,7 +858,8 @@ def check_root_ca(network, ca, ca_error, rg):
                       f"Rotate it: 'az appnet ca rotate -g {rg} -n {name}'.")
     if ca.get("rootRotationInProgress"):
         return result("rootCa", WARNING, "A root CA rotation is in progress: members trust the old and the new root.",
-                      f"Finish it once old workload certificates expired: 'az appnet ca finish-rotation -g {rg} -n {name}'.")
+                      "Finish it once old workload certificates expired: "
+                      f"'az appnet ca finish-rotation -g {rg} -n {name}'.")
     if active.get("rotationDue"):
         return result("rootCa", WARNING, f"The root CA is due for rotation since {active['rotateAfter']} "
                       f"(expires {active['notAfter']}).", f"Rotate it: 'az appnet ca rotate -g {rg} -n {name}'.")
@@ -897,7 +898,7 @@ def check_mesh_ids(network, reachable, note):
 def check_network_names(facts):
     by_network = {}
     for f in facts:
-        for value in {f["network"], f.get("namespaceNetwork") or f["network"]}:
+        for value in (f["network"], f.get("namespaceNetwork") or f["network"]):
             by_network.setdefault(value, set()).add(f["member"])
     # Members given the same --network-name are one flat network: their pods reach each
     # other directly (istiod sends to pod IPs, no east-west hop). A member whose namespace
