@@ -32,8 +32,8 @@ def _causes(failures):
         groups.setdefault(cause, []).append(name)
     parts = []
     for cause, names in groups.items():
-        shown = ", ".join(names[:4]) + (" and %d more" % (len(names) - 4) if len(names) > 4 else "")
-        parts.append("%s (%s)" % (cause.rstrip(". "), shown) if len(groups) > 1 or len(names) > 1
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        parts.append(f"{cause.rstrip('. ')} ({shown})" if len(groups) > 1 or len(names) > 1
                      else cause)
     return "; ".join(parts)
 
@@ -92,7 +92,7 @@ def identity(obj):
 
 def _defined_versions(crd):
     spec = crd.get("spec") or {}
-    return {"%s/%s" % (spec.get("group"), v.get("name")) for v in spec.get("versions") or []}
+    return {f"{spec.get('group')}/{v.get('name')}" for v in spec.get("versions") or []}
 
 
 def apply_phases(cluster, phases, field_manager=FIELD_MANAGER, parallelism=None, progress=None):
@@ -114,8 +114,7 @@ def apply_phases(cluster, phases, field_manager=FIELD_MANAGER, parallelism=None,
     with ThreadPoolExecutor(max_workers=max(1, parallelism or PARALLELISM),
                             thread_name_prefix="appnet-apply") as pool:
         for number, (names, wave) in enumerate(plan):
-            say("Applying %s (%d object%s)" % (", ".join(names), len(wave),
-                                                "" if len(wave) == 1 else "s"))
+            say(f"Applying {', '.join(names)} ({len(wave)} object{'' if len(wave) == 1 else 's'})")
             # Kinds are resolved before the applies (so parallel workers never race to fetch
             # the same discovery document); the first wave's Namespaces and CRDs need no
             # discovery document, so the later waves' are read while it is applied.
@@ -218,7 +217,7 @@ def wait_established(cluster, crds, timeout=60, progress=None, served=None):
     for crd in crds:
         spec = crd["spec"]
         for v in spec.get("versions") or []:
-            gv = "%s/%s" % (spec["group"], v["name"])
+            gv = f"{spec['group']}/{v['name']}"
             if v.get("served", True) and (served is None or gv in served):
                 gvs.setdefault(gv, set()).add(spec["names"]["plural"])
     delay = 0.05
@@ -237,7 +236,7 @@ def wait_established(cluster, crds, timeout=60, progress=None, served=None):
                 "their CustomResourceDefinitions were applied.", "Check the API server's health.")
         time.sleep(delay)
         delay = min(1.0, delay * 2)
-    say("CustomResourceDefinitions established (%d)" % len(crds))
+    say(f"CustomResourceDefinitions established ({len(crds)})")
 
 
 def _poll_established(cluster, pending, deadline, timeout):
@@ -283,13 +282,13 @@ def readiness(obj):
         available = status.get("availableReplicas", 0)
         updated = status.get("updatedReplicas", 0)
         ok = current and available >= desired and updated >= desired
-        return ok, "%d of %d replicas available" % (available, desired)
+        return ok, f"{available} of {desired} replicas available"
     if kind == "DaemonSet":
         desired = status.get("desiredNumberScheduled", 0)
         ready = status.get("numberReady", 0)
         updated = status.get("updatedNumberScheduled", 0)
         ok = current and ready >= desired and updated >= desired
-        return ok, "%d of %d pods ready" % (ready, desired)
+        return ok, f"{ready} of {desired} pods ready"
     if kind == "Gateway":
         addrs = [a.get("value") for a in status.get("addresses") or [] if a.get("value")]
         if not addrs:
@@ -298,9 +297,8 @@ def readiness(obj):
         # pending; Programmed=False says so. No Programmed condition: addresses suffice.
         for c in status.get("conditions") or []:
             if c.get("type") == "Programmed" and c.get("status") != "True":
-                return False, "not programmed (%s)" % (c.get("message") or c.get("reason")
-                                                       or "no reason given")
-        return True, "address %s" % ", ".join(addrs)
+                return False, f"not programmed ({c.get('message') or c.get('reason') or 'no reason given'})"
+        return True, f"address {', '.join(addrs)}"
     return True, ""
 
 
@@ -315,11 +313,12 @@ POD_CHECK_FIRST, POD_CHECK_INTERVAL = 2.0, 10.0
 def waiting_for(pending, details):
     """One line naming what a readiness wait still waits for and how far each has got."""
     return "waiting for " + ", ".join(
-        "%s %s/%s (%s)" % (kind, namespace, name, details.get((api, kind, namespace, name)) or "not ready")
-        if namespace else "%s %s (%s)" % (kind, name, details.get((api, kind, namespace, name)) or "not ready")
+        f"{kind} {namespace}/{name} ({details.get((api, kind, namespace, name)) or 'not ready'})"
+        if namespace else f"{kind} {name} ({details.get((api, kind, namespace, name)) or 'not ready'})"
         for api, kind, namespace, name in pending)
 
 
+# pylint: disable-next=too-many-statements  # most are in the watch and the judge it nests
 def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
     """Wait until every Deployment and DaemonSet among `objects` is ready and every
     Gateway has an address. ClusterError naming those not ready at `timeout`, and what
@@ -350,15 +349,14 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
         checked[ident] = t
         found = workload_pod_problems(cluster, live)
         if found and found != problems.get(ident):
-            say("%s is not ready: %s" % (describe(ident[1], ident[2], ident[3]),
-                                         "; ".join(found)))
+            say(f"{describe(ident[1], ident[2], ident[3])} is not ready: {'; '.join(found)}")
         problems[ident] = found
 
     def judge(ident, live):
         ok, details[ident] = readiness(live)
         if ok:
-            say("%s ready%s" % (describe(ident[1], ident[2], ident[3]),
-                                " (%s)" % details[ident] if details[ident] else ""))
+            say(f"{describe(ident[1], ident[2], ident[3])} ready"
+                + (f" ({details[ident]})" if details[ident] else ""))
         else:
             look_at_pods(ident, live)
         with lock:
@@ -420,9 +418,9 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
                    canceled=canceled)
     late = [k for k, ok in zip(pending, ready) if not ok]
     if late:
-        names = "; ".join("%s: %s after %ds%s" % (
-            describe(k[1], k[2], k[3]), details[k], int(round(timeout)),
-            " (%s)" % "; ".join(problems[k]) if problems.get(k) else "")
+        names = "; ".join(
+            f"{describe(k[1], k[2], k[3])}: {details[k]} after {int(round(timeout))}s"
+            + (f" ({'; '.join(problems[k])})" if problems.get(k) else "")
             for k in late)
         first = late[0]
         raise ClusterError(
@@ -471,6 +469,7 @@ def prune_order(kinds):
     return sorted(kinds, key=_prune_rank)  # stable: keeps the caller's order inside a rank
 
 
+# pylint: disable-next=too-many-locals  # the three rounds' lists, each named for what it holds
 def prune(cluster, label_selector, kinds, keep=(), progress=None):
     """Delete every object matching `label_selector` of the given kinds
     ((api_version, plural, namespaced) tuples) except those whose identity
@@ -515,7 +514,7 @@ def prune(cluster, label_selector, kinds, keep=(), progress=None):
             what = describe(obj.get("kind"), meta.get("namespace") if namespaced else None,
                             meta["name"])
             deleted.append(what)
-            say("Deleted %s" % what)
+            say(f"Deleted {what}")
     return deleted
 
 
@@ -542,13 +541,11 @@ def _why_kept(cluster, plural, obj, label_selector):
     if plural == "namespaces":
         foreign = _foreign_content(cluster, name, label_selector)
         if foreign:
-            return ("Kept namespace %s: it holds objects that are not ours (%s)"
-                    % (name, ", ".join(foreign[:5])))
+            return f"Kept namespace {name}: it holds objects that are not ours ({', '.join(foreign[:5])})"
     if plural == "customresourcedefinitions":
         left = _custom_resources_left(cluster, obj)
         if left:
-            return ("Kept CustomResourceDefinition %s: custom resources of it remain (%s)"
-                    % (name, ", ".join(left)))
+            return f"Kept CustomResourceDefinition {name}: custom resources of it remain ({', '.join(left)})"
     return None
 
 
@@ -576,11 +573,11 @@ def _custom_resources_left(cluster, crd):
     versions = [v["name"] for v in spec.get("versions") or [] if v.get("served", True)]
     if not (group and plural and versions):
         return []
-    items = cluster.request("GET", "/apis/%s/%s/%s" % (group, versions[0], plural),
+    items = cluster.request("GET", f"/apis/{group}/{versions[0]}/{plural}",
                             query={"limit": 3}, ok_missing=True)
     out = []
     for item in (items or {}).get("items") or []:
         meta = item.get("metadata") or {}
-        out.append("%s/%s" % (meta.get("namespace"), meta.get("name"))
+        out.append(f"{meta.get('namespace')}/{meta.get('name')}"
                    if meta.get("namespace") else meta.get("name"))
     return out
