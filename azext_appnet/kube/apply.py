@@ -318,7 +318,7 @@ def waiting_for(pending, details):
         for api, kind, namespace, name in pending)
 
 
-# pylint: disable-next=too-many-statements  # most are in the watch and the judge it nests
+# pylint: disable-next=too-many-statements,too-many-locals  # the watch and the judge it nests share its state
 def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
     """Wait until every Deployment and DaemonSet among `objects` is ready and every
     Gateway has an address. ClusterError naming those not ready at `timeout`, and what
