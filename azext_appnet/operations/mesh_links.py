@@ -241,7 +241,7 @@ def delete_legacy_reader(cluster, ours):
     gather([lambda o=o: cluster.delete(o[0], o[1], o[2], o[3]) for o in ours])
 
 
-class _Once:
+class _Once:  # pylint: disable=too-few-public-methods  # a shared value: get() is all it does
     """A value computed by its first reader and shared with the others (threads of one link
     operation): what a cluster is asked once however many links use it."""
 
