@@ -62,13 +62,19 @@ def test_readiness_is_awaited_by_a_watch_not_by_polling(kubesim):
     assert len(gets) <= 2, gets
 
 
-def test_check_visits_members_at_once(engine, network, clusters):
-    sims = clusters(2)
+def _far_members(engine, clusters, n):
+    """n joined members whose API servers then answer LATENCY late; (sims, how many requests
+    each had logged before)."""
+    sims = clusters(n)
     for i, sim in enumerate(sims):
         join(engine, sim, member="member-%02d" % (i + 1))
     for sim in sims:
         sim.faults.set(latency=LATENCY)
-    marks = [len(s.request_log) for s in sims]
+    return sims, [len(s.request_log) for s in sims]
+
+
+def test_check_visits_members_at_once(engine, network, clusters):
+    sims, marks = _far_members(engine, clusters, 2)
     report = engine.check_network("rg1", "net-01")
     assert report["summary"]["members"] == 2
     first, second = (_since(s, n) for s, n in zip(sims, marks))
@@ -147,12 +153,7 @@ def test_remove_sends_its_deletes_together(engine, network, clusters):
 
 
 def test_check_of_a_network_reads_each_member_and_its_declarations_at_once(engine, network, clusters):
-    sims = clusters(3)
-    for i, sim in enumerate(sims):
-        join(engine, sim, member="member-%02d" % (i + 1))
-    for sim in sims:
-        sim.faults.set(latency=LATENCY)
-    marks = [len(s.request_log) for s in sims]
+    sims, marks = _far_members(engine, clusters, 3)
     report = engine.check_network("rg1", "net-01")
     assert report["summary"]["members"] == 3
     for sim, n in zip(sims, marks):
