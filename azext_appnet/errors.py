@@ -24,6 +24,13 @@ class AppNetError(Exception):
         if code:
             self.code = code
 
+    def with_fix(self):
+        """The message followed by the fix, for a warning or a report line that has no
+        separate place for the recommendation."""
+        if not self.recommendation:
+            return self.message
+        return f"{self.message.rstrip()} {self.recommendation}"
+
     def to_error(self):
         """The ARM-style error object kept on a Failed resource."""
         err = {"code": self.code, "message": self.message}

@@ -505,7 +505,7 @@ def remove_from_member(ctx, connect):
         # and a far-away one costs a round trip less.
         changes = objects.converge(connect(ctx.resource), network["name"], objects.Declared())
     except (ClusterError, InvalidInputError, NotFoundError) as ex:
-        ctx.warn(f"Could not remove the network's declarations from the cluster ({ex.message}); labels and "
+        ctx.warn(f"Could not remove the network's declarations from the cluster ({ex.with_fix()}); labels and "
                  f"objects labelled {objects.DECLARED_BY}={network['name']} may remain on it.")
         return
     for c in changes:

@@ -210,7 +210,7 @@ def converge(cluster, network, declared):
         try:
             fn()
         except AppNetError as ex:
-            changes.append({"action": FAILED, "object": what, "item": item, "detail": ex.message})
+            changes.append({"action": FAILED, "object": what, "item": item, "detail": ex.with_fix()})
 
     for ns in sorted(declared.needed_namespaces()):
         guarded(ns_items[ns], f"Namespace {ns}",

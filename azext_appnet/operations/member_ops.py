@@ -296,7 +296,7 @@ def _revoke_elsewhere(ctx):
         if ex is not None:
             left.append(peer["name"])
             ctx.warn(f"Could not give member '{peer['name']}' the revocation list of "
-                     f"'{ctx.resource['name']}' ({ex.message}); it still trusts that member's "
+                     f"'{ctx.resource['name']}' ({ex.with_fix()}); it still trusts that member's "
                      "certificates until you run 'az appnet member update ... --east-west-gateway "
                      "VISIBILITY' for it.")
     if not left:
@@ -317,7 +317,7 @@ def _cleanup_cluster(ctx):
     except (ClusterError, InvalidInputError, NotFoundError) as ex:
         # The cluster is unreachable, its kubeconfig is gone, or (AKS) the cluster was deleted:
         # removing the member must still finish.
-        ctx.warn(f"Could not clean the cluster ({ex.message}); objects labelled "
+        ctx.warn(f"Could not clean the cluster ({ex.with_fix()}); objects labelled "
                  f"{MEMBER_LABEL}={ctx.resource['name']} may remain on it.")
 
 

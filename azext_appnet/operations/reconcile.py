@@ -345,7 +345,7 @@ class Reconcile:  # pylint: disable=too-many-instance-attributes  # the run's in
             try:
                 self._inspect(member, facts, full=member in self.targets)
             except AppNetError as ex:
-                facts.error = ex.message
+                facts.error = ex.with_fix()
             except Exception as ex:  # pylint: disable=broad-except
                 # One member's surprise must not cost the others their run.
                 facts.error = scrub(f"{type(ex).__name__}: {str(ex)[:300]}")
