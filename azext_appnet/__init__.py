@@ -14,7 +14,14 @@ class AppNetCommandsLoader(AzCommandsLoader):
 
     def __init__(self, cli_ctx=None):
         from azure.cli.core.commands import CliCommandType
-        custom = CliCommandType(operations_tmpl="azext_appnet.custom#{}")
+
+        from azext_appnet._client_factory import cf_appnet
+        from azext_appnet._exception_handler import appnet_exception_handler
+
+        # Every handler gets the backend from cf_appnet as its `client`, and the backend's
+        # errors become az's in appnet_exception_handler.
+        custom = CliCommandType(operations_tmpl="azext_appnet.custom#{}", client_factory=cf_appnet,
+                                exception_handler=appnet_exception_handler)
         super().__init__(cli_ctx=cli_ctx, custom_command_type=custom)
 
     def load_command_table(self, args):

@@ -1,11 +1,6 @@
-"""The command table. Declarative only: handlers live in custom.py, imported on use; each
-gets the backend from `cf_appnet` as its `client`, and the backend's errors become az's in
-`appnet_exception_handler`."""
+"""The command table. Declarative only: handlers live in custom.py, imported on use; the
+loader's command type (__init__.py) gives each its `client` and maps its errors."""
 
-from azure.cli.core.commands import CliCommandType
-
-from azext_appnet._client_factory import cf_appnet
-from azext_appnet._exception_handler import appnet_exception_handler
 from azext_appnet._format import (
     appnet_list_table, member_list_table, member_show_table, appnet_show_table, ca_show_table,
     versions_table, member_check_table, network_check_table)
@@ -15,10 +10,7 @@ from azext_appnet._format import declaration_report_table, namespace_list_table,
 
 
 def load_command_table(self, _):
-    appnet_custom = CliCommandType(operations_tmpl="azext_appnet.custom#{}", client_factory=cf_appnet,
-                                   exception_handler=appnet_exception_handler)
-
-    with self.command_group("appnet", custom_command_type=appnet_custom, is_preview=True) as g:
+    with self.command_group("appnet", is_preview=True) as g:
         g.custom_command("create", "create_appnet", supports_no_wait=True)
         g.custom_show_command("show", "show_appnet", table_transformer=appnet_show_table)
         g.custom_command("list", "list_appnet", table_transformer=appnet_list_table)
@@ -31,7 +23,7 @@ def load_command_table(self, _):
         # The managed service's duties; exits 1 after printing the report when an action Failed.
         g.custom_command("reconcile", "reconcile_appnet", table_transformer=reconcile_table)
 
-    with self.command_group("appnet member", custom_command_type=appnet_custom, is_preview=True) as g:
+    with self.command_group("appnet member", is_preview=True) as g:
         g.custom_command("join", "join_member", supports_no_wait=True)
         g.custom_show_command("show", "show_member", table_transformer=member_show_table)
         g.custom_command("list", "list_member", table_transformer=member_list_table)
@@ -43,7 +35,7 @@ def load_command_table(self, _):
         g.custom_command("rotate-credentials", "rotate_member_credentials", supports_no_wait=True)
         g.custom_command("check", "check_member", table_transformer=member_check_table)
 
-    with self.command_group("appnet ca", custom_command_type=appnet_custom, is_preview=True) as g:
+    with self.command_group("appnet ca", is_preview=True) as g:
         g.custom_show_command("show", "show_ca", table_transformer=ca_show_table)
         # Long-running operations on the network resource: `az appnet wait` follows them.
         g.custom_command("rotate", "rotate_ca", supports_no_wait=True)
@@ -53,19 +45,19 @@ def load_command_table(self, _):
 
     # Network-wide declarations: recorded on the network, applied to every member (each
     # command prints a report per member and exits non-zero naming a member it could not reach).
-    with self.command_group("appnet namespace", custom_command_type=appnet_custom, is_preview=True) as g:
+    with self.command_group("appnet namespace", is_preview=True) as g:
         g.custom_command("enable", "enable_namespace", table_transformer=declaration_report_table)
         g.custom_command("disable", "disable_namespace", table_transformer=declaration_report_table,
                          confirmation=True)
         g.custom_command("list", "list_namespaces", table_transformer=namespace_list_table)
 
-    with self.command_group("appnet global-service", custom_command_type=appnet_custom, is_preview=True) as g:
+    with self.command_group("appnet global-service", is_preview=True) as g:
         g.custom_command("add", "add_global_service", table_transformer=declaration_report_table)
         g.custom_command("remove", "remove_global_service", table_transformer=declaration_report_table,
                          confirmation=True)
         g.custom_command("list", "list_global_services", table_transformer=global_service_list_table)
 
-    with self.command_group("appnet waypoint", custom_command_type=appnet_custom, is_preview=True) as g:
+    with self.command_group("appnet waypoint", is_preview=True) as g:
         g.custom_command("create", "create_waypoint", table_transformer=declaration_report_table)
         g.custom_command("delete", "delete_waypoint", table_transformer=declaration_report_table,
                          confirmation=True)

@@ -109,8 +109,15 @@ def test_every_handler_takes_the_client_after_cmd():
             self.handlers = []
 
         def command_group(self, _name, **kwargs):
-            assert kwargs["custom_command_type"].settings["client_factory"].__name__ == "cf_appnet"
+            # No group overrides the loader's command type (and with it the client factory).
+            assert "custom_command_type" not in kwargs and "command_type" not in kwargs
             return Group(self.handlers)
+
+    from azure.cli.core.mock import DummyCli
+    from azext_appnet import AppNetCommandsLoader
+    settings = AppNetCommandsLoader(cli_ctx=DummyCli()).module_kwargs["custom_command_type"].settings
+    assert settings["client_factory"].__name__ == "cf_appnet"
+    assert settings["exception_handler"].__name__ == "appnet_exception_handler"
 
     loader = Loader()
     load_command_table(loader, None)
