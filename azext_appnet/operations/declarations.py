@@ -18,13 +18,13 @@ the network's provisioningState alone, so an unreachable member never blocks joi
 """
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 from ..constants import DNS1123_LABEL_PATTERN, MEMBER_KIND, RESERVED_NAMESPACES
 from ..errors import AppNetError, ClusterError, InvalidInputError, NotFoundError, UsageError
 from ..kube.client import ApiError
+from ..kube.concurrent import gather
 from ..model import resources as res
-from ..state.sqlite import StaleWriteError
+from ..state import StaleWriteError
 from . import declared_objects as objects
 from . import runner
 
@@ -121,9 +121,7 @@ def for_each_member(members, fn, parallelism=PARALLELISM):
             return member, None, ex
     if not members:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(members))),
-                            thread_name_prefix="appnet-declare") as pool:
-        return list(pool.map(one, members))
+    return gather([lambda m=m: one(m) for m in members], parallelism=parallelism)
 
 
 # ---- reports --------------------------------------------------------------------------------

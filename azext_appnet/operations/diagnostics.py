@@ -20,8 +20,6 @@ import base64
 import json
 import re
 import shlex
-from concurrent.futures import ThreadPoolExecutor
-
 from ..constants import (MEMBER_NAMESPACE as NAMESPACE, REMOTE_SECRET_CLUSTER_ANNOTATION as CLUSTER_ANNOTATION,
                          REMOTE_SECRET_LABEL, REMOTE_SECRET_PREFIX)
 from ..errors import AppNetError
@@ -820,12 +818,11 @@ def check_network(network, targets, connect, ca, ca_error=None, parallelism=PARA
     from .declaration_checks import check_declarations
     reports, facts = [], []
     if targets:
-        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(targets))),
-                                thread_name_prefix="appnet-check") as pool:
-            # Each member's reads for the declarations' checks go out with its own checks.
-            for report, fact in pool.map(lambda t: check_member(t, connect, snapshot=True), targets):
-                reports.append(report)
-                facts.append(fact)
+        # Each member's reads for the declarations' checks go out with its own checks.
+        for report, fact in gather([lambda t=t: check_member(t, connect, snapshot=True) for t in targets],
+                                   parallelism=parallelism):
+            reports.append(report)
+            facts.append(fact)
     snapshots = [f.pop("snapshot") for f in facts if "snapshot" in f]
     rg = ids.parse_id(network["id"])["resource_group"]
     checks = [check_root_ca(network, ca, ca_error, rg)]
