@@ -303,22 +303,49 @@ def _revoke_elsewhere(ctx):
         ctx.progress("Every remaining member refuses the removed member's certificates")
 
 
-def _cleanup_cluster(ctx):
+def _prune_cluster(ctx):
+    """Delete what join applied from the member's cluster. A cluster that cannot be reached
+    (or, on AKS, was deleted) is a warning: removing the member must still finish."""
     # Prune even when no version was recorded as installed: a join that crashed midway
     # may have applied part of the data plane.
     from ..kube.apply import prune
     from ..manifests import kinds_for_prune, owner_selector
     try:
-        cluster = ctx.cluster
         selector = owner_selector(ctx.network["name"], ctx.resource["name"])
-        deleted = prune(cluster, selector, kinds_for_prune(), progress=ctx.progress)
+        deleted = prune(ctx.cluster, selector, kinds_for_prune(), progress=ctx.progress)
         ctx.progress(f"Deleted {len(deleted)} objects from the cluster")
-        _await_deletion(ctx, cluster, selector)
     except (ClusterError, InvalidInputError, NotFoundError) as ex:
-        # The cluster is unreachable, its kubeconfig is gone, or (AKS) the cluster was deleted:
-        # removing the member must still finish.
-        ctx.warn(f"Could not clean the cluster ({ex.with_fix()}); objects labelled "
-                 f"{MEMBER_LABEL}={ctx.resource['name']} may remain on it.")
+        _cleanup_warning(ctx, ex)
+
+
+def _cleanup_warning(ctx, ex):
+    ctx.warn(f"Could not clean the cluster ({ex.with_fix()}); objects labelled "
+             f"{MEMBER_LABEL}={ctx.resource['name']} may remain on it.")
+
+
+def _revoke_and_prune(ctx):
+    """The `revoke` step: the revocation goes to the other members while the data plane is
+    deleted from the leaving cluster. Neither needs the other (the links are gone already),
+    so they take the rounds of the longer, not of both; the lock this step holds for the
+    revocation is held no longer than the deletes take."""
+    # What both import lazily is imported here first (two threads importing one package at
+    # once can be handed a half-initialised module), and the network read once.
+    from .. import manifests  # noqa: F401  pylint: disable=unused-import
+    from ..kube import apply  # noqa: F401  pylint: disable=unused-import
+    from ..kube.concurrent import gather
+    from . import ca_ops  # noqa: F401  pylint: disable=unused-import
+    ctx.network  # pylint: disable=pointless-statement
+    gather([lambda: _revoke_elsewhere(ctx), lambda: _prune_cluster(ctx)])
+
+
+def _await_cleanup(ctx):
+    """The `cleanup` step, outside the network's lock: wait for the namespace and CRDs the
+    revoke step deleted to finish terminating."""
+    try:
+        from ..manifests import owner_selector
+        _await_deletion(ctx, ctx.cluster, owner_selector(ctx.network["name"], ctx.resource["name"]))
+    except (ClusterError, InvalidInputError, NotFoundError) as ex:
+        _cleanup_warning(ctx, ex)
 
 
 def declare_step(ctx):
@@ -385,9 +412,12 @@ REMOVE = [
     Step("unlink", "Revoking the member's access to the other members and theirs to it", _unlink, shared=True),
     Step("declarations", "Removing the network's namespaces, global services and waypoints from the cluster",
          _undeclare, shared=True),
-    Step("cleanup", "Deleting the data plane from the cluster", _cleanup_cluster),
+    # Retired before the data plane goes, so that the revocation and the deletes can go out
+    # together in the next step; what the leaving cluster still runs is unlinked already.
     Step("certificates", "Revoking the member's intermediate CA", _retire_certificates, shared=True),
-    Step("revoke", "Publishing the revocation to the other members", _revoke_elsewhere, shared=True),
+    Step("revoke", "Publishing the revocation to the other members and deleting the data plane from the "
+         "cluster", _revoke_and_prune, shared=True),
+    Step("cleanup", "Waiting for the data plane's namespace and CRDs to be deleted", _await_cleanup),
     Step("delete", "Removing the member", _delete_record),
 ]
 ROTATE_CREDENTIALS = [

@@ -188,3 +188,26 @@ def test_remove_revokes_on_a_peer_in_one_round(engine, network, clusters):
         for b in revoked:
             assert a is b or a.overlaps(b), (a, b)
     assert not [r for r in _since(peer, n) if r.method == "GET" and "reader-member" in r.path]
+
+
+def test_remove_publishes_the_revocation_while_the_data_plane_is_deleted(engine, network, clusters):
+    sims = clusters(2)
+    for i, sim in enumerate(sims):
+        join(engine, sim, member="member-%02d" % (i + 1))
+    leaving, peer = sims
+    marks = [len(s.request_log) for s in sims]
+    for sim in sims:
+        sim.faults.set(latency=LATENCY)
+    engine.remove_member("rg1", "net-01", "member-01")
+    # The prune of the leaving cluster's data plane: its lists by the ownership labels, then
+    # the deletes of what they found.
+    owned = "appnet.azure.com%2Fmember%3Dmember-01"
+    pruned = [r for r in _since(leaving, marks[0]) if (r.method == "GET" and owned in r.path)
+              or (r.method == "DELETE" and _plain_path(r).startswith("/apis/apps/v1/"))]
+    pushed = [r for r in _since(peer, marks[1]) if r.method == "PATCH"
+              and _plain_path(r) == "/api/v1/namespaces/%s/secrets/cacerts" % NS]
+    assert pruned and pushed, (pruned, pushed)
+    # The peer's new revocation list is in flight with the prune: neither waited for the other.
+    assert any(a.overlaps(b) for a in pruned for b in pushed), (pruned, pushed)
+    # What was pushed is the revocation list (test_member_revocation checks what it says).
+    assert "ca-crl.pem" in peer.get_object("v1", "secrets", NS, "cacerts")["data"]
