@@ -1,5 +1,10 @@
 """Independent requests issued together: a far-away API server costs one round trip for
-all of them instead of one each."""
+all of them instead of one each.
+
+An interruption reaches only the main thread. Work that runs on other threads (reconcile's
+member operations) is stopped through a `Cancel`: the calls a gather runs under one (and the
+gathers they make in turn) see it, so waits end when it is set and `raise_if_canceled` marks
+the check points between steps."""
 
 import itertools
 import threading
@@ -10,6 +15,54 @@ import threading
 #: it keeps), far below what an API server admits at once (--max-requests-inflight 400).
 PARALLELISM = 48
 
+_local = threading.local()
+
+
+class Canceled(KeyboardInterrupt):
+    """The run this thread works for was interrupted (Ctrl-C or SIGTERM in the main thread).
+
+    A KeyboardInterrupt, so that it passes the `except Exception` of any step and is what the
+    operation runner records as `Canceled`, exactly as Ctrl-C in the main thread is."""
+
+
+class Cancel(threading.Event):
+    """An Event that, once set, also wakes the gathers waiting under it (see `gather`)."""
+
+    def __init__(self):
+        super().__init__()
+        self._guard = threading.Lock()
+        self._wakers = set()
+
+    def set(self):
+        super().set()
+        with self._guard:
+            wakers = list(self._wakers)
+        for wake in wakers:
+            wake()
+
+    def add_waker(self, wake):
+        """Call `wake()` when it is set (at once when it is)."""
+        with self._guard:
+            self._wakers.add(wake)
+        if self.is_set():
+            wake()
+
+    def remove_waker(self, wake):
+        with self._guard:
+            self._wakers.discard(wake)
+
+
+def current_cancel():
+    """The Cancel the calling thread's work runs under, or None (the main thread: Ctrl-C)."""
+    return getattr(_local, "cancel", None)
+
+
+def raise_if_canceled():
+    """A check point: Canceled when the calling thread's work has been canceled."""
+    cancel = current_cancel()
+    if cancel is not None and cancel.is_set():
+        raise Canceled()
+
 
 def gather(calls, parallelism=PARALLELISM, canceled=None):
     """Run the zero-argument callables `calls` concurrently; their results, in order. When
@@ -18,16 +71,25 @@ def gather(calls, parallelism=PARALLELISM, canceled=None):
     An interruption of the waiting thread (Ctrl-C, or SIGTERM made one) goes on at once: the
     calls run on daemon threads, so one blocked in a long watch neither holds it up nor keeps
     the process alive; calls not started yet are dropped, and `canceled` (a threading.Event
-    the calls may look at) is set so that calls which loop stop at their next look."""
+    the calls may look at) is set so that calls which loop stop at their next look.
+
+    The calls run under the Cancel `canceled` when it is one, else under the caller's. A
+    gather under a Cancel that is set raises Canceled at once, as an interruption of its
+    thread would: it is how a wait on another thread than the main one is interrupted."""
     calls = list(calls)
-    if len(calls) <= 1:
+    outer = current_cancel()
+    if outer is not None and outer.is_set():
+        raise Canceled()
+    if not calls or (len(calls) == 1 and outer is None):
         return [c() for c in calls]
+    scope = canceled if isinstance(canceled, Cancel) else outer
     results, errors = [None] * len(calls), [None] * len(calls)
     order = itertools.count()           # next() is atomic: each call is taken once
     finished = threading.Semaphore(0)
     stopping = []
 
     def worker():
+        _local.cancel = scope
         while not stopping:
             i = next(order)
             if i >= len(calls):
@@ -39,11 +101,16 @@ def gather(calls, parallelism=PARALLELISM, canceled=None):
             finally:
                 finished.release()
 
+    wake = finished.release             # the wait below then looks at `outer` again
+    if outer is not None:
+        outer.add_waker(wake)
     try:
         for n in range(min(parallelism, len(calls))):
             threading.Thread(target=worker, name=f"appnet-io_{n}", daemon=True).start()
         for _ in calls:
             finished.acquire()          # pylint: disable=consider-using-with
+            if outer is not None and outer.is_set():
+                raise Canceled()
     except BaseException:
         # Only flags and an Event of the callers' are touched here: the interruption may have
         # come while this thread held a lock of the semaphore's.
@@ -51,6 +118,9 @@ def gather(calls, parallelism=PARALLELISM, canceled=None):
         if canceled is not None:
             canceled.set()
         raise
+    finally:
+        if outer is not None:
+            outer.remove_waker(wake)
     for e in errors:
         if e is not None:
             raise e
