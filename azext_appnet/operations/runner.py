@@ -17,6 +17,7 @@ import time
 import uuid
 
 from ..errors import AppNetError, ConflictError, OperationCanceledError
+from ..kube.concurrent import raise_if_canceled
 from ..processes import identity_alive, process_identity
 from ..redact import scrub
 from ..model import ids
@@ -185,10 +186,14 @@ def run(store, resource_id, operation_id, steps, services, progress=None, warn=N
     ctx.save()
     try:
         for index, step in enumerate(pending):
+            # Run on another thread than the main one (reconcile's members), the operation
+            # hears of Ctrl-C here: between steps, and once it holds the lock it waited for.
+            raise_if_canceled()
             following = pending[index + 1] if index + 1 < len(pending) else None
             ctx.progress(step.message)
             if step.shared:
                 with store.lock(network_lock_name(resource_id)):
+                    raise_if_canceled()
                     ctx.reload()  # what another operation changed while we waited
                     step.run(ctx)
                     _step_done(ctx, step, following)   # under the lock, as the step's changes
@@ -200,7 +205,7 @@ def run(store, resource_id, operation_id, steps, services, progress=None, warn=N
         return ctx.resource
     except Finished:
         return None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:           # Ctrl-C, SIGTERM (custom.py), or concurrent.Canceled
         op = ctx.props["operation"]
         done = op.get("completedSteps") or []
         error = OperationCanceledError(
