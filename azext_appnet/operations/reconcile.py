@@ -17,6 +17,10 @@ The executor runs each action as the ordinary resumable operation of the resourc
 (the network's `rotateRoot`, a member's `rotateCa`, `update`, `relink`, ...), so a reconcile
 killed midway leaves an operation the next run resumes; a resource busy with another
 operation is Deferred, not fought over; a member that fails does not stop the others.
+Ctrl-C or SIGTERM stops the members' operations, which run on threads of their own, through
+a `Cancel` they run under (kube/concurrent.py): each ends `Canceled` at its next check point
+(between steps, or in a wait), as an interrupted operation of its own command does, and the
+run ends with an error saying that the next one resumes them.
 Certificate rotations and upgrades run only inside the network's maintenance window (an
 expired certificate at once); repairs run at any time.
 """
@@ -24,7 +28,8 @@ expired certificate at once); repairs run at any time.
 import base64
 import datetime
 import json
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
 
 from ..constants import FIELD_MANAGER, MEMBER_KIND, MEMBER_NAMESPACE
 from ..errors import AppNetError, ConflictError, OperationCanceledError
@@ -37,6 +42,11 @@ from . import maintenance, runner
 INSPECT_PARALLELISM = 32
 PARALLELISM = 4
 PLANNED, DONE, FAILED, DEFERRED = "Planned", "Done", "Failed", "Deferred"
+#: After Ctrl-C, how long the members' operations get to record themselves Canceled. They
+#: stop at their next check point, at once in a wait; one in the middle of a request ends it
+#: first (a request's timeout is 10 s). One that takes longer is left to the next run, which
+#: takes it over from its dead runner; a second Ctrl-C stops waiting at once.
+CANCEL_GRACE = 10.0
 WORKLOAD_CERT_HOURS = 24
 #: Operations reconcile starts, so it may resume them when a run was killed.
 MEMBER_OPERATIONS = {"update": "repair", "rotateCa": "rotateIntermediate", "relink": "relink",
@@ -255,6 +265,11 @@ class Reconcile:  # pylint: disable=too-many-instance-attributes  # the run's in
         self.targets = [m for m in members if not wanted or m["name"].lower() in wanted]
         self.only = bool(wanted)
         self._credentials = None  # member -> its links due for new tokens, planned on first use
+        from ..kube.concurrent import Cancel
+        self.cancel = Cancel()    # set on Ctrl-C: what the threads of the run stop at
+        self._busy = threading.Condition()
+        self._running = set()     # members whose actions are being carried out
+        self.stopped = []         # "member: why", of each operation an interruption canceled
 
     # -- windows -----------------------------------------------------------------------------
 
@@ -351,8 +366,9 @@ class Reconcile:  # pylint: disable=too-many-instance-attributes  # the run's in
                 facts.error = scrub(f"{type(ex).__name__}: {str(ex)[:300]}")
             return facts
 
-        with ThreadPoolExecutor(max_workers=max(1, min(INSPECT_PARALLELISM, len(self.members)))) as pool:
-            found = list(pool.map(inspect, self.members))
+        from ..kube.concurrent import gather
+        found = gather([lambda m=m: inspect(m) for m in self.members], parallelism=INSPECT_PARALLELISM,
+                       canceled=self.cancel)
         return {f.member["id"]: f for f in found}
 
     def _member_idle(self, member):
@@ -489,8 +505,44 @@ class Reconcile:  # pylint: disable=too-many-instance-attributes  # the run's in
         for act in planned:
             if act["member"] is not None:
                 by_member.setdefault(act["member"], []).append(act)
-        with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
-            list(pool.map(self._member_actions, by_member.values()))
+        from ..kube.concurrent import gather
+        try:
+            gather([lambda acts=acts: self._member_worker(acts) for acts in by_member.values()],
+                   parallelism=PARALLELISM, canceled=self.cancel)
+        except KeyboardInterrupt:
+            # gather has set self.cancel: let the running operations record where they stopped.
+            self._await_stopped()
+            raise
+
+    def _member_worker(self, acts):
+        with self._busy:
+            self._running.add(acts[0]["member"])
+        try:
+            self._member_actions(acts)
+        finally:
+            with self._busy:
+                self._running.discard(acts[0]["member"])
+                self._busy.notify_all()
+
+    def _await_stopped(self):
+        deadline = time.monotonic() + CANCEL_GRACE
+        try:
+            with self._busy:
+                while self._running and time.monotonic() < deadline:
+                    self._busy.wait(deadline - time.monotonic())
+        except KeyboardInterrupt:
+            pass                          # asked twice: stop now, as after the grace
+
+    def interrupted(self):
+        """The error a run ends with when Ctrl-C or SIGTERM stopped it."""
+        with self._busy:
+            left = sorted(self._running)
+        detail = "".join(f"; {why.rstrip('.')}" for why in sorted(self.stopped))
+        if left:
+            detail += (f"; {', '.join(left)} did not stop in time (the next run takes their operations over)")
+        return OperationCanceledError(
+            f"The reconcile of Application Network '{self.network['name']}' was interrupted{detail}.",
+            "Run 'az appnet reconcile' again: it resumes the operations it started.")
 
     def _engine_for(self, who):
         import copy
@@ -502,12 +554,16 @@ class Reconcile:  # pylint: disable=too-many-instance-attributes  # the run's in
         return engine
 
     def _run(self, acts, fn):
+        from ..kube.concurrent import raise_if_canceled
         acts = acts if isinstance(acts, list) else [acts]
+        raise_if_canceled()              # no operation starts once the run is interrupted
         try:
             fn(self._engine_for(acts[0]["member"] or self.network["name"]))
             status, extra = DONE, {}
-        except OperationCanceledError:
-            raise                        # Ctrl-C / SIGTERM ends the run; the next one resumes
+        except OperationCanceledError as ex:
+            # Ctrl-C / SIGTERM ends the run; the operation is Canceled, the next run resumes it.
+            self.stopped.append(f"{acts[0]['member'] or self.network['name']}: {ex.message}")
+            raise
         except ConflictError as ex:
             status, extra = DEFERRED, {"reason": f"{acts[0]['reason']}; deferred: {ex.message}"}
         except AppNetError as ex:
@@ -560,11 +616,15 @@ class Reconcile:  # pylint: disable=too-many-instance-attributes  # the run's in
 
 
 def run(engine, network, resource_group, only=None, dry_run=False, ignore_window=False, now=None):
-    """Plan (and unless `dry_run`, carry out) what the network needs; the report."""
+    """Plan (and unless `dry_run`, carry out) what the network needs; the report.
+    OperationCanceledError when Ctrl-C or SIGTERM interrupted it."""
     work = Reconcile(engine, network, resource_group, only, dry_run, ignore_window, now)
-    actions = work.plan()
-    if not dry_run:
-        work.execute(actions)
+    try:
+        actions = work.plan()
+        if not dry_run:
+            work.execute(actions)
+    except (KeyboardInterrupt, OperationCanceledError):
+        raise work.interrupted() from None
     for act in actions:
         act.pop("resume", None)
         act.pop("version", None)
