@@ -2,7 +2,7 @@
 is planned exactly by --dry-run (which changes nothing: state, keys and every object's
 resourceVersion stay as they were), repaired by a run, and a second run has nothing to do;
 a stopped member is reported Failed (exit 1) while the others are repaired; Ctrl-C or SIGTERM
-while a member's repair waits ends the run, the repair Canceled, and the next run resumes it."""
+while members' repairs wait ends the run, the repairs Canceled, and the next run resumes them."""
 
 import hashlib
 import json
@@ -166,23 +166,28 @@ def _operation(az, name):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_an_interrupted_reconcile_cancels_the_repair_it_runs_and_the_next_run_resumes_it(az, clusters, sig):
-    (sim,) = clusters(1)
+def test_an_interrupted_reconcile_cancels_the_repairs_it_runs_and_the_next_run_resumes_them(az, clusters, sig):
+    sims = clusters(2)
+    names = ["member-01", "member-02"]
     az("appnet", "create", "-g", "rg1", "-n", "net-01", "-l", "westus2")
-    _join(az, sim, "member-01")
-    sim.delete_object("apps/v1", "daemonsets", NS, "ztunnel")
-    _wait(lambda: _settled(sim))
-    # The re-created ztunnel stays not ready until the test allows it: the signal always
-    # finds the repair waiting (on a real cluster that wait may last minutes).
-    sim.never_ready("apps/v1", "daemonsets", NS, "ztunnel")
+    for sim, name in zip(sims, names):
+        _join(az, sim, name)
+    for sim in sims:
+        sim.delete_object("apps/v1", "daemonsets", NS, "ztunnel")
+    for sim in sims:
+        _wait(lambda sim=sim: _settled(sim))
+        # The re-created ztunnel stays not ready until the test allows it: the signal always
+        # finds both repairs waiting, each on a thread of the run (on a real cluster that
+        # wait may last minutes).
+        sim.never_ready("apps/v1", "daemonsets", NS, "ztunnel")
     args = ["appnet", "reconcile", "-g", "rg1", "-n", "net-01"]
     proc = subprocess.Popen([str(AZ), *args], env=az.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
         deadline = time.monotonic() + 120
-        while not (_operation(az, "member-01").get("name") == "update"
-                   and _operation(az, "member-01").get("step") == "ready"):
-            assert proc.poll() is None and time.monotonic() < deadline, _operation(az, "member-01")
+        while not all((_operation(az, n).get("name"), _operation(az, n).get("step")) == ("update", "ready")
+                      for n in names):
+            assert proc.poll() is None and time.monotonic() < deadline, [_operation(az, n) for n in names]
             time.sleep(0.2)
         proc.send_signal(sig)
         # The bound only turns a run that ignores the signal into a failure, not a hang.
@@ -191,22 +196,25 @@ def test_an_interrupted_reconcile_cancels_the_repair_it_runs_and_the_next_run_re
         proc.kill()
     assert proc.returncode != 0 and not out.strip(), (out, err)
     assert "Traceback" not in err, err
-    assert "The reconcile of Application Network 'net-01' was interrupted; member-01: Operation 'update' " \
-           "was interrupted in step 'ready'" in err, err
+    assert "ERROR: The reconcile of Application Network 'net-01' was interrupted; " in err, err
     assert "Run the same command again to resume it: az appnet reconcile -g rg1 -n net-01" in err, err
-    props = _member_record(az, "member-01")["properties"]
-    assert props["provisioningState"] == "Canceled"
-    assert props["operation"]["status"] == "Canceled" and props["operation"]["step"] == "ready"
-    assert props["error"]["code"] == "Canceled"
-    assert "resumes where it stopped" in props["error"]["recommendation"]
+    for name in names:
+        assert f"{name}: Operation 'update' was interrupted in step 'ready'" in err, err
+        props = _member_record(az, name)["properties"]
+        assert props["provisioningState"] == "Canceled"
+        assert props["operation"]["status"] == "Canceled" and props["operation"]["step"] == "ready"
+        assert props["error"]["code"] == "Canceled"
+        assert "resumes where it stopped" in props["error"]["recommendation"]
 
-    sim.make_ready("apps/v1", "daemonsets", NS, "ztunnel")
+    for sim in sims:
+        sim.make_ready("apps/v1", "daemonsets", NS, "ztunnel")
     plan = az(*args, "--dry-run")
     assert [(a["member"], a["action"], a["reason"]) for a in plan.json["actions"]] == [
-        ("member-01", "repair", "resumes the unfinished 'update' operation")]
+        (n, "repair", "resumes the unfinished 'update' operation") for n in names]
     done = az(*args, timeout=300)
-    assert _rows(done) == [("member-01", "repair", "Done")] and done.json["converged"] is True
-    props = _member_record(az, "member-01")["properties"]
-    assert props["provisioningState"] == "Succeeded" and "error" not in props
-    assert {"ready", "link", "finish"} <= set(props["operation"]["completedSteps"])
+    assert _rows(done) == [(n, "repair", "Done") for n in names] and done.json["converged"] is True
+    for name in names:
+        props = _member_record(az, name)["properties"]
+        assert props["provisioningState"] == "Succeeded" and "error" not in props
+        assert {"ready", "link", "finish"} <= set(props["operation"]["completedSteps"])
     assert az(*args).json["actions"] == []

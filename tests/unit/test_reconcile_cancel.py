@@ -176,6 +176,7 @@ def test_an_operation_busy_in_a_step_stops_before_the_next_and_none_starts_after
 
 
 def test_a_resumed_run_finishes_what_the_interrupted_one_canceled(store, network, monkeypatch):
+    # One member: its actions run in the main thread, which Ctrl-C reaches itself.
     (member,) = _members(store, network, "member-01")
     _plan(monkeypatch, "member-01")
     release, log = threading.Event(), []
@@ -200,3 +201,35 @@ def test_a_resumed_run_finishes_what_the_interrupted_one_canceled(store, network
     assert [(a["member"], a["status"]) for a in report["actions"]] == [("member-01", "Done")]
     assert log == ["ready", "links"]    # resumed after the step it had completed
     assert _shown(store, member)["provisioningState"] == res.SUCCEEDED
+
+
+def test_an_operation_that_does_not_stop_in_time_is_named_and_ends_canceled_when_it_can(store, network,
+                                                                                        monkeypatch):
+    member, _ = _members(store, network, "member-01", "member-02")
+    monkeypatch.setattr(reconcile, "CANCEL_GRACE", 0.2)
+    _plan(monkeypatch, "member-01", "member-02")
+    busy, go = threading.Event(), threading.Event()
+
+    def stuck(ctx):
+        busy.set()
+        go.wait(HELD)                   # a request that has not answered yet
+
+    def steps(name):
+        if name == "member-02":
+            return [Step("dataPlane", "Applying", lambda ctx: None)]
+        return [Step("dataPlane", "Applying", stuck), Step("ready", "Waiting", lambda ctx: None)]
+
+    _interrupt_when(busy.is_set)
+    with pytest.raises(OperationCanceledError) as err:
+        reconcile.run(FakeEngine(store, steps), network, "rg1")
+    assert err.value.message == ("The reconcile of Application Network 'net-01' was interrupted; member-01 did "
+                                 "not stop in time (the next run takes their operations over).")
+    assert _shown(store, member)["operation"]["status"] == runner.IN_PROGRESS
+
+    go.set()                            # its request answers: it stops at the next check point
+    for _ in range(HELD * 100):
+        if _shown(store, member)["operation"]["status"] != runner.IN_PROGRESS:
+            break
+        threading.Event().wait(0.01)
+    shown = _shown(store, member)
+    assert shown["provisioningState"] == res.CANCELED and shown["operation"]["completedSteps"] == ["dataPlane"]
