@@ -112,8 +112,9 @@ def gather(calls, parallelism=PARALLELISM, canceled=None):
             if outer is not None and outer.is_set():
                 raise Canceled()
     except BaseException:
-        # Only flags and an Event of the callers' are touched here: the interruption may have
-        # come while this thread held a lock of the semaphore's.
+        # Only flags and an Event of the callers' are touched here (a Cancel wakes the gathers
+        # under it, whose semaphores are others): the interruption may have come while this
+        # thread held a lock of the semaphore's. (Canceled comes only after the wait returned.)
         stopping.append(True)
         if canceled is not None:
             canceled.set()
