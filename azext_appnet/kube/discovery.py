@@ -72,6 +72,8 @@ class Discovery:
         self._builtin = {gv: _index(Resource(gv, k, p, ns) for k, p, ns in rows)
                          for gv, rows in _BUILTIN.items()}
         self._learned = {}     # gv -> {kind|plural: Resource}, from CRDs and discovery
+        self._gates = {}       # gv -> Lock held while a resolve reads its document
+        self._answers = {}     # gv -> how many of its documents were read
         self.fetches = 0
 
     def resolve(self, api_version, kind_or_plural):
@@ -81,8 +83,16 @@ class Discovery:
         if hit is not None:
             return hit
         # Unknown here: read (or re-read: a CRD may have been installed since) the
-        # group-version's discovery document, once.
-        self.refresh(api_version)
+        # group-version's discovery document, once. Resolves that miss while it is being read
+        # take its answer instead of asking again (reads of one cluster go out together).
+        with self._lock:
+            answers = self._answers.get(api_version, 0)
+            gate = self._gates.setdefault(api_version, threading.Lock())
+        with gate:
+            with self._lock:
+                answered = self._answers.get(api_version, 0) != answers
+            if not answered:
+                self.refresh(api_version)
         return self._lookup(api_version, kind_or_plural)
 
     def _lookup(self, api_version, key):
@@ -107,6 +117,7 @@ class Discovery:
         with self._lock:
             # The server's answer is authoritative: it replaces what CRDs told us.
             self._learned[api_version] = _index(resources)
+            self._answers[api_version] = self._answers.get(api_version, 0) + 1
         return doc is not None
 
     def served(self, api_version, plurals):

@@ -47,6 +47,47 @@ def test_unknown_kind_fetches_its_group_version_once():
     assert d.fetches == 2
 
 
+def test_resolves_that_miss_together_share_one_discovery_read():
+    import threading
+    gv, started, release = "gateway.networking.k8s.io/v1", threading.Event(), threading.Event()
+
+    class Slow(Fake):
+        def request(self, method, path, **kw):
+            started.set()
+            release.wait(10)
+            return super().request(method, path, **kw)
+
+    class Gate:  # the group-version's lock, telling who came to it
+        def __init__(self):
+            self.lock, self.arrived = threading.Lock(), threading.Semaphore(0)
+
+        def __enter__(self):
+            self.arrived.release()
+            self.lock.acquire()     # pylint: disable=consider-using-with
+
+        def __exit__(self, *exc):
+            self.lock.release()
+
+    f = Slow({"/apis/" + gv: {"resources": [{"name": "gateways", "kind": "Gateway", "namespaced": True}]}})
+    d = Discovery(f)
+    gate = d._gates[gv] = Gate()    # pylint: disable=protected-access
+    found = []
+    first = threading.Thread(target=lambda: found.append(d.resolve(gv, "gateways")))
+    first.start()
+    started.wait(10)
+    # Both miss while the first read is out: the second waits for it and takes its answer.
+    second = threading.Thread(target=lambda: found.append(d.resolve(gv, "Gateway")))
+    second.start()
+    assert gate.arrived.acquire(timeout=10) and gate.arrived.acquire(timeout=10)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert [r.plural for r in found] == ["gateways", "gateways"]
+    assert f.paths == ["/apis/" + gv]
+    # A kind still missing after that answer is asked for again (a CRD installed since).
+    assert d.resolve(gv, "HTTPRoute") is None and f.paths == ["/apis/" + gv] * 2
+
+
 def test_registered_crd_resolves_without_request_and_served_asks():
     f = Fake({})
     d = Discovery(f)
