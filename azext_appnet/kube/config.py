@@ -25,17 +25,22 @@ from ..processes import pid_alive
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
+_UNSET = object()
+
+
 class ClusterConfig:  # pylint: disable=too-many-instance-attributes  # one kubeconfig context's settings
     """What a `Cluster` needs to talk to one API server.
 
-    `auth_header()` returns the current `Authorization` header value (or None); it may run
-    an exec plugin again when the credential it produced has expired, which is why the
-    header is not cached here.
+    `auth_header()` returns the current `Authorization` header value (or None). Where the
+    credential can expire (`auth_expires`: an exec plugin, an auth-provider, a token source
+    handed in) it asks again on every request, which may run the plugin anew; a static token
+    cannot change, so its header is made once: the client's refresh hook would otherwise
+    reload the whole context (and scan the proxy environment) for each request.
     """
 
     def __init__(self, server, ssl_context, context, kubeconfig, proxy=None,
                  server_hostname=None, auth=None, ca_fingerprint=None,
-                 client_cert=False):
+                 client_cert=False, auth_expires=True):
         self.server = server
         #: Whether a client certificate authenticates us (for a clear 401 message).
         self.client_cert = client_cert
@@ -48,13 +53,26 @@ class ClusterConfig:  # pylint: disable=too-many-instance-attributes  # one kube
         self.proxy = proxy
         self.server_hostname = server_hostname
         self._auth = auth                  # kubernetes Configuration, or None
+        self._auth_expires = auth_expires
+        self._header = _UNSET
         self._lock = threading.Lock()       # the refresh hook is not thread-safe
 
     def auth_header(self):
         if self._auth is None:
             return None
+        header = self._header
+        if header is not _UNSET:
+            return header
         with self._lock:
-            return self._auth.get_api_key_with_prefix("BearerToken", alias="authorization")
+            header = self._auth.get_api_key_with_prefix("BearerToken", alias="authorization")
+            if not self._auth_expires:
+                self._header = header
+            return header
+
+    def use_auth(self, auth):
+        """Authenticate with `auth` (see load_dict), asked on every request: it may renew."""
+        with self._lock:
+            self._auth, self._auth_expires, self._header = auth, True, _UNSET
 
     def __repr__(self):                     # never show the credential
         return f"ClusterConfig(server={self.server!r}, context={self.context!r})"
@@ -216,7 +234,7 @@ def load_dict(config_dict, context=None, source="in-memory kubeconfig", auth=Non
                                          "client-key", "client-key-data")}
     config = _config_from(doc, context, source)
     if auth is not None:
-        config._auth = auth                 # pylint: disable=protected-access
+        config.use_auth(auth)
     return config
 
 
@@ -382,6 +400,10 @@ def _config_from_locked(config_dict, context, where):
 
     found = check_context(_plain(config_dict), context, where) or {}
     _check_exec_plugin(found.get("users"), context, where)
+    # Only these make the client's loader renew the token (when it expires); any other
+    # credential stays as loaded.
+    user = found.get("users")
+    renews = isinstance(user, dict) and bool({"exec", "auth-provider"} & set(user))
     tls = _take_tls_data(config_dict, context, where)
     _install_exec_env_filter(kube_config)
     tmpdir = _private_tmpdir()
@@ -429,7 +451,7 @@ def _config_from_locked(config_dict, context, where):
         kubeconfig=where, proxy=cfg.proxy or None,
         server_hostname=cfg.tls_server_name or None,
         auth=cfg if has_auth else None, ca_fingerprint=ca_fingerprint,
-        client_cert=bool(tls["cert"] or cfg.cert_file))
+        client_cert=bool(tls["cert"] or cfg.cert_file), auth_expires=renews)
 
 
 def _read_tls_file(path, where, context, what):

@@ -81,7 +81,7 @@ def token_config(doc, source):
         return None
     return ClusterConfig(server=server.rstrip("/"), ssl_context=ssl_context,
                          context=context.get("name"), kubeconfig=source, auth=_Bearer(token),
-                         ca_fingerprint=_fingerprint(ca))
+                         ca_fingerprint=_fingerprint(ca), auth_expires=False)
 
 
 def token_client(doc, source, timeout=5, retry=None):

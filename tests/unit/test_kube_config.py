@@ -129,6 +129,28 @@ def test_exec_plugin_token(tmp_path):
     assert load(kc).auth_header() == "Bearer from-exec"
 
 
+def test_static_token_is_not_reloaded_per_request_but_an_expired_exec_credential_is(tmp_path, monkeypatch):
+    from kubernetes.config.kube_config import KubeConfigLoader
+    static = load(_kubeconfig(tmp_path, {"u": {"token": "tok"}}, {"a": "u"}))
+    reloads = []
+    reload = KubeConfigLoader._set_config             # what the client's refresh hook runs
+    monkeypatch.setattr(KubeConfigLoader, "_set_config", lambda *a: (reloads.append(1), reload(*a)))
+    assert [static.auth_header() for _ in range(3)] == ["Bearer tok"] * 3
+    assert len(reloads) == 1                         # the first request's header, kept
+    # A plugin credential that has expired is fetched again for the next request.
+    runs = tmp_path / "runs"
+    script = tmp_path / "plugin.py"
+    script.write_text(
+        f"import json\nwith open({str(runs)!r}, 'a') as f: f.write('x')\n"
+        f"n = len(open({str(runs)!r}).read())\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential', "
+        "'status': {'token': 'call-%d' % n, 'expirationTimestamp': '2000-01-01T00:00:00Z'}}))\n")
+    renewing = load(_kubeconfig(tmp_path, {"u": {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+        "args": [str(script)], "interactiveMode": "Never"}}}, {"a": "u"}))
+    assert [renewing.auth_header() for _ in range(2)] == ["Bearer call-2", "Bearer call-3"]
+
+
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
