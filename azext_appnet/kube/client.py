@@ -155,10 +155,34 @@ def describe(obj_or_kind, namespace=None, name=None):
     return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
 
 
+def pool_manager(config, pool_size=None):
+    """The urllib3 pool manager (thread-safe, keeps connections alive) for a ClusterConfig's
+    server, TLS context and proxy."""
+    import urllib3
+    # maxsize: one kept-alive connection per request a round issues at once
+    # (concurrent.PARALLELISM), so the next round reuses them.
+    from .concurrent import PARALLELISM
+    kw = {"maxsize": pool_size or PARALLELISM, "block": False, "retries": False}
+    if config.ssl_context is not None and config.ssl_context.verify_mode == 0:
+        # insecure-skip-tls-verify is the user's explicit choice, warned about once per
+        # cluster when the kubeconfig is loaded; not urllib3's warning on every request.
+        import warnings
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    if config.ssl_context is not None:
+        kw["ssl_context"] = config.ssl_context
+        if config.server_hostname:
+            kw["server_hostname"] = config.server_hostname
+    if config.proxy:
+        return urllib3.ProxyManager(config.proxy, **kw)
+    return urllib3.PoolManager(**kw)
+
+
 class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and what it learnt of its cluster
     """One Kubernetes cluster reached through one kubeconfig context."""
 
-    def __init__(self, config, timeout=10, retry=None, pool_size=None):
+    def __init__(self, config, timeout=10, retry=None, pool_size=None, http=None):
+        """`http`: the connections to use, from pool_manager(config) and shared with other
+        Clusters of the same server and TLS settings (close() leaves them to their owner)."""
         import urllib3
 
         self.config = config
@@ -168,24 +192,8 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         self.retry = retry or RetryPolicy()
         self._count = 0
         self._count_lock = threading.Lock()
-        # maxsize: one kept-alive connection per request a round issues at once
-        # (concurrent.PARALLELISM), so the next round reuses them.
-        from .concurrent import PARALLELISM
-        kw = {"maxsize": pool_size or PARALLELISM, "block": False, "retries": False}
-        if config.ssl_context is not None and config.ssl_context.verify_mode == 0:
-            # insecure-skip-tls-verify is the user's explicit choice, warned about once per
-            # cluster when the kubeconfig is loaded; not urllib3's warning on every request.
-            import warnings
-            warnings.filterwarnings("ignore",
-                                    category=urllib3.exceptions.InsecureRequestWarning)
-        if config.ssl_context is not None:
-            kw["ssl_context"] = config.ssl_context
-            if config.server_hostname:
-                kw["server_hostname"] = config.server_hostname
-        if config.proxy:
-            self._http = urllib3.ProxyManager(config.proxy, **kw)
-        else:
-            self._http = urllib3.PoolManager(**kw)
+        self._owns_http = http is None
+        self._http = pool_manager(config, pool_size) if http is None else http
         self._urllib3 = urllib3
         # Discovery is cached per Cluster (i.e. per connect()).
         from .discovery import Discovery
@@ -221,7 +229,8 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         return self._count
 
     def close(self):
-        self._http.clear()
+        if self._owns_http:
+            self._http.clear()
 
     # -- low level ---------------------------------------------------------------------
 

@@ -65,12 +65,15 @@ def _index(resources):
     return out
 
 
+# Read-only, so one for every Discovery: a check makes a Cluster (and a Discovery) per token it tries.
+_BUILTIN_INDEX = {gv: _index(Resource(gv, k, p, ns) for k, p, ns in rows) for gv, rows in _BUILTIN.items()}
+
+
 class Discovery:
     def __init__(self, cluster):
         self._cluster = cluster
         self._lock = threading.Lock()
-        self._builtin = {gv: _index(Resource(gv, k, p, ns) for k, p, ns in rows)
-                         for gv, rows in _BUILTIN.items()}
+        self._builtin = _BUILTIN_INDEX
         self._learned = {}     # gv -> {kind|plural: Resource}, from CRDs and discovery
         self._gates = {}       # gv -> Lock held while a resolve reads its document
         self._answers = {}     # gv -> how many of its documents were read

@@ -88,6 +88,41 @@ def token_client(doc, source, timeout=5, retry=None):
     """A Cluster for the kubeconfig document `doc`, which must have the shape appnet writes
     (see the module docstring); `source` names it in messages."""
     from .client import Cluster
+    return Cluster(_checked_config(doc, source), timeout=timeout, retry=retry)
+
+
+class TokenClients:
+    """token_client()s that share kept-alive connections by server and CA: a check tries every
+    token the members hold, so each API server gets one try per other member, which would
+    otherwise each open (and verify) a TLS connection of its own. A bearer token authenticates
+    a request, not a connection, so tries of different tokens may share one; they share it only
+    with tries that name the same server and the same CA (the one the connection was verified
+    against), and never with a client that presented a client certificate (an admin
+    kubeconfig's): those have connections of their own. close() ends them all."""
+
+    def __init__(self, timeout=5, retry=None):
+        self._timeout, self._retry = timeout, retry
+        self._pools = {}
+        self._lock = threading.Lock()
+
+    def client(self, doc, source):
+        from .client import Cluster, pool_manager
+        config = _checked_config(doc, source)
+        key = (config.server, config.ssl_context)    # one SSL context per CA (_ssl_context)
+        with self._lock:
+            http = self._pools.get(key)
+            if http is None:
+                http = self._pools[key] = pool_manager(config)
+        return Cluster(config, timeout=self._timeout, retry=self._retry, http=http)
+
+    def close(self):
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for http in pools:
+            http.clear()
+
+
+def _checked_config(doc, source):
     config = token_config(doc, source)
     if config is None:
         raise ClusterError(f"{source[:1].upper()}{source[1:]} is not a kubeconfig of the shape appnet "
@@ -96,4 +131,4 @@ def token_client(doc, source, timeout=5, retry=None):
                            "this machine.",
                            "Write it again with 'az appnet member rotate-credentials' for the member "
                            "that issued it, and find out who changed it.")
-    return Cluster(config, timeout=timeout, retry=retry)
+    return config

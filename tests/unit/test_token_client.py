@@ -86,3 +86,25 @@ def test_a_damaged_ca_is_refused():
     with pytest.raises(ClusterError) as e:
         token_client.token_client(doc, "the remote secret for m1")
     assert "not a kubeconfig of the shape appnet writes" in e.value.message
+
+
+def test_token_tries_share_connections_only_with_the_same_server_and_ca(kubesim):
+    from azext_appnet.kube.client import Unauthorized
+    (sim,) = kubesim(1)
+    clients = token_client.TokenClients(retry=None)
+    try:
+        admin = clients.client(_reader_doc(sim.pki.ca_pem, token=sim.admin_token, server=sim.url), "a")
+        assert admin.request("GET", "/api/v1/namespaces/default")["metadata"]["name"] == "default"
+        stranger = clients.client(_reader_doc(sim.pki.ca_pem, token="not-a-token", server=sim.url), "b")
+        with pytest.raises(Unauthorized):        # the token is the request's, not the connection's
+            stranger.request("GET", "/api/v1/namespaces/default")
+        # Two tries with two tokens, one TLS connection (and one handshake) between them.
+        assert admin._http.connection_from_url(sim.url).num_connections == 1
+        # A kubeconfig that pins another CA for that server is never sent over that connection:
+        # its own is verified against its CA, which did not sign the server's certificate.
+        other_ca = clients.client(_reader_doc(_ca_pem(), token=sim.admin_token, server=sim.url), "c")
+        with pytest.raises(ClusterError) as e:
+            other_ca.request("GET", "/api/v1/namespaces/default")
+        assert "certificate" in e.value.message
+    finally:
+        clients.close()
