@@ -126,3 +126,29 @@ def gather(calls, parallelism=PARALLELISM, canceled=None):
         if e is not None:
             raise e
     return results
+
+
+class Memo:  # pylint: disable=too-few-public-methods  # a shared cache: get() is all it does
+    """Values computed once per key and shared: the first caller of a key computes it, callers
+    that come while it does wait for its outcome (a value, or the exception it raised, raised
+    again for each of them) instead of asking the same thing again."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._slots = {}                # key -> [Lock held while computing, done, value, error]
+
+    def get(self, key, compute):
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is None:
+                slot = self._slots[key] = [threading.Lock(), False, None, None]
+        with slot[0]:
+            if not slot[1]:
+                try:
+                    slot[2] = compute()
+                except Exception as e:  # pylint: disable=broad-except  # raised again for every caller
+                    slot[3] = e
+                slot[1] = True
+        if slot[3] is not None:
+            raise slot[3]
+        return slot[2]

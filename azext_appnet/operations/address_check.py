@@ -24,47 +24,52 @@ def _result(status, message, recommendation=None):
     return {"name": NAME, "status": status, "message": message, "recommendation": recommendation}
 
 
-def _peer_copy(peer_cluster, member_name):
-    """The kubeconfig document of the remote secret `peer_cluster` holds for `member_name`."""
-    import yaml
+def _peer_copy(reads, peer, member_name, connect):
+    """The kubeconfig text of the remote secret `peer` holds for `member_name`, or None.
+    ValueError when it is not base64 of UTF-8 text."""
     from .mesh_links import secret_name
-    from ..constants import MEMBER_NAMESPACE
-    secret = peer_cluster.get("v1", "secrets", secret_name(member_name), MEMBER_NAMESPACE)
-    data = (secret or {}).get("data") or {}
-    text = data.get(member_name.lower())
-    if not text:
-        return None
-    return yaml.safe_load(base64.b64decode(text).decode())
+    secret = reads.peer_secret(peer, secret_name(member_name), connect)
+    text = ((secret or {}).get("data") or {}).get(member_name.lower())
+    return base64.b64decode(text).decode() if text else None
 
 
-def check_published_address(target, connect):
-    """Passed when the address in a peer's remote secret answers a read with its token."""
-    from ..constants import MEMBER_NAMESPACE
-    from ..kube.client import RetryPolicy
-    from ..kube.token_client import token_client
+def check_published_address(target, connect, reads=None):
+    """Passed when the address in a peer's remote secret answers a read with its token.
+    `reads`: the check's CheckReads (the peer's Secrets, the read with that token, shared
+    with the other checks); None: this check's own."""
+    from .check_reads import CheckReads
+    if reads is None:
+        reads = CheckReads()
+        try:
+            return check_published_address(target, connect, reads)
+        finally:
+            reads.close()
+    from ..kube.client import NotFound
     name = target.name
     fix = (f"Publish an address the other clusters reach: 'az appnet member update {target.args} "
            "--api-server-url https://HOST:PORT' (it rewrites the remote secrets on every member).")
     tried = []
     for peer in sorted(target.others, key=lambda p: p["name"].lower()):
         try:
-            doc = _peer_copy(connect(peer), name)
+            text = _peer_copy(reads, peer, name, connect)
         except AppNetError:
             continue  # that peer is unreachable: its own checks say so
-        if doc is None:
+        except ValueError:
+            text = "-"  # not base64 of text: unreadable, as a kubeconfig of another shape
+        if text is None:
             tried.append(peer["name"])
             continue
-        server = ((doc.get("clusters") or [{}])[0].get("cluster") or {}).get("server")
-        why = unreachable_from_peers(server)
-        try:
-            probe = token_client(doc, f"the remote secret for {name} on {peer['name']}",
-                                 timeout=5, retry=RetryPolicy(attempts=1, connect_attempts=1))
-            probe.get("v1", "namespaces", MEMBER_NAMESPACE)
-        except AppNetError as ex:
+        # The very read a peer's istiod makes: the address, the CA it pins and the reader token.
+        probe = reads.probe(text, peer["name"], name)
+        server = probe.server
+        if probe.unreadable or (probe.error is not None and not isinstance(probe.error, NotFound)):
+            why = probe.error.message if probe.error is not None else \
+                f"the remote secret for {name} on {peer['name']} is not a readable kubeconfig."
             return _result("Failed", f"The address member {peer['name']}'s remote secret names for this "
                            f"cluster, {server}, did not answer a read with its reader token from here: "
-                           f"{ex.message} (an address routable only between the clusters cannot be "
+                           f"{why} (an address routable only between the clusters cannot be "
                            "reached from this machine; then check from a pod in the other cluster).", fix)
+        why = unreachable_from_peers(server)
         if why:
             # It answers here, so the peers' istiods reach it only if they run on this host.
             return _result("Warning", f"Member {peer['name']} reaches this cluster at {server}, {why}: it "

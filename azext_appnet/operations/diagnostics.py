@@ -192,15 +192,17 @@ class _Live:  # pylint: disable=too-few-public-methods  # what was read, and get
         return self.objects.get(identity(obj))
 
 
-class _Member:
+class _Member:  # pylint: disable=too-many-instance-attributes  # what every member check reads
     """The context the member checks share: the reads are made up front, all at once
     (`reads`: name -> _Read), so no check waits for another's round trip."""
 
-    def __init__(self, target, cluster, version, expected, live, nodes, reads=None):
+    def __init__(self, target, cluster, version, expected, live, nodes, reads=None, shared=None):
+        from .check_reads import CheckReads
         self.t, self.cluster, self.version = target, cluster, version
         self.expected, self.live = expected, live
         self.linux_nodes = [n for n in nodes if node_os(n) == "linux"]
         self.reads = reads or {}
+        self.shared = shared or CheckReads()    # what the check reads once for every member
 
     def read(self, name, fetch):
         """What the up-front read `name` found (raising what it raised), or `fetch()` now."""
@@ -548,34 +550,25 @@ def check_remote_secrets(m):
                   f"{t.visibility}' (or join again) for this member and for {name_list(missing)}."), linked
 
 
-def _token_answer(kubeconfig_text, issuer):
-    """How the issuer's API server answers a read with the token of a remote secret:
-    "accepted", "refused" (401), "forbidden" (403: a token, but not of the reader), or
-    "unreachable: <why>"."""
-    import yaml
-    from ..kube.client import ApiError, RetryPolicy
-    from ..kube.token_client import token_client
-    try:
-        # libyaml's safe loader when present: a large network's check reads hundreds of these.
-        doc = yaml.load(kubeconfig_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        cluster = token_client(doc, f"the remote secret for member '{issuer}'", timeout=5,
-                               retry=RetryPolicy(attempts=2))
-    except (AppNetError, ValueError, yaml.YAMLError):
+def _token_answer(probe):
+    """How the issuer's API server answered a read with the token of a remote secret (a
+    check_reads.Probe): "accepted", "refused" (401), "forbidden" (403: a token, but not of
+    the reader), "unreadable" (not a kubeconfig appnet writes) or "unreachable: <why>"."""
+    from ..kube.client import ApiError
+    ex = probe.error
+    if probe.unreadable:
         return "unreadable"
-    try:
-        cluster.request("GET", f"/api/v1/namespaces/{NAMESPACE}")
+    if ex is None:
         return "accepted"
-    except ApiError as ex:
+    if isinstance(ex, ApiError):
         return {401: "refused", 403: "forbidden"}.get(ex.status, f"unreachable: HTTP {ex.status}")
-    except AppNetError as ex:
-        return f"unreachable: {ex.message}"
-    finally:
-        cluster.close()
+    return f"unreachable: {ex.message}"
 
 
-def _token_answers(t, secrets):
+def _token_answers(t, secrets, shared):
     """[(secret, issuer, answer)] for each remote secret on the member that holds one token
-    of one other member; every issuer is asked at once (one round trip, however many links)."""
+    of one other member; every issuer is asked at once (one round trip, however many links).
+    `shared`: the check's CheckReads, which sends each kubeconfig's read once."""
     others = [o["name"] for o in t.others]
     held = []
     for secret in secrets:
@@ -586,9 +579,10 @@ def _token_answers(t, secrets):
     def ask(secret, issuer):
         (value,) = secret["data"].values()
         try:
-            return _token_answer(base64.b64decode(value).decode(), issuer)
+            text = base64.b64decode(value).decode()
         except ValueError:
             return "unreadable"
+        return _token_answer(shared.probe(text, t.name, issuer))
 
     answers = gather([lambda s=s, i=i: ask(s, i) for s, i in held])
     return [(s, i, a) for (s, i), a in zip(held, answers)]
@@ -604,7 +598,7 @@ def check_reader_tokens(m, now=None):
     recorded = links_view([t.member] + list(t.others))
     links, refused, expired, due, legacy, unknown = [], [], [], [], [], []
     asked = m.read("tokens", lambda: _token_answers(
-        t, m.read("remoteSecrets", lambda: _remote_secrets(m.cluster))))
+        t, m.read("remoteSecrets", lambda: _remote_secrets(m.cluster)), m.shared))
     for secret, issuer, answer in asked:
         expires = ((secret.get("metadata") or {}).get("annotations") or {}).get(EXPIRES_ANNOTATION)
         rec = recorded.get((issuer.lower(), t.name.lower())) or {}
@@ -683,16 +677,28 @@ def _import_before_fanning_out():
     (Python's import deadlock avoidance), which surfaces as a missing attribute."""
     import importlib
     for name in ("..manifests", "..manifests.config", "..manifests.meta", "..kube.apply", "..kube.client",
-                 "..kube.token_client", "..pki.certs", "..versions", ".address_check", ".declaration_checks",
-                 ".member_ops", ".mesh_links", ".resume"):
+                 "..kube.token_client", "..pki.certs", "..versions", ".address_check", ".check_reads",
+                 ".declaration_checks", ".member_ops", ".mesh_links", ".resume"):
         importlib.import_module(name, __package__)
 
 
-def check_member(target, connect, snapshot=False):
+def check_member(target, connect, snapshot=False, shared=None):
     """Every check of one member. Returns (report, facts); facts feed the network checks.
     `snapshot`: also read what the declarations' checks look at (declaration_checks.py),
-    with the member's own reads, into facts["snapshot"]."""
+    with the member's own reads, into facts["snapshot"]. `shared`: the CheckReads of the
+    network check this is part of (None: a check of this member alone)."""
     _import_before_fanning_out()
+    from .check_reads import CheckReads
+    if shared is None:
+        shared = CheckReads(listed=[target.name])
+        try:
+            return _check_member(target, connect, snapshot, shared)
+        finally:
+            shared.close()
+    return _check_member(target, connect, snapshot, shared)
+
+
+def _check_member(target, connect, snapshot, shared):
     from ..versions import load_catalog
     t = target
     checks = [check_member_state(t)]
@@ -710,15 +716,15 @@ def check_member(target, connect, snapshot=False):
                              "join never finished.", f"Run 'az appnet member join {t.args} ...' again (it resumes)."))
     from .address_check import NAME as ADDRESS_CHECK, check_published_address
     try:
-        cluster = connect(t.member)
+        cluster = shared.cluster(t.member, connect)
         # The version, every read of the cluster checks and the address check (through a
         # peer) at once: the member costs the round trips of its longest chain of reads,
         # not their sum. The reads are let go when the cluster does not answer.
         from .declaration_checks import snapshot_of
         kube, reads, address, snap = gather([
             lambda: _Read(cluster.server_version),
-            lambda: _member_reads(t, cluster, version) if version is not None else None,
-            lambda: _guarded(ADDRESS_CHECK, lambda: check_published_address(t, connect)),
+            lambda: _member_reads(t, cluster, version, shared) if version is not None else None,
+            lambda: _guarded(ADDRESS_CHECK, lambda: check_published_address(t, connect, shared)),
             lambda: snapshot_of(t.member, cluster) if snapshot else None])
         kube_version = kube.value()
     except AppNetError as ex:
@@ -736,15 +742,17 @@ def check_member(target, connect, snapshot=False):
     checks.append(result("apiReachable", PASSED, f"The API server at {cluster.server} answered "
                          f"(Kubernetes {kube_version})."))
     if version is not None:
-        checks.extend(_member_cluster_checks(t, cluster, version, kube_version, facts, reads))
+        checks.extend(_member_cluster_checks(t, cluster, version, kube_version, facts, reads, shared))
     checks.append(address)
     checks.append(check_intermediate_ca(t))
     report["summary"] = summarize(checks)
     return report, facts
 
 
-def _member_reads(t, cluster, version):
-    """Every read the cluster checks make, issued together: {name: _Read}."""
+def _member_reads(t, cluster, version, shared):
+    """Every read the cluster checks make, issued together: {name: _Read}. The member's
+    Secrets are listed once (check_reads.SharedLists): the remote secrets and the rendering's
+    Secrets come out of that one list."""
     from ..manifests import render
     from .member_ops import member_spec
 
@@ -755,7 +763,7 @@ def _member_reads(t, cluster, version):
     def secrets_and_tokens():
         # The tokens are tried as soon as the Secrets are listed, while the rest is read.
         secrets = _Read(lambda: _remote_secrets(cluster))
-        return secrets, _Read(lambda: _token_answers(t, secrets.value()))
+        return secrets, _Read(lambda: _token_answers(t, secrets.value(), shared))
 
     def rendered_and_live():
         # The rendering (CPU) while the other reads are out; then what it names is read.
@@ -774,14 +782,14 @@ def _member_reads(t, cluster, version):
     return reads
 
 
-def _member_cluster_checks(t, cluster, version, kube_version, facts, reads):
+def _member_cluster_checks(t, cluster, version, kube_version, facts, reads, shared):  # pylint: disable=too-many-arguments
     checks = []
     try:
         expected = reads["expected"].value()
         live, nodes = reads["live"].value(), reads["nodes"].value()
     except AppNetError as ex:
         return [result("objectsPresent", FAILED, f"Could not read the cluster: {ex.message}", ex.recommendation)]
-    m = _Member(t, cluster, version, expected, live, nodes, reads)
+    m = _Member(t, cluster, version, expected, live, nodes, reads, shared)
     out = {}
 
     def keep(key, name, fn):
@@ -815,14 +823,20 @@ def _member_cluster_checks(t, cluster, version, kube_version, facts, reads):
 def check_network(network, targets, connect, ca, ca_error=None, parallelism=PARALLELISM):
     """Every member's checks (in parallel, bounded), then the checks across members."""
     _import_before_fanning_out()
+    from .check_reads import CheckReads
     from .declaration_checks import check_declarations
     reports, facts = [], []
-    if targets:
-        # Each member's reads for the declarations' checks go out with its own checks.
-        for report, fact in gather([lambda t=t: check_member(t, connect, snapshot=True) for t in targets],
-                                   parallelism=parallelism):
-            reports.append(report)
-            facts.append(fact)
+    # The members' checks share what they would each read again (check_reads.py).
+    shared = CheckReads(listed=[t.name for t in targets], namespaces=True)
+    try:
+        if targets:
+            # Each member's reads for the declarations' checks go out with its own checks.
+            for report, fact in gather([lambda t=t: check_member(t, connect, snapshot=True, shared=shared)
+                                        for t in targets], parallelism=parallelism):
+                reports.append(report)
+                facts.append(fact)
+    finally:
+        shared.close()
     snapshots = [f.pop("snapshot") for f in facts if "snapshot" in f]
     rg = ids.parse_id(network["id"])["resource_group"]
     checks = [check_root_ca(network, ca, ca_error, rg)]

@@ -219,3 +219,43 @@ def test_a_legacy_token_without_expiry_is_a_warning(engine, network, clusters):
     a.put_object(held)
     check = _by_name(engine.check_member("rg1", "net-01", "member-01"))["readerTokens"]
     assert check["status"] == "Warning" and "never-expiring" in check["message"], check
+
+
+def test_a_network_check_sends_each_read_once_per_member(engine, network, clusters):
+    import collections
+    sims = clusters(3)
+    for i, sim in enumerate(sims):
+        join(engine, sim, "member-%02d" % (i + 1))
+    marks = [len(s.request_log) for s in sims]
+    report = engine.check_network("rg1", "net-01")
+    assert report["summary"]["failed"] == 0, report
+    probe = ("GET", f"/api/v1/namespaces/{NS}")
+    for sim, n in zip(sims, marks):
+        sent = collections.Counter((r.method, r.path) for r in sim.request_log[n:])
+        # A member's tokens held by its two peers are tried once each; the address check of
+        # the member uses one of those tries (same server, CA and token) instead of its own.
+        assert sent.pop(probe) == 2, sent
+        assert all(count == 1 for count in sent.values()), [r for r, count in sent.items() if count > 1]
+        paths = [path.split("?")[0] for _, path in sent]
+        # The Secrets and Namespaces are listed once, whole: the remote secrets, the data plane's
+        # Namespaces and the peers' copies come out of those lists.
+        assert paths.count(f"/api/v1/namespaces/{NS}/secrets") == 1 and paths.count("/api/v1/namespaces") == 1
+        assert not [p for p in paths if p.startswith(f"/api/v1/namespaces/{NS}/secrets/")], paths
+    # What the lists were filtered for is still found: every link has its remote secret.
+    assert _by_name(report)["remoteSecretMesh"]["status"] == "Passed"
+    for member in report["members"]:
+        checks = _by_name(member)
+        assert checks["remoteSecrets"]["status"] == checks["objectsPresent"]["status"] == "Passed"
+        assert checks["readerTokens"]["status"] == "Passed" and "(2) authenticates" in checks["readerTokens"]["message"]
+
+
+def test_a_member_check_reads_one_remote_secret_of_a_peer_not_its_secrets(engine, network, clusters):
+    a, b = clusters(2)
+    join(engine, a, "member-01")
+    join(engine, b, "member-02")
+    n = len(b.request_log)
+    checks = _by_name(engine.check_member("rg1", "net-01", "member-01"))
+    assert checks["apiServerAddress"]["status"] in ("Passed", "Warning"), checks["apiServerAddress"]
+    # The peer holds its CA key in the same namespace: only the one copy is read there.
+    read = [r.path.split("?")[0] for r in b.request_log[n:] if "/secrets" in r.path]
+    assert read == [f"/api/v1/namespaces/{NS}/secrets/istio-remote-secret-member-01"], read
