@@ -6,8 +6,9 @@ tokens through its peers, so many of its reads would be the same request sent tw
 - a member's Secrets in applink-system are listed once, whole: its remote secrets (labelled
   istio/multiCluster=true) are taken from that list, and so is the copy another member's
   address check looks for on it (when that member is checked too);
-- in a network check every Namespace is listed once, for the declarations' snapshot, and the
-  data plane's Namespaces (by the managed-by label) are taken from that list;
+- in a network check every Namespace and every Gateway is listed once, for the declarations'
+  snapshot, and the data plane's Namespaces (by the managed-by label) and Gateways (in
+  applink-system) are taken from those lists;
 - a remote secret's kubeconfig is tried once: the address check of the member it names and the
   reader-token check of the member that holds it send the same read with the same token.
 
@@ -17,6 +18,7 @@ Nothing here is kept beyond the check (close() ends its connections); tokens sta
 from ..constants import MEMBER_NAMESPACE as NAMESPACE
 from ..errors import AppNetError
 from ..kube.concurrent import Memo
+from .declared_objects import GATEWAY_API
 
 #: What the reader token of a remote secret is tried with: one read of the member namespace.
 PROBE_PATH = f"/api/v1/namespaces/{NAMESPACE}"
@@ -27,9 +29,12 @@ class CheckReads:
 
     def __init__(self, listed=(), namespaces=False):
         """`listed`: the names of the members whose own checks list their Secrets (every member
-        of a network check); `namespaces`: the checks list every Namespace anyway."""
+        of a network check); `namespaces`: the checks list every Namespace and every Gateway
+        anyway (the declarations' snapshot does)."""
         self._listed = {n.lower() for n in listed}
-        self._whole = {("v1", "secrets", NAMESPACE)} | ({("v1", "namespaces", None)} if namespaces else set())
+        self._whole = {("v1", "secrets", NAMESPACE)}
+        if namespaces:
+            self._whole |= {("v1", "namespaces", None), (GATEWAY_API, "gateways", None)}
         self._clusters, self._probes = Memo(), Memo()
         self._tokens = Memo()
 
@@ -113,15 +118,24 @@ class SharedLists:
         return getattr(self._cluster, name)
 
     def list(self, api_version, plural, namespace=None, label_selector=None, **kw):
-        res = self._cluster.discovery.resolve(api_version, plural) if api_version in self._versions else None
-        key = (api_version, res.plural, namespace if res.namespaced else None) if res is not None else None
         wanted = equalities(label_selector)
-        if key not in self._whole or wanted is None or kw:
+        if api_version not in self._versions or wanted is None or kw:
             return self._cluster.list(api_version, plural, namespace=namespace, label_selector=label_selector,
                                       **kw)
+        res = self._cluster.discovery.resolve(api_version, plural)
+        if res is None:
+            return []       # not served, as Cluster.list answers
+        namespace = namespace if res.namespaced else None
+        key = (api_version, res.plural, namespace)
+        if key not in self._whole:
+            # A namespace's objects out of the list of every namespace's, when that is read.
+            key = (api_version, res.plural, None)
+            if not res.namespaced or key not in self._whole:
+                return self._cluster.list(api_version, plural, namespace=namespace, label_selector=label_selector)
         items = self._memo.get(key, lambda: self._cluster.list(api_version, res.plural, namespace=key[2]))
-        return [o for o in items
-                if all(((o.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in wanted.items())]
+        return [o for o in items if (key[2] is not None or namespace is None
+                                     or (o.get("metadata") or {}).get("namespace") == namespace)
+                and all(((o.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in wanted.items())]
 
 
 def equalities(selector):

@@ -240,12 +240,15 @@ def test_a_network_check_sends_each_read_once_per_member(engine, network, cluste
         # The Secrets and Namespaces are listed once, whole: the remote secrets, the data plane's
         # Namespaces and the peers' copies come out of those lists.
         assert paths.count(f"/api/v1/namespaces/{NS}/secrets") == 1 and paths.count("/api/v1/namespaces") == 1
+        assert paths.count("/apis/gateway.networking.k8s.io/v1/gateways") == 1
+        assert f"/apis/gateway.networking.k8s.io/v1/namespaces/{NS}/gateways" not in paths
         assert not [p for p in paths if p.startswith(f"/api/v1/namespaces/{NS}/secrets/")], paths
     # What the lists were filtered for is still found: every link has its remote secret.
     assert _by_name(report)["remoteSecretMesh"]["status"] == "Passed"
     for member in report["members"]:
         checks = _by_name(member)
         assert checks["remoteSecrets"]["status"] == checks["objectsPresent"]["status"] == "Passed"
+        assert checks["eastWestGateway"]["status"] == checks["networkLabel"]["status"] == "Passed"
         assert checks["readerTokens"]["status"] == "Passed" and "(2) authenticates" in checks["readerTokens"]["message"]
 
 
