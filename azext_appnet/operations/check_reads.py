@@ -36,7 +36,7 @@ class CheckReads:
         if namespaces:
             self._whole |= {("v1", "namespaces", None), (GATEWAY_API, "gateways", None)}
         self._clusters, self._probes = Memo(), Memo()
-        self._tokens = Memo()
+        self._tokens, self._links = Memo(), Memo()
 
     def cluster(self, member, connect):
         """The member's cluster (connected once for the check), with the shared lists."""
@@ -56,6 +56,12 @@ class CheckReads:
         API server), sent once per check however many checks want it."""
         return self._probes.get(kubeconfig_text, lambda: Probe(
             self._token_clients(), kubeconfig_text, f"the remote secret for {issuer} on {holder}"))
+
+    def links_view(self, members):
+        """mesh_links.links_view(members), made once per check for one set of members: every
+        member's check of its reader tokens looks at the same records of all of them."""
+        from .mesh_links import links_view
+        return self._links.get(tuple(sorted(m["name"].lower() for m in members)), lambda: links_view(members))
 
     def _token_clients(self):
         from ..kube.client import RetryPolicy

@@ -592,10 +592,10 @@ def check_reader_tokens(m, now=None):
     """Each remote secret on this member: when its token expires, and whether the member it
     reads still accepts it; the message names each link."""
     import datetime
-    from .mesh_links import EXPIRES_ANNOTATION, ROTATE_AT, links_view, parse_time
+    from .mesh_links import EXPIRES_ANNOTATION, ROTATE_AT, parse_time
     t = m.t
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    recorded = links_view([t.member] + list(t.others))
+    recorded = m.shared.links_view([t.member] + list(t.others))
     links, refused, expired, due, legacy, unknown = [], [], [], [], [], []
     asked = m.read("tokens", lambda: _token_answers(
         t, m.read("remoteSecrets", lambda: _remote_secrets(m.cluster)), m.shared))
@@ -666,9 +666,9 @@ def _guarded(name, fn):
 
 
 def _run_checks(checks, *fns):
-    """Run the checks (at once: some still read a cluster on their own); results in the order
-    given."""
-    checks.extend(gather([lambda n=n, f=f: _guarded(n, f) for n, f in fns], parallelism=len(fns)))
+    """Run the checks, one after another: what they read was read up front (_member_reads), so
+    each is CPU only, which threads would not make faster. Results in the order given."""
+    checks.extend(_guarded(n, f) for n, f in fns)
 
 
 def _import_before_fanning_out():
