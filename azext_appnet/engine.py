@@ -73,11 +73,14 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
                         retry_sleep=self.retry_sleep)
 
     def _check_cluster_now(self, cluster, network_id, member_name):
-        """Preflight before anything is recorded, reaching the cluster as the join will."""
-        from .operations.member_ops import check_cluster
+        """Preflight before anything is recorded, reaching the cluster as the join will.
+        Returns what the join records of it (the operation has no preflight step of its own)."""
+        from .operations.member_ops import check_cluster, checked_facts
+        if self.progress:
+            self.progress("Checking the cluster")
         client = self.services().connect_cluster(cluster["type"], cluster, cluster.get("resourceId"),
                                                  check_aks=True)
-        check_cluster(client, network_id, member_name)
+        return checked_facts(check_cluster(client, network_id, member_name))
 
     def _check_keys(self, network, member=None, sign=False):
         """The CA keys an operation will use, checked before it is recorded: a command that
@@ -353,9 +356,10 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
                     f"Member '{member}' has already joined with other settings.",
                     "Change a joined member with 'az appnet member update', or remove it and join again.")
         # As the real service validates a join up front, a cluster that cannot join is refused
-        # before anything is recorded; the operation checks again when it runs.
+        # before anything is recorded; this is the join's one preflight, on every run of the
+        # command (a resumed join is checked again here), so the operation has none.
         self._check_keys(parent, member)
-        self._check_cluster_now(cluster, parent["id"], member)
+        facts = self._check_cluster_now(cluster, parent["id"], member)
         resource = res.new_member(
             parent, member, location, cluster,
             res.upgrade_profile(upgrade_mode, version, release_channel),
@@ -373,6 +377,7 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
             resource["properties"]["cluster"] = dict(existing["properties"].get("cluster", {}),
                                                      **resource["properties"]["cluster"])
             resource["systemData"] = existing.get("systemData", resource["systemData"])
+        resource["properties"]["cluster"] = dict(resource["properties"]["cluster"], **facts)
         return self._begin(resource, existing, "join", parameters, no_wait,
                            parent_id=parent["id"])
 

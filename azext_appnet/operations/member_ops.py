@@ -32,11 +32,12 @@ def _terminating_timeout():
     return settings.terminating_timeout()
 
 
-def reach_cluster(ctx):
+def reach_cluster(ctx, read_version=True):
     """The `connect` step: reach the member's cluster and record what it runs."""
     from .api_address import KEY, published, warning
     cluster = ctx.cluster
-    ctx.props["cluster"]["kubernetesVersion"] = cluster.server_version()
+    if read_version:
+        ctx.props["cluster"]["kubernetesVersion"] = cluster.server_version()
     ctx.props["cluster"]["server"] = getattr(cluster, "server", None)
     given = (ctx.props.get("connectivityProfile") or {}).get(KEY)
     text = warning(ctx.resource["name"], published(ctx.resource, ctx.props["cluster"]["server"]), given)
@@ -68,10 +69,18 @@ def check_cluster(cluster, network_id, member_name):
     return facts
 
 
-def _preflight(ctx):
-    facts = check_cluster(ctx.cluster, ctx.network["id"], ctx.resource["name"])
-    ctx.props["cluster"].update(kubernetesVersion=facts["kubernetesVersion"], nodes=facts["nodes"],
-                                gatewayApi=facts["gatewayApi"])
+def checked_facts(facts):
+    """What a join records on the member from check_cluster's facts (the version step reads
+    the Kubernetes version from it)."""
+    return {"kubernetesVersion": facts["kubernetesVersion"], "nodes": facts["nodes"],
+            "gatewayApi": facts["gatewayApi"]}
+
+
+def _reach_checked(ctx):
+    """A join's `connect`: its cluster was checked (check_cluster, /version among its reads)
+    by engine.join_member just before the operation was recorded, on every run of the
+    command, a resumed one too, so its version is on the record already."""
+    reach_cluster(ctx, read_version=False)
 
 
 def _choose_version(ctx):
@@ -384,9 +393,10 @@ def _delete_record(ctx):
     raise Finished()
 
 
+# No preflight step: engine.join_member checks the cluster before it records the operation
+# (every run, resumed ones too) and records what the check found (checked_facts).
 JOIN = [
-    Step("connect", "Connecting to the cluster", reach_cluster),
-    Step("preflight", "Checking the cluster", _preflight),
+    Step("connect", "Connecting to the cluster", _reach_checked),
     Step("version", "Choosing the AppNet version", _choose_version),
     Step("certificates", "Issuing the member's intermediate CA", _certificates, shared=True),
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),

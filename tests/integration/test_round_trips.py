@@ -211,3 +211,21 @@ def test_remove_publishes_the_revocation_while_the_data_plane_is_deleted(engine,
     assert any(a.overlaps(b) for a in pruned for b in pushed), (pruned, pushed)
     # What was pushed is the revocation list (test_member_revocation checks what it says).
     assert "ca-crl.pem" in peer.get_object("v1", "secrets", NS, "cacerts")["data"]
+
+
+def test_a_join_sends_its_preflight_reads_once(engine, network, clusters):
+    (sim,) = clusters(1)
+    n = len(sim.request_log)
+    join(engine, sim)
+    reads = [r for r in _since(sim, n) if r.method == "GET" and not _is_watch(r)]
+    # The join's checks before the operation is recorded are its only ones: the operation
+    # reads neither the version nor what preflight judges again.
+    for path in ("/version", "/api/v1/nodes", "/api/v1/namespaces/istio-system",
+                 "/api/v1/namespaces/aks-istio-system",
+                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.gateway.networking.k8s.io"):
+        assert [_plain_path(r) for r in reads].count(path) == 1, (path, reads)
+    assert len([r for r in reads if "labelSelector=app%3Distiod" in r.path]) == 1, reads
+    # What the check found is on the record, which a resumed run chooses its version from.
+    cluster = engine.show_member("rg1", "net-01", "member-01")["properties"]["cluster"]
+    assert cluster["kubernetesVersion"] and cluster["nodes"]["linux"] == 3 and cluster["gatewayApi"]
+
