@@ -290,16 +290,26 @@ def readiness(obj):
         ok = current and ready >= desired and updated >= desired
         return ok, f"{ready} of {desired} pods ready"
     if kind == "Gateway":
-        addrs = [a.get("value") for a in status.get("addresses") or [] if a.get("value")]
-        if not addrs:
-            return False, "no address yet"
-        # Istio lists the Service's address even while the load balancer is still
-        # pending; Programmed=False says so. No Programmed condition: addresses suffice.
-        for c in status.get("conditions") or []:
-            if c.get("type") == "Programmed" and c.get("status") != "True":
-                return False, f"not programmed ({c.get('message') or c.get('reason') or 'no reason given'})"
-        return True, f"address {', '.join(addrs)}"
+        return _gateway_readiness(meta, status)
     return True, ""
+
+
+def _gateway_readiness(meta, status):
+    addrs = [a.get("value") for a in status.get("addresses") or [] if a.get("value")]
+    if not addrs:
+        return False, "no address yet"
+    # Istio lists the Service's address even while the load balancer is still
+    # pending; Programmed=False says so. No Programmed condition: addresses suffice.
+    for c in status.get("conditions") or []:
+        if c.get("type") != "Programmed":
+            continue
+        if c.get("status") != "True":
+            return False, f"not programmed ({c.get('message') or c.get('reason') or 'no reason given'})"
+        # Programmed for an earlier spec (the answer to an apply that changed it) is not
+        # yet the gateway asked for.
+        if c.get("observedGeneration", meta.get("generation", 0)) < meta.get("generation", 0):
+            return False, "not programmed yet for its latest spec"
+    return True, f"address {', '.join(addrs)}"
 
 
 _WAITED_KINDS = ("Deployment", "DaemonSet", "Gateway")

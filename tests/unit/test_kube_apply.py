@@ -169,6 +169,12 @@ def test_readiness_rules():
     gw["status"]["conditions"] = [{"type": "Programmed", "status": "False",
                                    "reason": "AddressNotAssigned"}]
     assert readiness(gw) == (False, "not programmed (AddressNotAssigned)")
+    # Programmed for the spec before the one just applied (an apply's answer): not yet.
+    gw["metadata"]["generation"] = 2
+    gw["status"]["conditions"] = [{"type": "Programmed", "status": "True", "observedGeneration": 1}]
+    assert readiness(gw) == (False, "not programmed yet for its latest spec")
+    gw["status"]["conditions"][0]["observedGeneration"] = 2
+    assert readiness(gw) == (True, "address 10.0.0.7")
     assert readiness(_obj("ConfigMap", "c", "ns"))[0] is True
 
 
