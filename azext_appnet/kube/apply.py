@@ -334,10 +334,15 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
     Gateway has an address. ClusterError naming those not ready at `timeout`, and what
     keeps their Pods from being ready (a Pod that cannot be scheduled, and why).
     Each object is awaited on its own thread, by a watch on it: a change is seen when it
-    happens, at one request per object rather than one per poll."""
+    happens, at one request per object rather than one per poll. `objects` may be as the
+    server answered their apply (apply_phases' result): one that carries its state and
+    resourceVersion is judged as it is and watched from there, without a GET first."""
     from .pods import workload_pod_problems
     say = progress or (lambda msg: None)
     pending = [identity(o) for o in objects if o.get("kind") in _WAITED_KINDS]
+    # A rendered object has no resourceVersion; a live one is as fresh as a GET would be.
+    answered = {identity(o): o for o in objects
+                if o.get("kind") in _WAITED_KINDS and (o.get("metadata") or {}).get("resourceVersion")}
     details = {k: "not found" for k in pending}
     problems, checked, said = {}, {}, {}
     still = list(pending)           # not ready yet, in the given order
@@ -382,19 +387,25 @@ def wait_ready(cluster, objects, timeout=300, progress=None, poll=1.0):
 
     def await_one(ident):
         api_version, kind, namespace, name = ident
-        live = None
+        live = answered.get(ident)
+        look = live is None
         while not canceled.is_set():
-            try:
-                live = cluster.get(api_version, kind, name, namespace)
-            except ApiError as e:
-                if e.status not in TRANSIENT_STATUSES:
-                    raise
-                live = None            # a flaky API server is no reason to stop waiting
-            else:
-                if live is None:
-                    details[ident] = "not found"
-                elif judge(ident, live):
+            if not look:
+                look = True            # the apply's answer, this once; then as it is now
+                if judge(ident, live):
                     return True
+            else:
+                try:
+                    live = cluster.get(api_version, kind, name, namespace)
+                except ApiError as e:
+                    if e.status not in TRANSIENT_STATUSES:
+                        raise
+                    live = None        # a flaky API server is no reason to stop waiting
+                else:
+                    if live is None:
+                        details[ident] = "not found"
+                    elif judge(ident, live):
+                        return True
             left = deadline - time.monotonic()
             if left <= 0:
                 look_at_pods(ident, live, force=True)

@@ -134,7 +134,9 @@ def _apply(ctx):
     phases = render(spec)
     cluster = ctx.cluster
     _await_earlier_removal(ctx, cluster, [o for phase in phases for o in phase.objects])
-    apply_phases(cluster, phases, progress=ctx.progress)
+    # The `ready` step waits for what the server answered: no second rendering, and no GET
+    # of objects whose state and resourceVersion the answers carry.
+    ctx.memo["applied"] = apply_phases(cluster, phases, progress=ctx.progress)
     keep = {(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
             for phase in phases for o in phase.objects}
     # Remote secrets carry the member's labels too (remove prunes them), but are not
@@ -180,8 +182,11 @@ def _await_earlier_removal(ctx, cluster, objects):
 
 def _wait_ready(ctx):
     from ..kube.apply import wait_ready
-    from ..manifests import render
-    objects = [o for phase in render(_spec(ctx)) for o in phase.objects]
+    objects = ctx.memo.get("applied")
+    if objects is None:
+        # Resumed after the data plane was applied by another run: render what it applied.
+        from ..manifests import render
+        objects = [o for phase in render(_spec(ctx)) for o in phase.objects]
     wait_ready(ctx.cluster, objects, timeout=_ready_timeout(), progress=ctx.progress)
 
 

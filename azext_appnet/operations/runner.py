@@ -101,6 +101,9 @@ class Context:  # pylint: disable=too-many-instance-attributes  # what a step se
         self.store, self.resource, self.services = store, resource, services
         self._progress, self._warn = progress, warn
         self.warnings = []
+        #: what a step leaves for a later step of this run, in memory only: a run resumed in
+        #: another process starts without it, so a step must do without what it finds here
+        self.memo = {}
         self._cluster = None
         self._network = None
 

@@ -213,8 +213,12 @@ def test_remove_publishes_the_revocation_while_the_data_plane_is_deleted(engine,
     assert "ca-crl.pem" in peer.get_object("v1", "secrets", NS, "cacerts")["data"]
 
 
-def test_a_join_sends_its_preflight_reads_once(engine, network, clusters):
+def test_a_join_sends_its_preflight_reads_once(engine, network, clusters, monkeypatch):
     (sim,) = clusters(1)
+    import azext_appnet.manifests as manifests
+    renders = []
+    render = manifests.render
+    monkeypatch.setattr(manifests, "render", lambda spec: renders.append(spec) or render(spec))
     n = len(sim.request_log)
     join(engine, sim)
     reads = [r for r in _since(sim, n) if r.method == "GET" and not _is_watch(r)]
@@ -228,4 +232,39 @@ def test_a_join_sends_its_preflight_reads_once(engine, network, clusters):
     # What the check found is on the record, which a resumed run chooses its version from.
     cluster = engine.show_member("rg1", "net-01", "member-01")["properties"]["cluster"]
     assert cluster["kubernetesVersion"] and cluster["nodes"]["linux"] == 3 and cluster["gatewayApi"]
+    # One rendering of the data plane: the readiness wait takes what the apply answered.
+    assert len(renders) == 1
 
+
+def test_readiness_of_what_was_just_applied_is_watched_from_the_apply_answer(kubesim):
+    (sim,) = kubesim(1, ready_delay=1.5)
+    cluster = _connect(sim)
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": "web", "namespace": "default"},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                                 "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}
+    applied = apply_phases(cluster, [Phase("workload", [dep])])
+    n = len(sim.request_log)
+    wait_ready(cluster, applied, timeout=60, poll=0.05)
+    sent = [r for r in _since(sim, n) if "/deployments" in r.path]
+    # No GET of the Deployment first: the watch starts at the version the apply answered.
+    assert sent and _is_watch(sent[0]), [r.path for r in sent]
+    query = parse_qs(urlsplit(sent[0].path).query)
+    assert query["resourceVersion"] == [applied[0]["metadata"]["resourceVersion"]]
+    assert sim.get_object("apps/v1", "deployments", "default", "web")["status"]["availableReplicas"] == 1
+
+
+def test_an_update_waits_for_its_data_plane_without_reading_it_again(engine, network, clusters):
+    (sim,) = clusters(1)
+    join(engine, sim)
+    n = len(sim.request_log)
+    engine.update_member("rg1", "net-01", "member-01", east_west_gateway="Internal")
+    names = ("deployments/istiod", "daemonsets/ztunnel", "daemonsets/istio-cni-node",
+             "gateways/istio-eastwestgateway")
+    looks = [r for r in _since(sim, n) if r.method == "GET" and not _is_watch(r)
+             and _plain_path(r).endswith(names)]
+    assert not looks, looks
+    gateway = sim.get_object("gateway.networking.k8s.io/v1", "gateways", NS, "istio-eastwestgateway")
+    assert gateway["spec"]["infrastructure"]["annotations"] == {
+        "service.beta.kubernetes.io/azure-load-balancer-internal": "true"}
