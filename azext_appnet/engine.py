@@ -72,15 +72,15 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
         return Services(self.keys_dir, self.credential, self.arm_endpoint, clock=self.clock,
                         retry_sleep=self.retry_sleep)
 
-    def _check_cluster_now(self, cluster, network_id, member_name):
+    def _check_cluster_now(self, services, cluster, network_id, member_name):
         """Preflight before anything is recorded, reaching the cluster as the join will.
-        Returns what the join records of it (the operation has no preflight step of its own)."""
+        Returns what the join records of it (the operation has no preflight step of its own)
+        and the client that reached it, for the operation to go on with."""
         from .operations.member_ops import check_cluster, checked_facts
         if self.progress:
             self.progress("Checking the cluster")
-        client = self.services().connect_cluster(cluster["type"], cluster, cluster.get("resourceId"),
-                                                 check_aks=True)
-        return checked_facts(check_cluster(client, network_id, member_name))
+        client = services.connect_cluster(cluster["type"], cluster, cluster.get("resourceId"), check_aks=True)
+        return checked_facts(check_cluster(client, network_id, member_name)), client
 
     def _check_keys(self, network, member=None, sign=False):
         """The CA keys an operation will use, checked before it is recorded: a command that
@@ -98,7 +98,9 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
 
     # ---- running operations -------------------------------------------------------------
 
-    def _begin(self, resource, existing, name, parameters, no_wait, parent_id=None):
+    def _begin(self, resource, existing, name, parameters, no_wait, parent_id=None, services=None, client=None):
+        """Record the operation and run it (or hand it to a worker). `services` and `client`:
+        what a join's check reached the cluster with, which the operation run here goes on with."""
         registered = catalog.lookup(resource, name)
         if existing is not None:
             runner.ensure_idle(existing)
@@ -132,7 +134,9 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
             pid = runner.spawn_worker(self.store_path, self.keys_dir, saved["id"], op_id, log, env)
             runner.hand_over(self.store, saved["id"], op_id, pid)
             return None
-        services = self.services()
+        services = services or self.services()
+        if client is not None:
+            services.adopt(saved, client)
         return view(runner.run(self.store, saved["id"], op_id, registered.steps, services, self.progress,
                                warn=self.warn))
 
@@ -359,7 +363,8 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
         # before anything is recorded; this is the join's one preflight, on every run of the
         # command (a resumed join is checked again here), so the operation has none.
         self._check_keys(parent, member)
-        facts = self._check_cluster_now(cluster, parent["id"], member)
+        services = self.services()
+        facts, client = self._check_cluster_now(services, cluster, parent["id"], member)
         resource = res.new_member(
             parent, member, location, cluster,
             res.upgrade_profile(upgrade_mode, version, release_channel),
@@ -379,7 +384,7 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
             resource["systemData"] = existing.get("systemData", resource["systemData"])
         resource["properties"]["cluster"] = dict(resource["properties"]["cluster"], **facts)
         return self._begin(resource, existing, "join", parameters, no_wait,
-                           parent_id=parent["id"])
+                           parent_id=parent["id"], services=services, client=client)
 
     def update_member(self, resource_group: str, network: str, member: str, release_channel: Optional[str] = None,
                       version: Optional[str] = None, east_west_gateway: Optional[str] = None,

@@ -49,10 +49,7 @@ class Services:  # pylint: disable=too-many-instance-attributes  # what an opera
         ARM's view of an AKS cluster (Istio add-on, Windows-only pools, stopped) is checked
         only by a join: update and remove must still reach a cluster that changed since."""
         from .identity import verify_or_pin
-        props = member["properties"]
-        key = json.dumps([props.get("clusterType"), props.get("cluster", {}),
-                          (props.get("metadata") or {}).get("resourceId"),
-                          (props.get("operation") or {}).get("name")], sort_keys=True, default=str)
+        key = self._key(member)
         with self._clients_lock:
             client = self._clients.get(key)
         if client is None:
@@ -61,6 +58,27 @@ class Services:  # pylint: disable=too-many-instance-attributes  # what an opera
                 client = self._clients.setdefault(key, client)
         verify_or_pin(member, client)   # the cluster that joined, or nothing is sent to it
         return client
+
+    def adopt(self, member, client):
+        """Make `client`, which connect_cluster made for `member`'s cluster (a join's check
+        before the operation is recorded), the one `connect` gives the member's operation:
+        its connections, and for AKS the kubeconfig and facts just read from ARM, serve
+        the operation too instead of being made again. Its identity is checked (or pinned)
+        by `connect` as any client's."""
+        key = self._key(member)
+        with self._clients_lock:
+            self._clients.setdefault(key, client)
+
+    @staticmethod
+    def _key(member):
+        """What `_connect` reaches the member's cluster by, and nothing the operation records
+        on the way (the identity pinned, the version and server the connect step reads): a
+        step that connects after those are recorded gets the same client."""
+        props = member["properties"]
+        cluster = props.get("cluster", {})
+        return json.dumps([props.get("clusterType"), cluster.get("kubeconfig"), cluster.get("context"),
+                           cluster.get("resourceId") or (props.get("metadata") or {}).get("resourceId"),
+                           (props.get("operation") or {}).get("name")], default=str)
 
     def _connect(self, member):
         props = member["properties"]

@@ -104,6 +104,22 @@ def test_engine_joins_and_removes_an_aks_member(arm, sim, tmp_path, monkeypatch)
     assert sim.get_object("apps/v1", "daemonsets", "applink-system", "ztunnel") is None
 
 
+def test_an_aks_join_fetches_its_kubeconfig_and_entra_token_once(arm, sim, tmp_path, monkeypatch):
+    monkeypatch.delenv("APPNET_STATE_PATH", raising=False)
+    arm.add_cluster(AKS_ID, kubesim=sim, aad=True)
+    cred = TestCredential({arm.scope: arm.token, AKS_SCOPE: entra_user_token(sim)})
+    engine = AppNet(str(tmp_path / "azure"), progress=lambda *a: None, credential=cred)
+    engine.create_network("rg1", "net-01", "westus2")
+    n, tokens = len(arm.requests), cred.count(AKS_SCOPE)
+    member = engine.join_member("rg1", "net-01", "aks-member", member_resource_id=AKS_ID)
+    assert member["properties"]["provisioningState"] == "Succeeded"
+    # The check before the operation is recorded reaches the cluster; every step goes on
+    # with that client, also after it pinned the cluster's identity on the record.
+    fetched = [r for r in arm.requests[n:] if r[1].endswith("/listClusterUserCredential")]
+    assert len(fetched) == 1, arm.requests[n:]
+    assert cred.count(AKS_SCOPE) - tokens == 1
+
+
 def test_the_azure_cli_profile_credential_works_for_arm_and_entra(arm, sim, tmp_path):
     """What the az layer passes: Profile(cli_ctx).get_login_credentials()[0], azure-cli's
     CredentialAdaptor around an MSAL credential (faked here: no Entra on this machine)."""
