@@ -74,13 +74,13 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
 
     def _check_cluster_now(self, services, cluster, network_id, member_name):
         """Preflight before anything is recorded, reaching the cluster as the join will.
-        Returns what the join records of it (the operation has no preflight step of its own)
+        Returns its facts (kube.preflight; the operation has no preflight step of its own)
         and the client that reached it, for the operation to go on with."""
-        from .operations.member_ops import check_cluster, checked_facts
+        from .operations.member_ops import check_cluster
         if self.progress:
             self.progress("Checking the cluster")
         client = services.connect_cluster(cluster["type"], cluster, cluster.get("resourceId"), check_aks=True)
-        return checked_facts(check_cluster(client, network_id, member_name)), client
+        return check_cluster(client, network_id, member_name), client
 
     def _check_keys(self, network, member=None, sign=False):
         """The CA keys an operation will use, checked before it is recorded: a command that
@@ -98,9 +98,11 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
 
     # ---- running operations -------------------------------------------------------------
 
-    def _begin(self, resource, existing, name, parameters, no_wait, parent_id=None, services=None, client=None):
+    def _begin(self, resource, existing, name, parameters, no_wait, parent_id=None, services=None, client=None,
+               memo=None):
         """Record the operation and run it (or hand it to a worker). `services` and `client`:
-        what a join's check reached the cluster with, which the operation run here goes on with."""
+        what a join's check reached the cluster with, which the operation run here goes on with;
+        `memo`: what that check found, for its steps (runner.Context.memo; a worker has none)."""
         registered = catalog.lookup(resource, name)
         if existing is not None:
             runner.ensure_idle(existing)
@@ -138,7 +140,7 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
         if client is not None:
             services.adopt(saved, client)
         return view(runner.run(self.store, saved["id"], op_id, registered.steps, services, self.progress,
-                               warn=self.warn))
+                               warn=self.warn, memo=memo))
 
     # ---- waiting and operations left behind -------------------------------------------------
 
@@ -382,9 +384,10 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
             resource["properties"]["cluster"] = dict(existing["properties"].get("cluster", {}),
                                                      **resource["properties"]["cluster"])
             resource["systemData"] = existing.get("systemData", resource["systemData"])
-        resource["properties"]["cluster"] = dict(resource["properties"]["cluster"], **facts)
-        return self._begin(resource, existing, "join", parameters, no_wait,
-                           parent_id=parent["id"], services=services, client=client)
+        from .operations.member_ops import checked_facts, checked_memo
+        resource["properties"]["cluster"] = dict(resource["properties"]["cluster"], **checked_facts(facts))
+        return self._begin(resource, existing, "join", parameters, no_wait, parent_id=parent["id"],
+                           services=services, client=client, memo=checked_memo(facts))
 
     def update_member(self, resource_group: str, network: str, member: str, release_channel: Optional[str] = None,
                       version: Optional[str] = None, east_west_gateway: Optional[str] = None,

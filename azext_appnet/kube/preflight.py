@@ -32,7 +32,8 @@ def _ours(obj):
 def preflight(cluster, network_id, min_version=None, max_version=None):
     """Check that `cluster` can join network `network_id`. Returns facts about it:
     {"kubernetesVersion", "nodes": {"linux", "windows"}, "gatewayApi", "server",
-    "memberNamespace" (the live applink-system Namespace or None)}.
+    "memberNamespace" (the live applink-system Namespace or None), "deleting" (that
+    Namespace and every CRD, as read, that are being deleted: what an earlier removal left)}.
     Raises ClusterError naming every problem found (message) and how to fix each
     (recommendation). The Kubernetes range
     is the version catalog's (`kubernetes_range`) unless given."""
@@ -98,6 +99,8 @@ def preflight(cluster, network_id, min_version=None, max_version=None):
         "gatewayApi": gateway_crd is not None,
         "server": cluster.server,
         "memberNamespace": marker,
+        "deleting": [o for o in [marker] + list(istio[_EVERY_CRD])
+                     if o is not None and (o.get("metadata") or {}).get("deletionTimestamp")],
     }
 
 
@@ -144,6 +147,10 @@ def _istio_webhook(config):
         if service.startswith("istiod") or any(g.endswith(".istio.io") for g in groups):
             return True
     return False
+
+
+#: Where _istio_reads' list of every CRD is.
+_EVERY_CRD = len(_FOREIGN_MESH_NAMESPACES) + 1
 
 
 def _istio_reads(cluster):

@@ -7,7 +7,8 @@ finishes even when the cluster is gone.
 """
 
 
-from ..constants import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_KIND, MEMBER_LABEL, NETWORK_LABEL
+from ..constants import (MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_KIND, MEMBER_LABEL, MEMBER_NAMESPACE,
+                         NETWORK_LABEL)
 from ..errors import AppNetError, ClusterError, InvalidInputError, NotFoundError
 from ..model import ids
 from ..model import resources as res
@@ -74,6 +75,12 @@ def checked_facts(facts):
     the Kubernetes version from it)."""
     return {"kubernetesVersion": facts["kubernetesVersion"], "nodes": facts["nodes"],
             "gatewayApi": facts["gatewayApi"]}
+
+
+def checked_memo(facts):
+    """What the steps of the join run right after check_cluster may take from it instead of
+    reading it again (Context.memo): the Namespace and CRDs it found being deleted."""
+    return {"deleting": facts["deleting"]}
 
 
 def _reach_checked(ctx):
@@ -162,7 +169,9 @@ def _await_earlier_removal(ctx, cluster, objects):
     for o in objects:
         if o["kind"] in ("Namespace", "CustomResourceDefinition"):
             names.setdefault(o["kind"], set()).add(o["metadata"]["name"])
-    busy = terminating(cluster, names=names)
+    busy = _deleting(ctx.memo.get("deleting"), names)
+    if busy is None:
+        busy = terminating(cluster, names=names)
     if not busy:
         return
     timeout = _terminating_timeout()
@@ -178,6 +187,15 @@ def _await_earlier_removal(ctx, cluster, objects):
             "status.conditions name the remaining content and finalizers), let the deletion "
             "finish or remove the stuck finalizers, then run the command again.",
             code="StillTerminating")
+
+
+def _deleting(found, names):
+    """What terminating(cluster, names=names) would find, from what the join's check found
+    being deleted moments before (`found`: applink-system and every CRD), or None when there
+    is no such check in this run or it did not read each Namespace named."""
+    if found is None or not names.get("Namespace", set()) <= {MEMBER_NAMESPACE}:
+        return None
+    return [o for o in found if o["metadata"]["name"] in names.get(o.get("kind"), ())]
 
 
 def _wait_ready(ctx):

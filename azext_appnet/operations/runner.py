@@ -97,13 +97,14 @@ class Context:  # pylint: disable=too-many-instance-attributes  # what a step se
     The runner saves the resource after each step; a step calls `save()` only for what must
     be kept even when it fails (credentials it already issued, say)."""
 
-    def __init__(self, store, resource, services, progress, warn=None):
+    def __init__(self, store, resource, services, progress, warn=None, memo=None):
         self.store, self.resource, self.services = store, resource, services
         self._progress, self._warn = progress, warn
         self.warnings = []
-        #: what a step leaves for a later step of this run, in memory only: a run resumed in
-        #: another process starts without it, so a step must do without what it finds here
-        self.memo = {}
+        #: what a step leaves for a later step of this run (or the command for its first), in
+        #: memory only: a run resumed in another process starts without it, so a step must do
+        #: without what it finds here
+        self.memo = dict(memo or {})
         self._cluster = None
         self._network = None
 
@@ -169,9 +170,10 @@ class Finished(Exception):
     """Raised by a step that ends the operation by deleting the resource."""
 
 
-def run(store, resource_id, operation_id, steps, services, progress=None, warn=None):
+def run(store, resource_id, operation_id, steps, services, progress=None, warn=None, memo=None):
     """Run the recorded operation to its end. Returns the final resource (None if the
-    operation deleted it); raises AppNetError after marking the resource Failed.
+    operation deleted it); raises AppNetError after marking the resource Failed. `memo`:
+    what the command found just before, for the steps (Context.memo).
 
     One write per step: the one that records a step done also names the next one (nothing
     runs in between), and the last step's is the one that ends the operation."""
@@ -185,7 +187,7 @@ def run(store, resource_id, operation_id, steps, services, progress=None, warn=N
     if pending:
         op["step"] = pending[0].name
     resource["properties"]["provisioningState"] = op.get("runningState", res.PROVISIONING)
-    ctx = Context(store, resource, services, progress, warn)
+    ctx = Context(store, resource, services, progress, warn, memo)
     ctx.save()
     try:
         for index, step in enumerate(pending):

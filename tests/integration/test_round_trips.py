@@ -229,6 +229,11 @@ def test_a_join_sends_its_preflight_reads_once(engine, network, clusters, monkey
                  "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.gateway.networking.k8s.io"):
         assert [_plain_path(r) for r in reads].count(path) == 1, (path, reads)
     assert len([r for r in reads if "labelSelector=app%3Distiod" in r.path]) == 1, reads
+    # Nor, before it applies, what an earlier removal may have left terminating: the check
+    # listed every CRD and read applink-system moments before.
+    unfiltered = [r for r in reads if "labelSelector" not in r.path]
+    assert [_plain_path(r) for r in unfiltered].count("/apis/apiextensions.k8s.io/v1/customresourcedefinitions") == 1
+    assert "/api/v1/namespaces" not in [_plain_path(r) for r in unfiltered], unfiltered
     # What the check found is on the record, which a resumed run chooses its version from.
     cluster = engine.show_member("rg1", "net-01", "member-01")["properties"]["cluster"]
     assert cluster["kubernetesVersion"] and cluster["nodes"]["linux"] == 3 and cluster["gatewayApi"]
