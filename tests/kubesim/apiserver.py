@@ -157,7 +157,8 @@ class ApiServer:
         elif p in ("deployments", "daemonsets", "replicasets") and isinstance(spec, dict):
             if p != "daemonsets":
                 spec.setdefault("replicas", 1)
-            spec.setdefault("revisionHistoryLimit", 10)
+            if p != "replicasets":     # ReplicaSetSpec has no such field
+                spec.setdefault("revisionHistoryLimit", 10)
             if p == "deployments":
                 spec.setdefault("progressDeadlineSeconds", 600)
                 spec.setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {
