@@ -14,7 +14,7 @@ import re
 import jsonschema
 from referencing import Registry, Resource
 
-from . import cel, schemas, semantics, structural
+from . import cel, fastschema, schemas, semantics, structural
 from .errors import bad_request, invalid
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -93,8 +93,15 @@ def validate_metadata(meta, causes):
 
 # ------------------------------------------------------------------ built-in (JSON Schema)
 
+@functools.lru_cache(maxsize=8)
+def _fast_checks(ver):
+    return fastschema.Checks(schemas.definitions(ver, strict=True))
+
+
 @functools.lru_cache(maxsize=256)
 def _builtin_validator(ver, group, version, kind):
+    """(jsonschema validator, compiled yes/no check or None), or None for a kind without
+    a schema. The check answers first; the validator reports the errors it finds."""
     # Always the strict schema set: its additionalProperties:false errors are how unknown
     # fields are found; what to do about them is decided per request.
     schema = schemas.kind_schema(ver, group, version, kind, strict=True)
@@ -103,7 +110,8 @@ def _builtin_validator(ver, group, version, kind):
     defs = schemas.definitions(ver, strict=True)
     registry = Resource.from_contents(schema) @ Registry()
     registry = Resource.from_contents(defs) @ registry
-    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    return (jsonschema.validators.Draft202012Validator(schema, registry=registry),
+            _fast_checks(ver).compile(schema))
 
 
 def _path(parts):
@@ -366,9 +374,11 @@ def validate(rt, obj, k8s_version, field_validation, old=None):
                 cel_schema = s
     else:
         ver = schemas.schema_version(k8s_version)
-        validator = _builtin_validator(ver, rt.group, rt.version, rt.kind)
-        if validator is not None:
-            _builtin_errors(validator, obj, causes, unknown)
+        compiled = _builtin_validator(ver, rt.group, rt.version, rt.kind)
+        if compiled is not None:
+            validator, valid = compiled
+            if valid is None or not valid(obj):
+                _builtin_errors(validator, obj, causes, unknown)
         if rt.plural in ("deployments", "daemonsets", "replicasets"):
             _workload_checks(obj, causes, old)
         elif rt.plural == "pods" and isinstance(obj.get("spec"), dict):
