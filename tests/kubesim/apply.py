@@ -11,6 +11,7 @@ ownership; removal of fields an applier stops applying when nobody else owns the
 Update managers (create/update/patch) taking ownership of the fields they change.
 """
 import datetime
+import functools
 import json
 
 from .errors import ApiError
@@ -71,32 +72,88 @@ def _walk(v, node, path, out):
         out.add(path)
 
 
+@functools.lru_cache(maxsize=4096)
+def _decoded(elem):
+    # The same few keys are looked up on every write; the result is shared, only read.
+    return json.loads(elem[2:])
+
+
 def _match_key(item, elem):
-    want = json.loads(elem[2:])
+    want = _decoded(elem)
     return isinstance(item, dict) and all(item.get(k) == x for k, x in want.items())
+
+
+def _step(cur, el):
+    """The value one path element below cur (MISSING if there is none)."""
+    if el.startswith("f:"):
+        if not isinstance(cur, dict) or el[2:] not in cur:
+            return MISSING
+        return cur[el[2:]]
+    if el.startswith("k:"):
+        if not isinstance(cur, list):
+            return MISSING
+        return next((x for x in cur if _match_key(x, el)), MISSING)
+    if el.startswith("v:"):
+        val = json.loads(el[2:])    # a copy: callers may change what they are given
+        if not isinstance(cur, list) or val not in cur:
+            return MISSING
+        return val
+    return MISSING
 
 
 def value_at(obj, path):
     cur = obj
     for el in path:
-        if el.startswith("f:"):
-            if not isinstance(cur, dict) or el[2:] not in cur:
-                return MISSING
-            cur = cur[el[2:]]
-        elif el.startswith("k:"):
-            if not isinstance(cur, list):
-                return MISSING
-            cur = next((x for x in cur if _match_key(x, el)), MISSING)
-            if cur is MISSING:
-                return MISSING
-        elif el.startswith("v:"):
-            val = json.loads(el[2:])
-            if not isinstance(cur, list) or val not in cur:
-                return MISSING
-            cur = val
-        else:
+        cur = _step(cur, el)
+        if cur is MISSING:
             return MISSING
     return cur
+
+
+class _Values:
+    """value_at for many paths of one object (which must not change meanwhile): a path's
+    parent is looked up once for all its children, and the items of a list by a table
+    of their keys built once per list, not by a scan per item (quadratic in long lists)."""
+
+    def __init__(self, obj):
+        self.memo = {(): obj}
+        self.tables = {}
+
+    def at(self, path):
+        v = self.memo.get(path, self)
+        if v is self:
+            parent = self.at(path[:-1])
+            if parent is MISSING:
+                v = MISSING
+            elif path[-1].startswith("k:") and isinstance(parent, list):
+                v = self._item(parent, path[-1])
+            else:
+                v = _step(parent, path[-1])
+            self.memo[path] = v
+        return v
+
+    def _item(self, items, elem):
+        # The first item whose values of the element's keys equal the element's, as
+        # _match_key finds it; an item without a key has None there, as item.get gives.
+        want = _decoded(elem)
+        names = tuple(want)
+        key = (id(items), names)
+        table = self.tables.get(key)
+        if table is None:
+            table = {}
+            try:
+                for x in items:
+                    if isinstance(x, dict):
+                        table.setdefault(tuple(x.get(n) for n in names), x)
+            except TypeError:       # a key whose value is a map or a list: scan
+                table = False
+            self.tables[key] = table
+        if table is not False:
+            try:
+                return table.get(tuple(want[n] for n in names), MISSING)
+            except TypeError:
+                pass
+        return _step(items, elem)
 
 
 def remove_path(obj, path):
@@ -315,8 +372,9 @@ def track_update(old, new, manager, node, api_version, subresource="", with_stat
     else:
         old_set = fieldset(old, node, with_status)
         new_set = fieldset(new, node, with_status)
+    old_values, new_values = _Values(old), _Values(new)
     changed = {p for p in new_set if p not in old_set or (
-        not p[-1].startswith("k:") and value_at(old, p) != value_at(new, p))}
+        not p[-1].startswith("k:") and old_values.at(p) != new_values.at(p))}
     removed = old_set - new_set
     if changed or removed:
         mine = mgrs.entry(manager, "Update", subresource, api_version)
