@@ -176,9 +176,24 @@ class Workloads:
         self.ready_at = {}               # pod uid -> monotonic time its containers start
         self._ip_next = {}
         self._event_names = {}
+        self._hashes = {}
 
     def _rt(self, group, plural):
         return self.ctl._rt(group, plural)
+
+    def _template_hash(self, owner, collision=0):
+        """template_hash of a stored workload's template. A roll reconciles its
+        Deployment several times; a stored object's (uid, resourceVersion) names its
+        content, so each template is hashed once."""
+        m = owner["metadata"]
+        key = (m.get("uid"), m.get("resourceVersion"), collision)
+        h = self._hashes.get(key) if all(key[:2]) else None
+        if h is None:
+            if len(self._hashes) > 1000:
+                self._hashes.clear()
+            h = self._hashes[key] = template_hash(
+                (owner.get("spec") or {}).get("template") or {}, collision)
+        return h
 
     # ------------------------------------------------------------------ queue
     def kick(self, group, plural, ns, name):
@@ -535,7 +550,7 @@ class Workloads:
         spec = d.get("spec") or {}
         desired = spec.get("replicas", 1)
         tmpl = spec.get("template") or {}
-        h = template_hash(tmpl, (d.get("status") or {}).get("collisionCount", 0))
+        h = self._template_hash(d, (d.get("status") or {}).get("collisionCount", 0))
         rs_rt = self._rt(APPS, "replicasets")
         rss = sorted(self._owned(rs_rt.key, d),
                      key=lambda r: int((r["metadata"].get("annotations") or {})
@@ -714,7 +729,7 @@ class Workloads:
             return
         spec = ds.get("spec") or {}
         tmpl = spec.get("template") or {}
-        h = template_hash(tmpl)
+        h = self._template_hash(ds)
         pod_spec = deep_copy(tmpl.get("spec") or {})
         tol = list(pod_spec.get("tolerations") or [])
         for t in DAEMON_TOLERATIONS:
@@ -806,7 +821,7 @@ class Workloads:
         spec = ss.get("spec") or {}
         want = spec.get("replicas", 1)
         tmpl = spec.get("template") or {}
-        rev = "%s-%s" % (name, template_hash(tmpl))
+        rev = "%s-%s" % (name, self._template_hash(ss))
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
         pods = {p["metadata"]["name"]: p for p in self._owned(("", "pods"), ss)
                 if not p["metadata"].get("deletionTimestamp")}
