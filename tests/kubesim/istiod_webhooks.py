@@ -27,6 +27,17 @@ def _istiod_backend(store, svc_ref):
                                                                                  ""), svc))
 
 
+def _stale(store, wh, plural, bundle):
+    """Whether istiod would change this webhook now."""
+    cc = wh.get("clientConfig") or {}
+    if not cc.get("service"):
+        return False
+    if cc.get("caBundle") == bundle and (plural != "validatingwebhookconfigurations" or
+                                         wh.get("failurePolicy") == "Fail"):
+        return False
+    return _istiod_backend(store, cc["service"])
+
+
 def on_write(api, rt, obj):
     if (rt.group, rt.plural) not in _WATCHED or getattr(api, "_istiod_patching", False):
         return
@@ -37,6 +48,11 @@ def on_write(api, rt, obj):
             cfg_rt = api.registry.lookup_plural_any_version(ADM, plural)
             for cfg in api.store.list((ADM, plural)):
                 if "istio.io/rev" not in (cfg["metadata"].get("labels") or {}):
+                    continue
+                # Called on every Pod, Service and Endpoints write: a configuration
+                # already patched is not copied to find that out.
+                if not any(_stale(api.store, wh, plural, bundle)
+                           for wh in cfg.get("webhooks") or []):
                     continue
                 new = deep_copy(cfg)
                 for wh in new.get("webhooks") or []:
