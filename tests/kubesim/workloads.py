@@ -182,17 +182,16 @@ class Workloads:
         return self.ctl._rt(group, plural)
 
     def _template_hash(self, owner, collision=0):
-        """template_hash of a stored workload's template. A roll reconciles its
-        Deployment several times; a stored object's (uid, resourceVersion) names its
-        content, so each template is hashed once."""
-        m = owner["metadata"]
-        key = (m.get("uid"), m.get("resourceVersion"), collision)
-        h = self._hashes.get(key) if all(key[:2]) else None
+        """template_hash of a workload's template, remembered by the template's plain JSON
+        (cheap to make): a roll reconciles its Deployment several times, and each time
+        normalising and hashing the whole template cost most of that reconcile."""
+        tmpl = (owner.get("spec") or {}).get("template") or {}
+        key = (json.dumps(tmpl), collision)
+        h = self._hashes.get(key)
         if h is None:
-            if len(self._hashes) > 1000:
+            if len(self._hashes) > 256:
                 self._hashes.clear()
-            h = self._hashes[key] = template_hash(
-                (owner.get("spec") or {}).get("template") or {}, collision)
+            h = self._hashes[key] = template_hash(tmpl, collision)
         return h
 
     # ------------------------------------------------------------------ queue
