@@ -156,6 +156,24 @@ class _Values:
         return _step(items, elem)
 
 
+class _Same:
+    """same(path): value_at(old, path) == value_at(new, path). Where the values of a
+    parent path are equal, so are all below it: a subtree a write left alone is compared
+    once, whole, instead of field by field."""
+
+    def __init__(self, old, new):
+        self.old, self.new = _Values(old), _Values(new)
+        self.memo = {}
+
+    def __call__(self, path):
+        r = self.memo.get(path)
+        if r is None:
+            r = (len(path) > 1 and self(path[:-1])) or \
+                self.old.at(path) == self.new.at(path)
+            self.memo[path] = r
+        return r
+
+
 def remove_path(obj, path):
     """Remove the field at path; then drop parent maps left empty by the removal."""
     chain = [obj]
@@ -372,9 +390,9 @@ def track_update(old, new, manager, node, api_version, subresource="", with_stat
     else:
         old_set = fieldset(old, node, with_status)
         new_set = fieldset(new, node, with_status)
-    old_values, new_values = _Values(old), _Values(new)
+    same = _Same(old, new)
     changed = {p for p in new_set if p not in old_set or (
-        not p[-1].startswith("k:") and old_values.at(p) != new_values.at(p))}
+        not p[-1].startswith("k:") and not same(p))}
     removed = old_set - new_set
     if changed or removed:
         mine = mgrs.entry(manager, "Update", subresource, api_version)

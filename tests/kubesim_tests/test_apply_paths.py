@@ -69,3 +69,23 @@ def _node():
     return Node({"properties": {"spec": {"properties": {
         "containers": map_list(["name"], container),
         "finalizers": {"x-kubernetes-list-type": "set"}}}}}, None)
+
+
+def test_unchanged_paths_are_those_whose_values_compare_equal():
+    new = json.loads(json.dumps(_OBJ))
+    c = new["spec"]["containers"][0]
+    c["ports"][2]["name"] = "renamed"           # one field of one item
+    c["ports"][5]["containerPort"] = 1          # equal to 1.0, as value_at compares
+    c["env"].insert(0, {"name": "B"})
+    new["spec"]["finalizers"].append("z")
+    same = apply._Same(_OBJ, new)
+    paths = _paths() + sorted(apply.fieldset(_OBJ, _node()) | apply.fieldset(new, _node()))
+    changed = set()
+    for p in paths:
+        want = apply.value_at(_OBJ, p) == apply.value_at(new, p)
+        assert same(p) == want, p
+        if not want:
+            changed.add(p)
+    port = ("f:spec", "f:containers", 'k:{"name":"c"}', "f:ports",
+            'k:{"containerPort":80,"protocol":"UDP"}', "f:name")
+    assert port in changed and ("f:spec", "f:scalar") not in changed
