@@ -12,7 +12,7 @@ import yaml
 
 from . import admission, istiod_webhooks, rbac_guard, tokens
 from . import apply as ssa
-from . import merge, schemas, validation, workload_defaults
+from . import merge, schemas, validation, workload_defaults, yamlbody
 from .deletion import Deletion
 from .errors import ApiError, bad_request, already_exists, conflict, not_found, \
     patch_type_unsupported, unsupported_media_type
@@ -357,7 +357,7 @@ class ApiServer:
             raise bad_request("PATCH, application/apply-patch+yaml requires fieldManager "
                               "parameter")
         try:
-            applied = yaml.safe_load(body) if isinstance(body, (bytes, str)) else body
+            applied = yamlbody.load(body) if isinstance(body, (bytes, str)) else body
         except yaml.YAMLError as e:
             raise bad_request("error decoding YAML: %s" % e)
         if not isinstance(applied, dict):

@@ -345,8 +345,9 @@ class Dispatcher:
             return protobuf.decode(body)
         if ctype in ("application/yaml", "application/apply-patch+yaml"):
             import yaml
+            from . import yamlbody
             try:
-                return yaml.safe_load(body)
+                return yamlbody.load(body)
             except yaml.YAMLError as e:
                 raise bad_request("error decoding YAML: %s" % e)
         try:
