@@ -41,9 +41,10 @@ def _constant(_):
 
 
 def _pairs(pairs):
-    if any(len(k) > _MAX_KEY for k, _ in pairs):
+    out = dict(pairs)
+    if out and max(map(len, out)) > _MAX_KEY:
         raise _NotLikeYaml()
-    return dict(pairs)
+    return out
 
 
 def _as_json(body):
