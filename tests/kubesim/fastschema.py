@@ -102,6 +102,26 @@ def _all_of(checks):
     return check
 
 
+def _one_of(alts):
+    def check(x):
+        n = 0
+        for a in alts:
+            if a(x):
+                n += 1
+        return n == 1
+    return check
+
+
+def _items(item):
+    def check(x):
+        if isinstance(x, list):
+            for i in x:
+                if not item(i):
+                    return False
+        return True
+    return check
+
+
 class _Compiler:
     """Compiles schemas whose $refs point into one _definitions.json; each definition is
     compiled once and shared by every kind of that schema set."""
@@ -156,13 +176,11 @@ class _Compiler:
         if "oneOf" in s:
             if not isinstance(s["oneOf"], list) or not s["oneOf"]:
                 raise _Unsupported()
-            alts = [self.schema(a, in_defs) for a in s["oneOf"]]
-            checks.append(lambda x: sum(1 for a in alts if a(x)) == 1)
+            checks.append(_one_of([self.schema(a, in_defs) for a in s["oneOf"]]))
         if any(k in s for k in ("properties", "additionalProperties", "required")):
             checks.append(self._object(s, in_defs))
         if "items" in s:
-            item = self.schema(s["items"], in_defs)
-            checks.append(lambda x: not isinstance(x, list) or all(item(i) for i in x))
+            checks.append(_items(self.schema(s["items"], in_defs)))
         return _all_of(checks)
 
     def _object(self, s, in_defs):
