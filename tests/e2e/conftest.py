@@ -86,6 +86,17 @@ class Az:
     def state_path(self):
         return pathlib.Path(self.config_dir) / "appnet" / "state.db"
 
+    def stored_member(self, name="member-01"):
+        """The member's record as stored (the local SQLite state), read behind az's back: what a
+        command in flight has written so far. None when there is none."""
+        import sqlite3
+        with sqlite3.connect(self.state_path) as db:
+            for (body,) in db.execute("SELECT body FROM resources"):
+                doc = json.loads(body)
+                if doc["name"] == name and "appLinkMembers" in doc["id"]:
+                    return doc
+        return None
+
 
 @pytest.fixture
 def az(az_extension_dir, tmp_path):

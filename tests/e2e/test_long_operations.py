@@ -4,7 +4,6 @@ SIGTERM) ends it Canceled with the command that resumes it, and that command con
 import json
 import shlex
 import signal
-import sqlite3
 import subprocess
 import time
 
@@ -18,12 +17,7 @@ NS = "applink-system"
 
 
 def _member(az, name="member-01"):
-    with sqlite3.connect(az.state_path) as db:
-        for (body,) in db.execute("SELECT body FROM resources"):
-            doc = json.loads(body)
-            if doc["name"] == name and "appLinkMembers" in doc["id"]:
-                return doc
-    return None
+    return az.stored_member(name)
 
 
 def _wait_for_step(az, step, timeout=120):

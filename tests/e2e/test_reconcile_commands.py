@@ -5,11 +5,9 @@ a stopped member is reported Failed (exit 1) while the others are repaired; Ctrl
 while members' repairs wait ends the run, the repairs Canceled, and the next run resumes them."""
 
 import hashlib
-import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import time
 
@@ -153,12 +151,7 @@ def test_help_names_the_new_command_and_parameter(az):
 
 
 def _member_record(az, name):
-    with sqlite3.connect(az.state_path) as db:
-        for (body,) in db.execute("SELECT body FROM resources"):
-            doc = json.loads(body)
-            if doc["name"] == name and "appLinkMembers" in doc["id"]:
-                return doc
-    return None
+    return az.stored_member(name)
 
 
 def _operation(az, name):

@@ -41,7 +41,9 @@ def test_preflight_issues_its_reads_together(clusters):
             assert a is b or a.overlaps(b), (a, b)
 
 
-def test_readiness_is_awaited_by_a_watch_not_by_polling(kubesim):
+def _deployment_readiness_requests(kubesim):
+    """A readiness wait on a just-applied Deployment (ready 1.5 s later): (the emulated
+    cluster, what the apply answered, the requests the wait sent about Deployments)."""
     (sim,) = kubesim(1, ready_delay=1.5)
     cluster = _connect(sim)
     dep = {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -52,7 +54,11 @@ def test_readiness_is_awaited_by_a_watch_not_by_polling(kubesim):
     applied = apply_phases(cluster, [Phase("workload", [dep])])
     n = len(sim.request_log)
     wait_ready(cluster, applied, timeout=60, poll=0.05)
-    sent = [r for r in _since(sim, n) if "/deployments" in r.path]
+    return sim, applied, [r for r in _since(sim, n) if "/deployments" in r.path]
+
+
+def test_readiness_is_awaited_by_a_watch_not_by_polling(kubesim):
+    _, _, sent = _deployment_readiness_requests(kubesim)
     watches = [r for r in sent if parse_qs(urlsplit(r.path).query).get("watch") == ["true"]]
     assert watches, sent
     query = parse_qs(urlsplit(watches[0].path).query)
@@ -242,17 +248,7 @@ def test_a_join_sends_its_preflight_reads_once(engine, network, clusters, monkey
 
 
 def test_readiness_of_what_was_just_applied_is_watched_from_the_apply_answer(kubesim):
-    (sim,) = kubesim(1, ready_delay=1.5)
-    cluster = _connect(sim)
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment",
-           "metadata": {"name": "web", "namespace": "default"},
-           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                    "template": {"metadata": {"labels": {"app": "web"}},
-                                 "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}
-    applied = apply_phases(cluster, [Phase("workload", [dep])])
-    n = len(sim.request_log)
-    wait_ready(cluster, applied, timeout=60, poll=0.05)
-    sent = [r for r in _since(sim, n) if "/deployments" in r.path]
+    sim, applied, sent = _deployment_readiness_requests(kubesim)
     # No GET of the Deployment first: the watch starts at the version the apply answered.
     assert sent and _is_watch(sent[0]), [r.path for r in sent]
     query = parse_qs(urlsplit(sent[0].path).query)

@@ -16,7 +16,6 @@ from azext_appnet.model import ids
 from azext_appnet.model import resources as res
 from azext_appnet.operations import catalog, reconcile, runner
 from azext_appnet.operations.runner import Step
-from tests.fixtures.memory_store import MemoryStore
 
 # A bound on the fake waits, so that a run the interruption does not reach fails the test
 # (its operations end Succeeded) instead of hanging it.
@@ -52,18 +51,6 @@ class FakeEngine:
         doc["properties"]["provisioningState"] = res.ACCEPTED
         op_id = self.store.update(doc)["properties"]["operation"]["id"]
         return runner.run(self.store, rid, op_id, self.steps(member), FakeServices())
-
-
-@pytest.fixture
-def store():
-    return MemoryStore()
-
-
-@pytest.fixture
-def network(store):
-    doc = res.new_network(ids.LOCAL_SUBSCRIPTION, "rg1", "net-01", "westus2")
-    doc["properties"]["provisioningState"] = res.SUCCEEDED
-    return store.create(doc, catalog.NETWORK_KIND)
 
 
 def _members(store, network, *names):

@@ -15,7 +15,6 @@ from azext_appnet.model import resources as res
 from azext_appnet.operations import catalog, resume, runner
 from azext_appnet.operations.runner import Step
 from azext_appnet.processes import process_identity
-from tests.fixtures.memory_store import MemoryStore
 
 NET_ID = ids.network_id(ids.LOCAL_SUBSCRIPTION, "rg1", "net-01")
 
@@ -29,18 +28,6 @@ class FakeServices:
     def connect(self, member):
         self.connects += 1
         return f"cluster of {member['name']}"
-
-
-@pytest.fixture
-def store():
-    return MemoryStore()
-
-
-@pytest.fixture
-def network(store):
-    doc = res.new_network(ids.LOCAL_SUBSCRIPTION, "rg1", "net-01", "westus2")
-    doc["properties"]["provisioningState"] = res.SUCCEEDED
-    return store.create(doc, catalog.NETWORK_KIND)
 
 
 def _member(store, network, name="member-01"):
