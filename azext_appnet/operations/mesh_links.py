@@ -24,14 +24,13 @@ import base64
 import datetime
 import os
 import secrets
-import threading
 
 import yaml
 
 from ..constants import MANAGED_BY_KEY, MANAGED_BY_VALUE, MEMBER_NAMESPACE as NAMESPACE
 from ..constants import REMOTE_SECRET_CLUSTER_ANNOTATION, REMOTE_SECRET_LABEL, REMOTE_SECRET_PREFIX
 from ..errors import AppNetError, ClusterError, InvalidInputError
-from ..kube.concurrent import gather
+from ..kube.concurrent import Memo, gather
 from ..manifests.istiod import READER_ROLE
 
 LINK_LABEL = "appnet.azure.com/remote-member"       # on a remote secret: the member it reads
@@ -241,44 +240,28 @@ def delete_legacy_reader(cluster, ours):
     gather([lambda o=o: cluster.delete(o[0], o[1], o[2], o[3]) for o in ours])
 
 
-class _Once:  # pylint: disable=too-few-public-methods  # a shared value: get() is all it does
-    """A value computed by its first reader and shared with the others (threads of one link
-    operation): what a cluster is asked once however many links use it."""
-
-    def __init__(self, compute):
-        self._compute, self._lock = compute, threading.Lock()
-        self._done, self._value, self._error = False, None, None
-
-    def get(self):
-        with self._lock:
-            if not self._done:
-                try:
-                    self._value = self._compute()
-                except BaseException as ex:  # pylint: disable=broad-except
-                    self._error = ex
-                self._done = True
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 class _Issuer:
     """A cluster that issues reader identities in one link operation. Its API server's CA
     and the identities already on it are read once (together with the first identity issued)
     for all the links it issues, not once per link."""
 
     def __init__(self, cluster, member_name):
-        self.cluster = cluster
-        self.ca = _Once(lambda: _api_server_ca(cluster, member_name))
-        self.identities = _Once(lambda: find_identities(cluster))
+        self.cluster, self._member_name = cluster, member_name
+        self._once = Memo()             # threads of one link operation share each read
+
+    def ca(self):
+        return self._once.get("ca", lambda: _api_server_ca(self.cluster, self._member_name))
+
+    def identities(self):
+        return self._once.get("identities", lambda: find_identities(self.cluster))
 
     def older(self, reader_name, keep):
         """The identities issued to `reader_name` before this operation's `keep`."""
-        readers, _ = self.identities.get()
+        readers, _ = self.identities()
         return [n for n in readers.get(reader_name.lower(), []) if n != keep]
 
     def retire_legacy(self):
-        if self.identities.get()[1]:
+        if self.identities()[1]:
             retire_legacy_reader(self.cluster)
 
 
@@ -324,8 +307,8 @@ def _one_way(issuer, side, holder, holder_cluster, owner_labels, ttl, records):
     # ones are deleted once the holder has the new token. The CA first: a cluster whose
     # namespace is gone is told by its clearest error.
     ca, (account, token, expires), _ = gather([
-        side.ca.get, lambda: issue_reader(side.cluster, holder["name"], owner_labels(issuer), ttl),
-        side.identities.get])
+        side.ca, lambda: issue_reader(side.cluster, holder["name"], owner_labels(issuer), ttl),
+        side.identities])
     from .api_address import published
     # The address the holder's istiod reaches the issuer at (its --api-server-url), by
     # default the one we reached it at.
