@@ -85,13 +85,12 @@ class Probe:  # pylint: disable=too-few-public-methods  # one outcome, read by i
     `error`: the AppNetError the read raised (None when it was answered)."""
 
     def __init__(self, clients, kubeconfig_text, source):
-        import yaml
+        from .mesh_links import parse_reader_kubeconfig
         self.doc, self.unreadable, self.error = None, False, None
         try:
-            # libyaml's safe loader when present: a large network's check reads hundreds of these.
-            doc = yaml.load(kubeconfig_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            doc = parse_reader_kubeconfig(kubeconfig_text)
             cluster = clients.client(doc, source)
-        except (ValueError, yaml.YAMLError):
+        except ValueError:
             self.unreadable = True
             return
         except AppNetError as ex:   # not of the shape appnet writes: not loaded

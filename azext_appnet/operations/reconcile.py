@@ -204,16 +204,15 @@ def live_istio(cluster, version):
 def held_links(cluster):
     """The remote secrets a member holds: peer (lower-case) -> the server its kubeconfig
     names ("" when it cannot be read). Tokens are read only to parse, never kept."""
-    import yaml
-    from .mesh_links import LINK_LABEL
+    from .mesh_links import LINK_LABEL, parse_reader_kubeconfig
     held = {}
     for secret in cluster.list("v1", "secrets", MEMBER_NAMESPACE, label_selector=LINK_LABEL):
         peer = ((secret.get("metadata") or {}).get("labels") or {}).get(LINK_LABEL)
         value = ((secret.get("data") or {}).get(peer or "")) or ""
         try:
-            config = yaml.safe_load(base64.b64decode(value).decode()) or {}
+            config = parse_reader_kubeconfig(base64.b64decode(value).decode()) or {}
             held[peer] = ((config.get("clusters") or [{}])[0].get("cluster") or {}).get("server") or ""
-        except (ValueError, AttributeError, IndexError, yaml.YAMLError):
+        except (ValueError, AttributeError, IndexError):
             held[peer] = ""
     return held
 

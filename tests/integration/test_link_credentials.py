@@ -8,7 +8,9 @@ with the token copied out of the remote secret, the way an attacker holding it w
 import base64
 import datetime
 import json
+import os
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -17,6 +19,7 @@ import yaml
 
 from azext_appnet.errors import InvalidInputError
 from azext_appnet.operations import mesh_links
+from tests.fixtures import requires
 from tests.integration.conftest import join
 
 NS = "applink-system"
@@ -274,3 +277,16 @@ def test_a_peer_whose_data_plane_was_deleted_by_hand_is_named_in_a_warning(engin
     warnings = member["properties"]["operation"]["warnings"]
     assert any("Could not link with member 'east': The data plane of member 'east' is not on its cluster" in w
                and "az appnet member update" in w for w in warnings), warnings
+
+
+def test_kubectl_reads_a_peer_with_a_remote_secret_as_it_is_stored(engine, network, clusters, tmp_path):
+    east, west = clusters(2)
+    _join_all(engine, (east, west), ("east", "west"))
+    (value,) = _remote_secrets(west)["istio-remote-secret-east"]["data"].values()
+    path = tmp_path / "east.kubeconfig"
+    path.write_bytes(base64.b64decode(value))
+    os.chmod(path, 0o600)
+    done = subprocess.run([requires.kubectl(), "--kubeconfig", str(path), "get", "services",
+                           "-n", NS, "-o", "name"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "service/istiod" in done.stdout.split()

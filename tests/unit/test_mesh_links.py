@@ -49,3 +49,21 @@ def test_fewest_rotations_cover_every_due_link():
     assert members_to_rotate([("a", "c"), ("b", "c"), ("c", "a"), ("c", "b")]) == ["c"]
     chosen = members_to_rotate([("a", "b"), ("c", "d")])
     assert len(chosen) == 2 and {"a", "b"} & set(chosen) and {"c", "d"} & set(chosen)
+
+
+def test_a_reader_kubeconfig_reads_back_as_written_and_older_yaml_ones_still_read():
+    import pytest
+    import yaml
+    from azext_appnet.operations.mesh_links import parse_reader_kubeconfig, reader_kubeconfig
+    text = reader_kubeconfig("https://10.0.0.1:6443", "Q0E=", "East", "tok-1")
+    doc = parse_reader_kubeconfig(text)
+    assert doc == yaml.safe_load(text)      # what istiod and kubectl read (they read YAML)
+    assert doc["clusters"][0] == {"name": "east", "cluster": {"server": "https://10.0.0.1:6443",
+                                                              "certificate-authority-data": "Q0E="}}
+    assert doc["users"][0]["user"] == {"token": "tok-1"}
+    # Remote secrets written by older versions hold YAML, in block or flow style.
+    assert parse_reader_kubeconfig(yaml.safe_dump(doc, default_flow_style=False)) == doc
+    assert parse_reader_kubeconfig(yaml.safe_dump(doc, default_flow_style=True)) == doc
+    for bad in ("{unclosed: [", "a: b: c"):
+        with pytest.raises(ValueError):
+            parse_reader_kubeconfig(bad)
