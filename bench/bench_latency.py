@@ -2,8 +2,9 @@
 
 A real API server is 20-150 ms away; then an operation's cost is the number of round trips it
 waits for one after another, not its request count. Each emulated cluster adds --latency
-seconds to every answer; workloads are ready at once, so readiness waits are excluded. Every
-operation runs twice: at latency 0 (the baseline) and at --latency, and the report gives, per
+seconds to every answer, and twice that to every new connection (TCP's and TLS's
+handshakes); workloads are ready at once, so readiness waits are excluded. Every operation
+runs twice: at latency 0 (the baseline) and at --latency, and the report gives, per
 operation, wall time, the client's CPU time, requests, wall / latency, and (wall - wall at 0 ms)
 / latency: the round trips waited for one after another, with the CPU time taken out.
 
@@ -50,6 +51,10 @@ class _InProcess:
     def request_count(self):
         return len(self._sim.requests)
 
+    @property
+    def connection_count(self):
+        return self._sim.connection_count
+
     def request_log(self, start=0):
         return [tuple(r) for r in self._sim.request_log[start:]]
 
@@ -82,15 +87,17 @@ def chain(log):
 
 def _measure(sims, target, call):
     """(wall seconds, requests on every cluster, requests on `target`'s cluster, round trips
-    in the longest chain, CPU seconds of this process: the client's)."""
+    in the longest chain, CPU seconds of this process: the client's, connections opened to
+    every cluster)."""
     before = [s.request_count for s in sims]
+    conns = sum(s.connection_count for s in sims)
     t0, cpu0 = time.perf_counter(), time.process_time()
     call()
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     after = [s.request_count for s in sims]
     own = sum(a - b for s, a, b in zip(sims, after, before) if target is None or s is target)
     log = [r for s, n in zip(sims, before) for r in s.request_log(n)]
-    return wall, sum(after) - sum(before), own, chain(log), cpu
+    return wall, sum(after) - sum(before), own, chain(log), cpu, sum(s.connection_count for s in sims) - conns
 
 
 def _median(sims, call, times):
@@ -168,17 +175,18 @@ def main():
     print(f"latency {ms} ms per answer; emulated clusters in {where}; baseline: the same "
           "operations at 0 ms, in this run")
     print(f"{'operation':<26}{'wall 0ms':>10}{f'wall {ms}ms':>12}{'cpu 0ms':>9}{'requests':>10}{'member':>8}"
-          f"{'others':>8}{'wall/lat':>10}{'in series':>11}{'chain':>7}")
-    for name, (wall, requests, own, rounds, _) in slow.items():
+          f"{'others':>8}{'conns':>7}{'wall/lat':>10}{'in series':>11}{'chain':>7}")
+    for name, (wall, requests, own, rounds, _, conns) in slow.items():
         wall0 = base[name][0]
         ratio = wall / args.latency if args.latency else 0.0
         series = (wall - wall0) / args.latency if args.latency else 0.0
         others = "-" if name.startswith("check") else requests - own
         mine = "-" if name.startswith("check") else own
-        print(f"{name:<26}{wall0:>10.2f}{wall:>12.2f}{base[name][4]:>9.2f}{requests:>10}{mine:>8}{others:>8}{ratio:>10.1f}"
+        print(f"{name:<26}{wall0:>10.2f}{wall:>12.2f}{base[name][4]:>9.2f}{requests:>10}{mine:>8}{others:>8}{conns:>7}{ratio:>10.1f}"
               f"{series:>11.1f}{rounds:>7}")
     print("requests: on every cluster; member: on the cluster of the member operated on; others: "
-          "on the other members' clusters (remote secrets, reader identities, revocation lists)")
+          "on the other members' clusters (remote secrets, reader identities, revocation lists); "
+          "conns: TLS connections opened to every cluster, each two round trips before its first request")
     print("cpu 0ms: the client's CPU time in the baseline run (near wall 0ms: the operation is "
           "bound by the client's CPU there, not by round trips); check: median of "
           f"{CHECK_RUNS} runs")

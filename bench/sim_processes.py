@@ -4,7 +4,8 @@ Twenty-four emulated API servers in the benchmark's own process would share its 
 interpreter lock with the client: the client would wait for the emulators' CPU, and a
 measurement meant to count round trips would measure that instead. Here each cluster runs
 in a child process; the parent holds a small proxy with what a benchmark needs of a
-KubeSim: its kubeconfig and context, its request count, and its latency switch.
+KubeSim: its kubeconfig and context, its request and connection counts, and its latency
+switch.
 """
 
 import multiprocessing
@@ -29,6 +30,8 @@ def _serve(name, latency, conn):
                 conn.send(None)
             elif command == "requests":
                 conn.send(len(sim.requests))
+            elif command == "connections":
+                conn.send(sim.connection_count)
             elif command == "log":
                 conn.send([tuple(r) for r in sim.request_log[arg:]])
             elif command == "stop":
@@ -70,6 +73,10 @@ class ProcessSim:
     @property
     def request_count(self):
         return self._ask("requests")
+
+    @property
+    def connection_count(self):
+        return self._ask("connections")
 
     def request_log(self, start=0):
         """sim.request_log[start:] as (method, path, status, started, answered) tuples

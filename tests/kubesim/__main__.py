@@ -23,8 +23,9 @@ def main(argv=None):
     p.add_argument("--namespace-delete-delay", type=float, default=2.0, metavar="SECONDS",
                    help="seconds a deleted namespace stays Terminating (default 2)")
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
-                   help="seconds added to every answer, as for an API server far away "
-                        "(default 0)")
+                   help="seconds added to every answer, and twice that to every new "
+                        "connection (TCP's and TLS's handshakes), as for an API server far "
+                        "away (default 0)")
     p.add_argument("--pod-termination-delay", type=float, default=1.0, metavar="SECONDS",
                    help="seconds a deleted Pod stays Terminating while its containers stop, "
                         "at most its grace period (default 1)")

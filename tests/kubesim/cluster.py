@@ -26,6 +26,11 @@ from .util import deep_copy, now, now_micro, random_token
 _index = itertools.count(1)
 
 
+class LoggedConnection(collections.namedtuple("LoggedConnection", "opened ready")):
+    """One TLS connection of sim.connection_log: accepted at `opened`, its handshake done at
+    `ready` (time.monotonic(); the emulated latency delays it by two round trips)."""
+
+
 class LoggedRequest(collections.namedtuple("LoggedRequest",
                                            "method path status started answered")):
     """One answered request of sim.request_log; times are time.monotonic()."""
@@ -44,8 +49,9 @@ class KubeSim:
         """ready_delay: seconds from a Pod's binding to its containers running (and being
         ready); namespace_delete_delay: seconds a deleted Namespace (or a CRD being cleaned
         of its custom resources) stays Terminating at least. 0: at once, within the
-        request that caused it. latency: seconds added to every answer (as a far-away API
-        server; the same as faults.set(latency=...)). pod_termination_delay: seconds a
+        request that caused it. latency: seconds added to every answer, and twice that to
+        every new connection's handshake (as a far-away API server; the same as
+        faults.set(latency=...)). pod_termination_delay: seconds a
         deleted Pod on a node stays Terminating while its containers stop (at most its
         grace period; 0: deleted at once)."""
         self.name = name
@@ -73,6 +79,7 @@ class KubeSim:
         # The same requests with when each arrived and was answered (time.monotonic(); a
         # watch is "answered" when its stream opens), so a test can see which overlapped.
         self.request_log = []
+        self.connection_log = []        # LoggedConnection per TLS connection a client opened
         self._requests_lock = threading.Lock()
         self._server = None
         self._thread = None
@@ -340,6 +347,15 @@ class KubeSim:
             self.request_log.append(LoggedRequest(method, path, status,
                                                   answered if started is None else started,
                                                   answered))
+
+    def record_connection(self, opened, ready):
+        with self._requests_lock:
+            self.connection_log.append(LoggedConnection(opened, ready))
+
+    @property
+    def connection_count(self):
+        """TLS connections clients opened (and completed the handshake of) so far."""
+        return len(self.connection_log)
 
     def __repr__(self):
         return "<KubeSim %s %s%s>" % (self.name, self.url, "" if self.running else " stopped")

@@ -12,7 +12,8 @@ class Faults:
     def set(self, error_rate=0.0, codes=(500, 503, 429), latency=0.0, drop_rate=0.0,
             retry_after=1, seed=None):
         """error_rate: fraction of requests answered with one of `codes` (a 429 or 503
-        carries Retry-After: retry_after); latency: seconds added to each answer;
+        carries Retry-After: retry_after); latency: seconds added to each answer
+        (and twice that to each new connection's handshake, see server.py);
         drop_rate: fraction of requests whose connection is closed without an answer;
         seed: makes which requests fail repeatable (a test that needs some to fail)."""
         with self._lock:

@@ -1,10 +1,16 @@
 """HTTPS transport: a threaded HTTP/1.1 server (one thread per connection, keep-alive),
 TLS handshakes done in the connection's thread so a slow or silent client never blocks
-the accept loop, and every open connection tracked so stop() really closes them."""
+the accept loop, and every open connection tracked so stop() really closes them.
+
+The emulated latency (faults.set(latency=S)) delays a new connection too: a far-away API
+server costs a client two round trips before its first request can go out, TCP's handshake
+and TLS 1.3's. The connection's thread waits 2*S before it answers the TLS handshake, so
+other connections are not held up, and a kept-alive connection pays it once."""
 import http.server
 import socket
 import socketserver
 import threading
+import time
 
 from .handler import KubeHandler
 
@@ -27,8 +33,13 @@ class HTTPSServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
             # the client's delayed ACK add ~40 ms to every answer.
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             request.settimeout(30)
+            opened = time.monotonic()
+            latency = self.sim.faults.latency
+            if latency:
+                time.sleep(2 * latency)     # SYN/SYN-ACK, then ClientHello/ServerHello
             tls = self.ssl_ctx.wrap_socket(request, server_side=True)
             tls.settimeout(None)
+            self.sim.record_connection(opened, time.monotonic())
         except (OSError, ValueError):
             try:
                 request.close()

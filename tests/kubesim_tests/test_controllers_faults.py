@@ -193,6 +193,33 @@ def test_latency_keyword_and_request_log_show_concurrent_requests():
         far.stop()
 
 
+
+def test_latency_delays_each_new_connection_by_two_round_trips_and_kept_alive_ones_not_again():
+    far = KubeSim(name="far", latency=0.2).start()
+    try:
+        api = api_client(far, retries=False)
+        opened = far.connection_count
+        n = len(far.request_log)
+        raw(api, "GET", "/version")
+        raw(api, "GET", "/version")
+        # Two requests over one kept-alive connection, whose handshake waited two round trips
+        # (TCP's and TLS's) before the first request could go out.
+        assert far.connection_count == opened + 1
+        (conn,) = far.connection_log[opened:]
+        assert conn.ready - conn.opened >= 0.4
+        first, second = far.request_log[n:]
+        assert conn.ready <= first.started <= first.answered <= second.started
+        # A second client opens a connection of its own, and waits for it the same.
+        raw(api_client(far, retries=False), "GET", "/version")
+        assert far.connection_count == opened + 2
+        assert far.connection_log[-1].ready - far.connection_log[-1].opened >= 0.4
+        # Without latency, connections are still counted.
+        far.faults.clear()
+        raw(api_client(far, retries=False), "GET", "/version")
+        assert far.connection_count == opened + 3
+    finally:
+        far.stop()
+
 # ------------------------------------------------------------------------------ lifecycle
 
 def test_stop_restart_keeps_objects_reset_drops_them():
