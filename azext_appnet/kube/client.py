@@ -195,9 +195,30 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         self._owns_http = http is None
         self._http = pool_manager(config, pool_size) if http is None else http
         self._urllib3 = urllib3
+        # Every request goes to the one server, so its pool is looked up once, not by the
+        # manager parsing the URL and building a pool key per request (a tenth of the
+        # client's CPU per request). A plain-http server behind a proxy is the exception:
+        # the proxy needs the absolute URL and its headers, which only the manager adds.
+        url = urllib3.util.parse_url(self.server)
+        self._origin = (url.host, url.port, url.scheme)
+        self._prefix = url.path or ""    # a server URL may have a path (e.g. Rancher's)
+        self._direct = not (config.proxy and url.scheme == "http")
+        self._pool = None
         # Discovery is cached per Cluster (i.e. per connect()).
         from .discovery import Discovery
         self.discovery = Discovery(self)
+
+    def _send(self, method, target, **kw):
+        """One HTTP exchange; `target` is the path (with query) below the server URL."""
+        if not self._direct:
+            return self._http.request(method, self.server + target, redirect=False, **kw)
+        pool = self._pool
+        if pool is None or pool.pool is None:
+            # Not looked up yet, or closed since (close(), or the owner of a shared manager
+            # cleared it): the manager gives a new one.
+            pool = self._pool = self._http.connection_from_host(*self._origin)
+        return pool.urlopen(method, self._prefix + target, redirect=False,
+                            assert_same_host=False, **kw)
 
     def _stamp(self, headers):
         """Every request, watches included: the current credential (an exec plugin may have
@@ -241,9 +262,9 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         and ClusterError when the server cannot be reached. `what` names the object in
         messages ("Deployment ns/name"). `retry_conflict`: also retry a 409 (for a forced
         apply a 409 can only be an optimistic-concurrency race inside the server)."""
-        url = self.server + path
+        target = path
         if query:
-            url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
+            target += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         data = None
         if body is not None:
@@ -255,9 +276,8 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
             attempt += 1
             self._stamp(headers)
             try:
-                resp = self._http.request(method, url, body=data, headers=headers,
-                                          timeout=timeout, retries=False,
-                                          preload_content=True, redirect=False)
+                resp = self._send(method, target, body=data, headers=headers,
+                                  timeout=timeout, retries=False, preload_content=True)
             except self._urllib3.exceptions.HTTPError as e:
                 # Connection refused/reset, TLS failure, timeout. TLS errors are not
                 # transient: retrying a bad certificate only delays the message.
@@ -430,14 +450,12 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         query = {"watch": "true", "fieldSelector": f"metadata.name={name}",
                  "resourceVersion": resource_version, "timeoutSeconds": max(1, int(timeout)),
                  "allowWatchBookmarks": "true"}
-        url = self.server + path + "?" + urlencode([(k, v) for k, v in query.items()
-                                                    if v is not None])
+        target = path + "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         self._stamp(headers)
         try:
-            resp = self._http.request(
-                "GET", url, headers=headers, retries=False, redirect=False,
-                preload_content=False,
+            resp = self._send(
+                "GET", target, headers=headers, retries=False, preload_content=False,
                 timeout=self._urllib3.Timeout(connect=self.timeout, read=timeout + self.timeout))
         except self._urllib3.exceptions.HTTPError as e:
             raise self._unreachable(e) from None
