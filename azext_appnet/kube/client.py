@@ -172,9 +172,11 @@ def pool_manager(config, pool_size=None):
         kw["ssl_context"] = config.ssl_context
         if config.server_hostname:
             kw["server_hostname"] = config.server_hostname
-    if config.proxy:
-        return urllib3.ProxyManager(config.proxy, **kw)
-    return urllib3.PoolManager(**kw)
+    manager = urllib3.ProxyManager(config.proxy, **kw) if config.proxy else urllib3.PoolManager(**kw)
+    # Clusters hold on to their pool (Cluster._send), so clear() must close the pools it
+    # drops: merely forgetting them would leave those Clusters' connections open.
+    manager.pools.dispose_func = lambda pool: pool.close()
+    return manager
 
 
 class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and what it learnt of its cluster
