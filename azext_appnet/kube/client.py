@@ -206,6 +206,9 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         self._prefix = url.path or ""    # a server URL may have a path (e.g. Rancher's)
         self._direct = not (config.proxy and url.scheme == "http")
         self._pool = None
+        # urllib3 never retries (RetryPolicy does): the Retry that says so is made once, not
+        # converted from `retries=False` on every request.
+        self._no_retries = urllib3.Retry(False, redirect=False)
         # Discovery is cached per Cluster (i.e. per connect()).
         from .discovery import Discovery
         self.discovery = Discovery(self)
@@ -213,14 +216,15 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
     def _send(self, method, target, **kw):
         """One HTTP exchange; `target` is the path (with query) below the server URL."""
         if not self._direct:
-            return self._http.request(method, self.server + target, redirect=False, **kw)
+            return self._http.request(method, self.server + target, redirect=False,
+                                      retries=self._no_retries, **kw)
         pool = self._pool
         if pool is None or pool.pool is None:
             # Not looked up yet, or closed since (close(), or the owner of a shared manager
             # cleared it): the manager gives a new one.
             pool = self._pool = self._http.connection_from_host(*self._origin)
         return pool.urlopen(method, self._prefix + target, redirect=False,
-                            assert_same_host=False, **kw)
+                            assert_same_host=False, retries=self._no_retries, **kw)
 
     def _stamp(self, headers):
         """Every request, watches included: the current credential (an exec plugin may have
@@ -279,7 +283,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
             self._stamp(headers)
             try:
                 resp = self._send(method, target, body=data, headers=headers,
-                                  timeout=timeout, retries=False, preload_content=True)
+                                  timeout=timeout, preload_content=True)
             except self._urllib3.exceptions.HTTPError as e:
                 # Connection refused/reset, TLS failure, timeout. TLS errors are not
                 # transient: retrying a bad certificate only delays the message.
@@ -457,7 +461,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         self._stamp(headers)
         try:
             resp = self._send(
-                "GET", target, headers=headers, retries=False, preload_content=False,
+                "GET", target, headers=headers, preload_content=False,
                 timeout=self._urllib3.Timeout(connect=self.timeout, read=timeout + self.timeout))
         except self._urllib3.exceptions.HTTPError as e:
             raise self._unreachable(e) from None
