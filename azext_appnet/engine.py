@@ -79,7 +79,9 @@ class AppNet:  # pylint: disable=too-many-public-methods,too-many-instance-attri
         from .operations.member_ops import check_cluster
         if self.progress:
             self.progress("Checking the cluster")
+        from .kube.concurrent import OPERATION_CONNECTIONS
         client = services.connect_cluster(cluster["type"], cluster, cluster.get("resourceId"), check_aks=True)
+        client.preconnect(OPERATION_CONNECTIONS)    # while the check reads, for the join's rounds
         return check_cluster(client, network_id, member_name), client
 
     def _check_keys(self, network, member=None, sign=False):

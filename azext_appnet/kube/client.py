@@ -206,6 +206,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         self._prefix = url.path or ""    # a server URL may have a path (e.g. Rancher's)
         self._direct = not (config.proxy and url.scheme == "http")
         self._pool = None
+        self._preconnected = 0
         # urllib3 never retries (RetryPolicy does): the Retry that says so is made once, not
         # converted from `retries=False` on every request.
         self._no_retries = urllib3.Retry(False, redirect=False)
@@ -213,18 +214,62 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         from .discovery import Discovery
         self.discovery = Discovery(self)
 
-    def _send(self, method, target, **kw):
-        """One HTTP exchange; `target` is the path (with query) below the server URL."""
-        if not self._direct:
-            return self._http.request(method, self.server + target, redirect=False,
-                                      retries=self._no_retries, **kw)
+    def _connections(self):
         pool = self._pool
         if pool is None or pool.pool is None:
             # Not looked up yet, or closed since (close(), or the owner of a shared manager
             # cleared it): the manager gives a new one.
             pool = self._pool = self._http.connection_from_host(*self._origin)
-        return pool.urlopen(method, self._prefix + target, redirect=False,
-                            assert_same_host=False, retries=self._no_retries, **kw)
+        return pool
+
+    def _send(self, method, target, **kw):
+        """One HTTP exchange; `target` is the path (with query) below the server URL."""
+        if not self._direct:
+            return self._http.request(method, self.server + target, redirect=False,
+                                      retries=self._no_retries, **kw)
+        return self._connections().urlopen(method, self._prefix + target, redirect=False,
+                                           assert_same_host=False, retries=self._no_retries, **kw)
+
+    def preconnect(self, count):
+        """Open `count` connections to the server in the background, all at once, and return
+        at once; they join the kept-alive ones the requests use. Asked again, it opens only
+        what a larger count adds.
+
+        An API server far away costs two round trips (TCP's and TLS's handshakes) before a
+        new connection carries its first request. An operation sends rounds of more and more
+        requests at once (a join: preflight's reads, then the apply's waves; a remove: its
+        lists, then its deletes), and each round that needs more connections than the last
+        left open would pay those two round trips again. Opened together while the first
+        round runs, they are paid once. A connection that fails to open is dropped here;
+        the request that would have used it reports the failure."""
+        with self._count_lock:
+            if count <= self._preconnected or not self._direct:
+                return  # asked for already; or through a proxy, which picks the connection
+            self._preconnected = count
+        pool = self._connections()
+        # Each opener takes a connection, opening it unless it is open already, and holds it
+        # until all are open: one handed back early would be taken again by the next opener,
+        # and the pool would end with fewer than `count`.
+        together = threading.Barrier(count, timeout=4 * self.timeout)
+
+        def open_one():
+            conn = pool._get_conn()     # pylint: disable=protected-access  # urllib3 has no public way
+            try:
+                if conn.sock is None:
+                    started = time.monotonic()
+                    conn.connect()
+                    together.wait()
+                    _read_after_handshake(conn.sock, time.monotonic() - started)
+                else:
+                    together.wait()
+            except (OSError, ValueError, threading.BrokenBarrierError, self._urllib3.exceptions.HTTPError):
+                together.abort()        # the others go on at once
+                conn.close()
+            finally:
+                pool._put_conn(conn)    # pylint: disable=protected-access
+
+        for n in range(count):
+            threading.Thread(target=open_one, name=f"appnet-connect_{n}", daemon=True).start()
 
     def _stamp(self, headers):
         """Every request, watches included: the current credential (an exec plugin may have
@@ -492,6 +537,29 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         out = self.request("DELETE", path, query={"propagationPolicy": "Background"},
                            ok_missing=True, what=describe(res.kind, namespace, name))
         return out is not None
+
+
+def _read_after_handshake(sock, handshake_seconds):
+    """Read what a TLS 1.3 server sends once the handshake is done (its session tickets,
+    about half a round trip later), waiting for it at most as long as the handshake took.
+    Left unread, they make the idle connection look readable, which urllib3 takes for a
+    server that closed it: it would drop the connection and open another."""
+    import select
+    import ssl
+    wait = min(handshake_seconds, 2.0)
+    timeout = sock.gettimeout()
+    try:
+        while select.select([sock], [], [], wait)[0]:
+            sock.setblocking(False)
+            try:
+                sock.recv(1)
+            except ssl.SSLWantReadError:
+                wait = 0.01             # a ticket was read; another may be just behind it
+                continue
+            # Application data before any request, or the connection closed: not usable.
+            raise OSError("the server sent data or closed the connection before any request")
+    finally:
+        sock.settimeout(timeout)
 
 
 def parse_version(version_info):

@@ -15,6 +15,11 @@ import threading
 #: it keeps), far below what an API server admits at once (--max-requests-inflight 400).
 PARALLELISM = 48
 
+#: The connections an operation on a member's own cluster opens as it starts
+#: (Cluster.preconnect): about its largest round there (the apply's last wave, remove's
+#: deletes), and below PARALLELISM, so that the requests sent meanwhile find room in the pool.
+OPERATION_CONNECTIONS = 40
+
 _local = threading.local()
 
 

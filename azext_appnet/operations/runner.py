@@ -17,7 +17,7 @@ import time
 import uuid
 
 from ..errors import AppNetError, ConflictError, OperationCanceledError
-from ..kube.concurrent import raise_if_canceled
+from ..kube.concurrent import OPERATION_CONNECTIONS, raise_if_canceled
 from ..processes import identity_alive, process_identity
 from ..redact import scrub
 from ..model import ids
@@ -121,6 +121,7 @@ class Context:  # pylint: disable=too-many-instance-attributes  # what a step se
         """The member's cluster, connected (and its identity checked) once per operation."""
         if self._cluster is None:
             self._cluster = self.services.connect(self.resource)
+            self._cluster.preconnect(OPERATION_CONNECTIONS)
         return self._cluster
 
     @property

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from azext_appnet.errors import AppNetError, ClusterError, ConflictError, OperationCanceledError
+from azext_appnet.kube.concurrent import OPERATION_CONNECTIONS
 from azext_appnet.model import ids
 from azext_appnet.model import resources as res
 from azext_appnet.operations import catalog, resume, runner
@@ -19,15 +20,24 @@ from azext_appnet.processes import process_identity
 NET_ID = ids.network_id(ids.LOCAL_SUBSCRIPTION, "rg1", "net-01")
 
 
+class FakeCluster(str):
+    """A step's cluster: a marker that names its member, and the connections asked of it."""
+
+    preconnected = 0
+
+    def preconnect(self, count):
+        self.preconnected = count
+
+
 class FakeServices:
-    """Counts connections; a step's cluster is a plain marker object."""
+    """Counts connections."""
 
     def __init__(self):
         self.connects = 0
 
     def connect(self, member):
         self.connects += 1
-        return f"cluster of {member['name']}"
+        return FakeCluster(f"cluster of {member['name']}")
 
 
 def _member(store, network, name="member-01"):
@@ -357,6 +367,8 @@ def test_steps_share_one_cluster_connection_and_read_the_network_again_under_the
              Step("d", "D", use, shared=True)]
     runner.run(store, member["id"], op_id, steps, services)
     assert services.connects == 1
+    # Its connections are opened as the operation first reaches the cluster, for its rounds.
+    assert seen[0][0].preconnected == OPERATION_CONNECTIONS
     # Read once outside the lock (the change is not seen by step c), again under it (d).
     assert seen == [("cluster of member-01", None), ("cluster of member-01", None),
                     ("cluster of member-01", "2")]
