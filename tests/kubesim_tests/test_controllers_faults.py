@@ -220,6 +220,29 @@ def test_latency_delays_each_new_connection_by_two_round_trips_and_kept_alive_on
     finally:
         far.stop()
 
+def test_connection_delay_follows_run_time_latency_and_does_not_serialize_accepts():
+    import threading
+    far = KubeSim(name="far", latency=0.1).start()
+    try:
+        opened = far.connection_count
+        far.faults.set(latency=0.4)
+        raw(api_client(far, retries=False), "GET", "/version")
+        (conn,) = far.connection_log[opened:]
+        assert conn.ready - conn.opened >= 0.8
+        # Two clients connect at once: the second is accepted while the first still waits
+        # out its handshake, so their setups overlap.
+        both = [threading.Thread(target=raw, args=(api_client(far, retries=False), "GET",
+                                                   "/version")) for _ in range(2)]
+        for t in both:
+            t.start()
+        for t in both:
+            t.join()
+        a, b = far.connection_log[opened + 1:]
+        assert a.opened < b.ready and b.opened < a.ready
+    finally:
+        far.stop()
+
+
 # ------------------------------------------------------------------------------ lifecycle
 
 def test_stop_restart_keeps_objects_reset_drops_them():
