@@ -159,10 +159,10 @@ def pool_manager(config, pool_size=None):
     """The urllib3 pool manager (thread-safe, keeps connections alive) for a ClusterConfig's
     server, TLS context and proxy."""
     import urllib3
-    # maxsize: one kept-alive connection per request a round issues at once
-    # (concurrent.PARALLELISM), so the next round reuses them.
-    from .concurrent import PARALLELISM
-    kw = {"maxsize": pool_size or PARALLELISM, "block": False, "retries": False}
+    # maxsize: a kept-alive connection per request of the largest round and some to spare
+    # (concurrent.KEPT_CONNECTIONS), so the next round reuses them.
+    from .concurrent import KEPT_CONNECTIONS
+    kw = {"maxsize": pool_size or KEPT_CONNECTIONS, "block": False, "retries": False}
     if config.ssl_context is not None and config.ssl_context.verify_mode == 0:
         # insecure-skip-tls-verify is the user's explicit choice, warned about once per
         # cluster when the kubeconfig is loaded; not urllib3's warning on every request.

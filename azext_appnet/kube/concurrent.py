@@ -16,9 +16,14 @@ import threading
 PARALLELISM = 48
 
 #: The connections an operation on a member's own cluster opens as it starts
-#: (Cluster.preconnect): about its largest round there (the apply's last wave, remove's
-#: deletes), and below PARALLELISM, so that the requests sent meanwhile find room in the pool.
-OPERATION_CONNECTIONS = 40
+#: (Cluster.preconnect): its largest round there, remove's 30 deletes of the data plane and
+#: the 23 reads that judge which CRDs it keeps, two gathers at once.
+OPERATION_CONNECTIONS = 56
+
+#: The connections a Cluster keeps alive: the largest round, and room for the requests sent
+#: while those are being opened. A connection beyond it is closed after its request (and
+#: urllib3 warns of a full pool).
+KEPT_CONNECTIONS = 64
 
 _local = threading.local()
 
