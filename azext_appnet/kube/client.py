@@ -172,7 +172,9 @@ def pool_manager(config, pool_size=None):
         kw["ssl_context"] = config.ssl_context
         if config.server_hostname:
             kw["server_hostname"] = config.server_hostname
+    from .connections import use_ticket_reading_pools
     manager = urllib3.ProxyManager(config.proxy, **kw) if config.proxy else urllib3.PoolManager(**kw)
+    use_ticket_reading_pools(manager)   # connections opened ahead stay usable (connections.py)
     # Clusters hold on to their pool (Cluster._send), so clear() must close the pools it
     # drops: merely forgetting them would leave those Clusters' connections open.
     manager.pools.dispose_func = lambda pool: pool.close()
@@ -246,30 +248,22 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
             if count <= self._preconnected or not self._direct:
                 return  # asked for already; or through a proxy, which picks the connection
             self._preconnected = count
-        pool = self._connections()
         # Each opener takes a connection, opening it unless it is open already, and holds it
         # until all are open: one handed back early would be taken again by the next opener,
         # and the pool would end with fewer than `count`.
-        together = threading.Barrier(count, timeout=4 * self.timeout)
+        from .connections import open_ahead
+        open_ahead(self._connections(), count, timeout=4 * self.timeout)
 
-        def open_one():
-            conn = pool._get_conn()     # pylint: disable=protected-access  # urllib3 has no public way
-            try:
-                if conn.sock is None:
-                    started = time.monotonic()
-                    conn.connect()
-                    together.wait()
-                    _read_after_handshake(conn.sock, time.monotonic() - started)
-                else:
-                    together.wait()
-            except (OSError, ValueError, threading.BrokenBarrierError, self._urllib3.exceptions.HTTPError):
-                together.abort()        # the others go on at once
-                conn.close()
-            finally:
-                pool._put_conn(conn)    # pylint: disable=protected-access
-
-        for n in range(count):
-            threading.Thread(target=open_one, name=f"appnet-connect_{n}", daemon=True).start()
+    def _abandon(self, resp):
+        """After a streamed response the server was still sending (a watch left early): its
+        connection cannot carry another request, and urllib3, closing the stream, closed it
+        and put it back on top of the pool, where the next request would take it and wait
+        two round trips to open it again. It is taken back here at once and opened again in
+        the background instead."""
+        resp.release_conn()             # when urllib3 has not already
+        if self._direct:
+            from .connections import reopen
+            reopen(self._connections())
 
     def _stamp(self, headers):
         """Every request, watches included: the current credential (an exec plugin may have
@@ -510,8 +504,10 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
                 timeout=self._urllib3.Timeout(connect=self.timeout, read=timeout + self.timeout))
         except self._urllib3.exceptions.HTTPError as e:
             raise self._unreachable(e) from None
+        ended = False
         try:
             if not 200 <= resp.status < 300:
+                ended = True       # read whole: the connection carries the next request
                 raise self._api_error("GET", path, resp.status, resp.read(),
                                       describe(res.kind, namespace, name))
             buf = b""
@@ -523,10 +519,14 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
                         if line.strip():
                             event = json.loads(line)
                             yield event.get("type"), event.get("object") or {}
+                ended = True
             except (self._urllib3.exceptions.HTTPError, ValueError):
                 return             # the stream broke off: the caller looks again
         finally:
-            resp.release_conn()
+            if ended:
+                resp.release_conn()
+            else:
+                self._abandon(resp)
 
     def delete(self, api_version, plural, name, namespace=None):
         """Delete one object (dependents in the background). False if already gone."""
@@ -537,29 +537,6 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
         out = self.request("DELETE", path, query={"propagationPolicy": "Background"},
                            ok_missing=True, what=describe(res.kind, namespace, name))
         return out is not None
-
-
-def _read_after_handshake(sock, handshake_seconds):
-    """Read what a TLS 1.3 server sends once the handshake is done (its session tickets,
-    about half a round trip later), waiting for it at most as long as the handshake took.
-    Left unread, they make the idle connection look readable, which urllib3 takes for a
-    server that closed it: it would drop the connection and open another."""
-    import select
-    import ssl
-    wait = min(handshake_seconds, 2.0)
-    timeout = sock.gettimeout()
-    try:
-        while select.select([sock], [], [], wait)[0]:
-            sock.setblocking(False)
-            try:
-                sock.recv(1)
-            except ssl.SSLWantReadError:
-                wait = 0.01             # a ticket was read; another may be just behind it
-                continue
-            # Application data before any request, or the connection closed: not usable.
-            raise OSError("the server sent data or closed the connection before any request")
-    finally:
-        sock.settimeout(timeout)
 
 
 def parse_version(version_info):

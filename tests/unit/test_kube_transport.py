@@ -147,3 +147,22 @@ def test_connections_opened_ahead_carry_a_round_of_requests_without_new_ones(kub
         assert _connections_reach(sim, before + 10) == before + 10
     finally:
         cluster.close()
+
+
+def test_a_watch_left_early_gives_back_an_open_connection_not_one_still_streaming(kubesim):
+    (sim,) = kubesim(1)
+    cluster = Cluster(kube_config.load(sim.kubeconfig_path, sim.context))
+    try:
+        cluster.preconnect(4)
+        assert _connections_reach(sim, 4) == 4
+        events = cluster.watch("v1", "namespaces", "default", timeout=60)
+        assert next(events)[0] == "ADDED"
+        events.close()                  # what a wait does once it saw what it waited for
+        # The server still streams that watch for a minute: its connection is replaced in
+        # the background, and a round of requests finds open connections at once.
+        assert _connections_reach(sim, 5) == 5
+        names = gather([lambda: cluster.request("GET", "/api/v1/namespaces/default")["metadata"]["name"]] * 4)
+        assert names == ["default"] * 4
+        assert sim.connection_count == 5
+    finally:
+        cluster.close()
