@@ -163,8 +163,18 @@ def test_dropped_connections_and_latency(sim):
     assert sim.requests[n:] == [("GET", "/api/v1/nodes?limit=1", 200)]
 
 
-def test_latency_keyword_and_request_log_show_concurrent_requests():
+def _twice_at_once(sim, path):
+    """GET `path` from two clients of their own (two connections) at the same time."""
     import threading
+    both = [threading.Thread(target=raw, args=(api_client(sim, retries=False), "GET", path))
+            for _ in range(2)]
+    for t in both:
+        t.start()
+    for t in both:
+        t.join()
+
+
+def test_latency_keyword_and_request_log_show_concurrent_requests():
     far = KubeSim(name="far", latency=0.5).start()
     try:
         api = api_client(far, retries=False)
@@ -175,12 +185,7 @@ def test_latency_keyword_and_request_log_show_concurrent_requests():
         assert one.answered - one.started >= 0.5
         n = len(far.request_log)
         # Two clients issue at once: each waits out the latency, and so the two overlap.
-        both = [threading.Thread(target=raw, args=(api_client(far, retries=False), "GET",
-                                                   "/api/v1/namespaces")) for _ in range(2)]
-        for t in both:
-            t.start()
-        for t in both:
-            t.join()
+        _twice_at_once(far, "/api/v1/namespaces")
         a, b = far.request_log[n:]
         assert a.overlaps(b)
         # One after another: no overlap.
@@ -191,7 +196,6 @@ def test_latency_keyword_and_request_log_show_concurrent_requests():
         assert not c.overlaps(d)
     finally:
         far.stop()
-
 
 
 def test_latency_delays_each_new_connection_by_two_round_trips_and_kept_alive_ones_not_again():
@@ -220,8 +224,8 @@ def test_latency_delays_each_new_connection_by_two_round_trips_and_kept_alive_on
     finally:
         far.stop()
 
+
 def test_connection_delay_follows_run_time_latency_and_does_not_serialize_accepts():
-    import threading
     far = KubeSim(name="far", latency=0.1).start()
     try:
         opened = far.connection_count
@@ -231,12 +235,7 @@ def test_connection_delay_follows_run_time_latency_and_does_not_serialize_accept
         assert conn.ready - conn.opened >= 0.8
         # Two clients connect at once: the second is accepted while the first still waits
         # out its handshake, so their setups overlap.
-        both = [threading.Thread(target=raw, args=(api_client(far, retries=False), "GET",
-                                                   "/version")) for _ in range(2)]
-        for t in both:
-            t.start()
-        for t in both:
-            t.join()
+        _twice_at_once(far, "/version")
         a, b = far.connection_log[opened + 1:]
         assert a.opened < b.ready and b.opened < a.ready
     finally:
