@@ -9,13 +9,13 @@ when urllib3 asks whether it is still connected, and answers "closed" only for w
 cannot be: the end of the stream or data no request asked for.
 """
 
-import select
 import ssl
 import threading
 
 import urllib3
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.util.wait import wait_for_read
 
 
 class TicketReadingConnection(HTTPSConnection):
@@ -27,7 +27,7 @@ class TicketReadingConnection(HTTPSConnection):
         sock = self.sock
         if sock is None:
             return False
-        if not select.select([sock], [], [], 0)[0]:
+        if not wait_for_read(sock, timeout=0.0):
             return True                 # nothing to read: open, as urllib3 judges it
         timeout = sock.gettimeout()
         sock.setblocking(False)
