@@ -20,6 +20,10 @@ PARALLELISM = 48
 #: the 23 reads that judge which CRDs it keeps, two gathers at once.
 OPERATION_CONNECTIONS = 56
 
+#: The connections a join or update opens ahead to each peer, as its first step runs, for
+#: the links it makes later: a link's largest round on a peer.
+LINK_CONNECTIONS = 4
+
 #: The connections a Cluster keeps alive: the largest round, and room for the requests sent
 #: while those are being opened. A connection beyond it is closed after its request (and
 #: urllib3 warns of a full pool).

@@ -83,11 +83,20 @@ def checked_memo(facts):
     return {"deleting": facts["deleting"]}
 
 
+def reach_cluster_and_peers(ctx, read_version=True):
+    """The `connect` step of an operation that links the member to its peers later: the
+    peers' connections are opened now, in the background, while the steps before the
+    links run (the data plane applied and awaited), instead of by the links."""
+    from ..kube.concurrent import LINK_CONNECTIONS
+    reach_cluster(ctx, read_version)
+    ctx.services.warm(_peers(ctx, ctx.network, linking=True), LINK_CONNECTIONS)
+
+
 def _reach_checked(ctx):
     """A join's `connect`: its cluster was checked (check_cluster, /version among its reads)
     by engine.join_member just before the operation was recorded, on every run of the
     command, a resumed one too, so its version is on the record already."""
-    reach_cluster(ctx, read_version=False)
+    reach_cluster_and_peers(ctx, read_version=False)
 
 
 def _choose_version(ctx):
@@ -430,7 +439,7 @@ JOIN = [
     Step("finish", "Finishing", _finish),
 ]
 UPDATE_DATA_PLANE = [
-    Step("connect", "Connecting to the cluster", reach_cluster),
+    Step("connect", "Connecting to the cluster", reach_cluster_and_peers),
     Step("version", "Choosing the AppNet version", _choose_version),
     Step("certificates", "Checking the member's intermediate CA", _certificates, shared=True),
     Step("dataPlane", "Applying the Istio ambient data plane", _apply),

@@ -59,6 +59,19 @@ class Services:  # pylint: disable=too-many-instance-attributes  # what an opera
         verify_or_pin(member, client)   # the cluster that joined, or nothing is sent to it
         return client
 
+    def warm(self, members, count):
+        """Connect to the clusters of `members` in the background, opening `count` connections
+        to each (Cluster.preconnect), so that a later step that reaches them (the links to
+        every peer) does not wait for its connections' handshakes. Returns at once; a cluster
+        that cannot be reached is left for that step to report."""
+        def one(member):
+            try:
+                self.connect(member).preconnect(count)
+            except Exception:   # pylint: disable=broad-except  # reported by the step that reaches it
+                pass
+        for member in members:
+            threading.Thread(target=one, args=(member,), name="appnet-warm", daemon=True).start()
+
     def adopt(self, member, client):
         """Make `client`, which connect_cluster made for `member`'s cluster (a join's check
         before the operation is recorded), the one `connect` gives the member's operation:

@@ -269,3 +269,20 @@ def test_an_update_waits_for_its_data_plane_without_reading_it_again(engine, net
     gateway = sim.get_object("gateway.networking.k8s.io/v1", "gateways", NS, "istio-eastwestgateway")
     assert gateway["spec"]["infrastructure"]["annotations"] == {
         "service.beta.kubernetes.io/azure-load-balancer-internal": "true"}
+
+
+def test_a_join_opens_its_connections_to_the_peers_while_it_applies_the_data_plane(engine, network, clusters):
+    peer, sim = clusters(2)
+    join(engine, peer, member="member-01")
+    for s in (peer, sim):
+        s.faults.set(latency=LATENCY)
+    requests, connections = len(peer.request_log), len(peer.connection_log)
+    own = len(sim.request_log)
+    join(engine, sim, member="member-02")
+    opened = peer.connection_log[connections:]
+    applied = [r for r in _since(sim, own) if r.method == "PATCH" and "/deployments/" in r.path]
+    assert opened and applied
+    # Opened before the data plane was even applied, not by the links after it was ready; so
+    # no request of the links waited for a connection to open.
+    assert max(c.opened for c in opened) < min(r.answered for r in applied)
+    assert max(c.ready for c in opened) <= min(r.started for r in _since(peer, requests))
