@@ -248,9 +248,6 @@ class Cluster:  # pylint: disable=too-many-instance-attributes  # a client and w
             if count <= self._preconnected or not self._direct:
                 return  # asked for already; or through a proxy, which picks the connection
             self._preconnected = count
-        # Each opener takes a connection, opening it unless it is open already, and holds it
-        # until all are open: one handed back early would be taken again by the next opener,
-        # and the pool would end with fewer than `count`.
         from .connections import open_ahead
         open_ahead(self._connections(), count, timeout=4 * self.timeout)
 

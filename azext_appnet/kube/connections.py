@@ -74,7 +74,10 @@ def open_into(pool, conn, together=None):
 
 
 def open_ahead(pool, count, timeout):
-    """Open `count` connections of `pool` at once in the background; returns at once."""
+    """Open `count` connections of `pool` at once in the background; returns at once. Each
+    opener takes a connection, opening it unless it is open already, and holds it until all
+    are open: one handed back early would be taken again by the next opener, and the pool
+    would end with fewer than `count`."""
     together = threading.Barrier(count, timeout=timeout)
 
     def open_one():

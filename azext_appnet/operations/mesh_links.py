@@ -111,6 +111,8 @@ def parse_reader_kubeconfig(text):
             return json.loads(text)
         except ValueError:
             pass        # YAML's flow style also starts with "{"
+        except RecursionError:
+            raise ValueError("not a kubeconfig document: nested too deeply") from None
     try:
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
     except (yaml.YAMLError, RecursionError) as e:
